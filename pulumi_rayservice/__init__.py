@@ -1,0 +1,43 @@
+"""Ray Serve on Kubernetes with ``pulumi up``: KubeRay clusters and Serve apps as Pulumi resources.
+
+- ``ServeApplication``: one Ray Serve application on ANY reachable Ray cluster (dynamic resource
+  over the Ray dashboard's Serve REST API), with ``ServeApp`` (Serve's own app schema) and
+  ``Dashboard`` (a direct URL, or the Kubernetes API server's service proxy).
+- ``ClusterSpec``, ``HeadGroup``, ``WorkerGroup``, ``ComputeTemplate``: typed helpers that render
+  KubeRay's RayCluster ``spec``; ``Kube``: Kubernetes credentials (kept secret).
+
+Ray itself is not needed to import or use this package: only the clusters run Ray.
+"""
+
+from ._version import __version__
+from .cluster.spec import (
+    AutoscalerOptions,
+    ClusterSpec,
+    ComputeTemplate,
+    GcsFaultTolerance,
+    HeadGroup,
+    WorkerGroup,
+)
+from .errors import RayServiceError
+from .kube.config import Kube
+from .serve.dashboard import Dashboard
+from .serve.models import ServeApp, ServeConfig
+from .serve.provider import ServeApplicationProvider
+from .serve.resource import ServeApplication
+
+__all__ = [
+    "AutoscalerOptions",
+    "ClusterSpec",
+    "ComputeTemplate",
+    "Dashboard",
+    "GcsFaultTolerance",
+    "HeadGroup",
+    "Kube",
+    "RayServiceError",
+    "ServeApp",
+    "ServeApplication",
+    "ServeApplicationProvider",
+    "ServeConfig",
+    "WorkerGroup",
+    "__version__",
+]

@@ -1,0 +1,97 @@
+"""The package's own exception types.
+
+Every failure a user can meet during ``pulumi up`` is one of these. The Pulumi provider host turns a
+provider exception into the text the user reads, so messages are short, say what failed and what
+state was left, and never carry secrets (tokens, kubeconfig content) or raw response bodies.
+Transport exceptions are converted in one place per client (``serve.client``, ``kube.client``) and
+chained ``from None`` where the original could carry a header or a credential.
+"""
+
+from __future__ import annotations
+
+
+class RayServiceError(Exception):
+    """Base class of every error raised by pulumi_rayservice."""
+
+
+class ValidationError(RayServiceError):
+    """Inputs that Serve, KubeRay or Kubernetes would reject (or silently ignore)."""
+
+
+class TemporaryError(RayServiceError):
+    """A failure that a retry may fix (connection refused, 5xx, 429); see ``retry_after_s``."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+# Ray dashboard / Serve REST API -------------------------------------------------------------
+
+
+class DashboardError(RayServiceError):
+    """The Ray dashboard answered something unexpected."""
+
+
+class DashboardUnreachableError(DashboardError, TemporaryError):
+    """No answer from the dashboard (connection refused, timeout, 502/503/504 after retries).
+
+    ``refused`` is True when the host actively refused or does not resolve: nothing listens there
+    any more, which ``delete`` takes as "the cluster is already gone".
+    """
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
+
+
+class DashboardGoneError(DashboardError):
+    """The dashboard's host or head Service no longer exists (so neither do its apps)."""
+
+
+class DashboardAuthError(DashboardError):
+    """The dashboard refused our credentials (401: token missing, 403: token wrong)."""
+
+
+class ServeConfigRejectedError(DashboardError):
+    """Serve answered 400 to a PUT: its own schema check refused the config (message kept)."""
+
+
+class ServeDeployError(RayServiceError):
+    """Serve accepted the config but the application did not reach RUNNING (failed or timed out)."""
+
+
+class AppOwnershipError(RayServiceError):
+    """An application of that name already runs on the cluster and was not deployed by us."""
+
+
+# Kubernetes API ------------------------------------------------------------------------------
+
+
+class KubeError(RayServiceError):
+    """The Kubernetes API refused or failed a request."""
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class KubeNotFoundError(KubeError):
+    """404: the object (or its namespace, or the API) does not exist."""
+
+
+class KubeConflictError(KubeError):
+    """409: AlreadyExists on create, or a stale resourceVersion on update."""
+
+
+class KubeTemporaryError(KubeError, TemporaryError):
+    """429/500/503/504 or a dropped connection: retried with backoff before it reaches a user."""
+
+
+class KubeConfigError(RayServiceError):
+    """No usable kubeconfig / context / in-cluster configuration."""
+
+
+class ClusterNotReadyError(RayServiceError):
+    """The RayCluster did not become ready in time (conditions and events in the message)."""

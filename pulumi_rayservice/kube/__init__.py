@@ -1,0 +1,1 @@
+"""Reaching a Kubernetes API server: credentials (``Kube``) and the typed client."""

@@ -1,0 +1,196 @@
+"""How the providers reach a Kubernetes API server, without ever storing credentials in plain state.
+
+``Kube`` is what a user writes: a kubeconfig path or the kubeconfig's YAML content, a context, or
+in-cluster credentials; nothing given means what ``kubectl`` does (``KUBECONFIG``, then
+``~/.kube/config``, then in-cluster). It travels to the provider host as a small dict input in
+which the content is a Pulumi secret; the provider builds the official ``kubernetes`` client
+inside each call from it (exec auth plugins, client certificates, in-cluster tokens all work), and
+never keeps a client or a token on the provider object, which Pulumi pickles into state.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..errors import KubeConfigError
+
+
+class Kube(BaseModel):
+    """Credentials for a Kubernetes API server.
+
+    Args:
+        kubeconfig: a kubeconfig file path (``~`` is expanded when used) or the kubeconfig YAML
+            itself. Content is sent to the provider as a secret and never appears in plain state.
+        context: the kubeconfig context to use; default: the kubeconfig's current context.
+        in_cluster: use the service account of the pod that runs ``pulumi`` (CI inside a cluster).
+
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kubeconfig: str | None = Field(default=None, description="kubeconfig path or YAML content")
+    context: str | None = Field(default=None, description="kubeconfig context")
+    in_cluster: bool = Field(default=False, description="use in-cluster service account")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Kube:
+        if self.in_cluster and self.kubeconfig:
+            raise ValueError("give either kubeconfig or in_cluster=True, not both")
+        return self
+
+    @property
+    def is_content(self) -> bool:
+        """Whether ``kubeconfig`` holds YAML content rather than a path."""
+        return self.kubeconfig is not None and looks_like_content(self.kubeconfig)
+
+    def to_input(self) -> dict[str, Any]:
+        """The dict sent to the provider host; content is wrapped as a Pulumi secret."""
+        data: dict[str, Any] = {}
+        if self.kubeconfig is not None:
+            if self.is_content:
+                data["content"] = pulumi.Output.secret(self.kubeconfig)
+            else:
+                data["path"] = self.kubeconfig
+        if self.context is not None:
+            data["context"] = self.context
+        if self.in_cluster:
+            data["in_cluster"] = True
+        return data
+
+
+def looks_like_content(value: str) -> bool:
+    """A kubeconfig given inline has several lines; a path never does."""
+    return "\n" in value.strip() or value.lstrip().startswith(("apiVersion", "{"))
+
+
+def kube_to_input(kube: Kube | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Accept a ``Kube``, an already-built input dict (e.g. a RayCluster output), or None."""
+    if kube is None:
+        return None
+    if isinstance(kube, Kube):
+        return kube.to_input()
+    return dict(kube)
+
+
+def kube_identity(kube: Mapping[str, Any] | None) -> str:
+    """A non-secret description of which credentials are used, for ids, locks and messages."""
+    if not kube:
+        return "default kubeconfig"
+    if kube.get("in_cluster"):
+        return "in-cluster"
+    source = "inline kubeconfig" if kube.get("content") else f"kubeconfig {kube.get('path')}"
+    context = kube.get("context")
+    return f"{source} (context {context})" if context else source
+
+
+@dataclass(frozen=True)
+class HttpAuth:
+    """What ``requests`` needs to call the API server as the kubeconfig's user.
+
+    Used for the API server's service proxy (Ray dashboard calls through Kubernetes); built from
+    the official client's resolved configuration so every auth method it supports works.
+    """
+
+    host: str
+    headers: Mapping[str, str]
+    verify: bool | str
+    cert: tuple[str, str] | None
+
+
+def load_client_configuration(kube: Mapping[str, Any] | None) -> Any:
+    """Build a ``kubernetes.client.Configuration`` from a kube input dict.
+
+    Raises:
+        KubeConfigError: no usable configuration; the message never quotes the kubeconfig.
+
+    """
+    # Imported lazily (the host imports this module early); the client is untyped: keep it Any.
+    from kubernetes import client
+    from kubernetes import config as kube_config
+
+    config: Any = kube_config
+    kube = kube or {}
+    configuration = client.Configuration()
+    context = kube.get("context")
+    try:
+        if kube.get("in_cluster"):
+            config.load_incluster_config(client_configuration=configuration)
+        elif kube.get("content"):
+            data = yaml.safe_load(str(kube["content"]))
+            if not isinstance(data, dict):
+                raise KubeConfigError("the kubeconfig content is not a YAML mapping")
+            config.load_kube_config_from_dict(
+                data, context=context, client_configuration=configuration, persist_config=False
+            )
+        else:
+            path = kube.get("path") or _default_kubeconfig_path()
+            if path is None:
+                config.load_incluster_config(client_configuration=configuration)
+            else:
+                config.load_kube_config(
+                    config_file=str(Path(path).expanduser()),
+                    context=context,
+                    client_configuration=configuration,
+                    persist_config=False,
+                )
+    except KubeConfigError:
+        raise
+    except yaml.YAMLError:
+        raise KubeConfigError("the kubeconfig content is not valid YAML") from None
+    except (config.ConfigException, OSError, ValueError, KeyError, TypeError) as error:
+        raise KubeConfigError(f"cannot load {kube_identity(kube)}: {_safe_reason(error)}") from None
+    return configuration
+
+
+def api_client(kube: Mapping[str, Any] | None) -> Any:
+    """A fresh ``kubernetes.client.ApiClient`` for one provider call."""
+    from kubernetes import client
+
+    return client.ApiClient(configuration=load_client_configuration(kube))
+
+
+def http_auth(kube: Mapping[str, Any] | None) -> HttpAuth:
+    """Resolve the kube input into what ``requests`` needs (host, bearer header, TLS files)."""
+    configuration = load_client_configuration(kube)
+    if configuration.refresh_api_key_hook is not None:
+        configuration.refresh_api_key_hook(configuration)
+    headers: dict[str, str] = {}
+    token = configuration.get_api_key_with_prefix("authorization")
+    if token:
+        headers["Authorization"] = token
+    elif configuration.username and configuration.password:
+        basic = configuration.get_basic_auth_token()
+        if basic:
+            headers["Authorization"] = basic
+    verify: bool | str = bool(configuration.verify_ssl)
+    if verify and configuration.ssl_ca_cert:
+        verify = str(configuration.ssl_ca_cert)
+    cert = None
+    if configuration.cert_file and configuration.key_file:
+        cert = (str(configuration.cert_file), str(configuration.key_file))
+    return HttpAuth(
+        host=str(configuration.host).rstrip("/"), headers=headers, verify=verify, cert=cert
+    )
+
+
+def _default_kubeconfig_path() -> str | None:
+    """``kubectl``'s search: ``$KUBECONFIG`` (first entry), then ``~/.kube/config``, else None."""
+    env = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+    if env:
+        return env
+    default = Path("~/.kube/config").expanduser()
+    return str(default) if default.exists() else None
+
+
+def _safe_reason(error: BaseException) -> str:
+    """The first line of an error, cut short: config loaders may echo file content."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text[:200]

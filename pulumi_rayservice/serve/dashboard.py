@@ -1,0 +1,205 @@
+"""Where a Ray dashboard is and how to reach it: a direct URL or the Kubernetes service proxy.
+
+A ``Dashboard`` is the target of a ``ServeApplication``. It is a value, not a connection: it travels
+to the provider host as a small dict input (the token and any kubeconfig content are Pulumi
+secrets), and ``DashboardTarget`` turns that dict back into a client inside each provider call.
+
+Two ways in:
+- ``Dashboard(url="http://127.0.0.1:8265")``: a dashboard you can reach (local Ray, port-forward,
+  an ingress).
+- ``Dashboard.kube_proxy(service="fruit-head-svc", namespace="ray", kube=Kube(...))``: through the
+  API server's service proxy (``/api/v1/namespaces/{ns}/services/{svc}:dashboard/proxy/``), so
+  ``pulumi up`` works from a laptop or CI with only a kubeconfig. ``RayCluster.dashboard`` is one.
+
+The identity of a target (what decides replace-vs-update and which lock serializes PUTs) is the URL,
+or namespace/service/port plus the kube identity; the token is a credential, not identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..kube.config import Kube, kube_identity, kube_to_input
+
+DEFAULT_PROXY_PORT = "dashboard"
+DASHBOARD_KEYS = ("url", "token", "service", "namespace", "port", "kube")
+
+
+class Dashboard(BaseModel):
+    """How to reach a Ray dashboard (the Serve REST API lives there).
+
+    Args:
+        url: the dashboard's base URL, e.g. ``http://127.0.0.1:8265``.
+        token: Ray token auth (``RAY_AUTH_MODE=token``), sent as ``x-ray-authorization: Bearer``.
+            Sent to the provider as a secret; never in plain state, logs or errors.
+        service: instead of ``url``, the head Service to reach through the API server proxy.
+        namespace: the Service's namespace (with ``service``).
+        port: the Service port name or number of the dashboard (with ``service``).
+        kube: credentials for the API server (with ``service``); default: the ambient kubeconfig.
+
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str | None = Field(default=None, description="dashboard base URL")
+    token: str | None = Field(default=None, description="Ray auth token (secret)")
+    service: str | None = Field(default=None, description="head Service name (proxy target)")
+    namespace: str = Field(default="default", description="Service namespace (proxy target)")
+    port: str = Field(default=DEFAULT_PROXY_PORT, description="Service port name or number")
+    kube: Kube | None = Field(default=None, description="API server credentials (proxy target)")
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        problem = url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value.rstrip("/")
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _port_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Dashboard:
+        if (self.url is None) == (self.service is None):
+            raise ValueError("give exactly one of url= or service= (Kubernetes service proxy)")
+        if self.url is not None and self.kube is not None:
+            raise ValueError("kube= only applies to a service proxy target (service=)")
+        return self
+
+    @classmethod
+    def kube_proxy(
+        cls,
+        service: str,
+        *,
+        namespace: str = "default",
+        port: str | int = DEFAULT_PROXY_PORT,
+        kube: Kube | None = None,
+        token: str | None = None,
+    ) -> Dashboard:
+        """A dashboard reached through the Kubernetes API server's service proxy."""
+        return cls(service=service, namespace=namespace, port=str(port), kube=kube, token=token)
+
+    def to_input(self) -> dict[str, Any]:
+        """The dict sent to the provider host (token and kubeconfig content as secrets)."""
+        data: dict[str, Any] = {}
+        if self.url is not None:
+            data["url"] = self.url
+        else:
+            data["service"] = self.service
+            data["namespace"] = self.namespace
+            data["port"] = self.port
+            kube = kube_to_input(self.kube)
+            if kube:
+                data["kube"] = kube
+        if self.token is not None:
+            data["token"] = pulumi.Output.secret(self.token)
+        return data
+
+
+def dashboard_to_input(dashboard: Any) -> Any:
+    """Accept a ``Dashboard``, a dict of that shape, or an Output of one (RayCluster.dashboard)."""
+    if isinstance(dashboard, Dashboard):
+        return dashboard.to_input()
+    if isinstance(dashboard, str):
+        return Dashboard(url=dashboard).to_input()
+    return dashboard
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a dashboard URL, or None."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"got {url!r}; must be an http:// or https:// URL such as http://127.0.0.1:8265"
+    if parts.username or parts.password:
+        return "must not carry credentials in the URL; give token= instead (kept secret)"
+    if parts.query or parts.fragment:
+        return f"got {url!r}; must not have a query or fragment"
+    return None
+
+
+@dataclass(frozen=True)
+class DashboardTarget:
+    """A dashboard target as received by the provider (plain values; secrets unwrapped)."""
+
+    url: str | None
+    service: str | None
+    namespace: str
+    port: str
+    kube: Mapping[str, Any] | None
+    token: str | None
+
+    @classmethod
+    def from_input(cls, data: Mapping[str, Any]) -> DashboardTarget:
+        """Parse the dict input of a ServeApplication (already checked)."""
+        url = data.get("url")
+        port = data.get("port", DEFAULT_PROXY_PORT)
+        if isinstance(port, float):
+            port = int(port)
+        return cls(
+            url=str(url).rstrip("/") if url else None,
+            service=data.get("service"),
+            namespace=str(data.get("namespace") or "default"),
+            port=str(port),
+            kube=data.get("kube") or None,
+            token=data.get("token") or None,
+        )
+
+    @property
+    def key(self) -> str:
+        """Identity: which dashboard this is. Never contains a secret."""
+        if self.url is not None:
+            return self.url
+        return (
+            f"k8s:{kube_identity(self.kube)}/{self.namespace}/services/{self.service}:{self.port}"
+        )
+
+    def describe(self) -> str:
+        """Short human form for messages."""
+        if self.url is not None:
+            return self.url
+        return f"service {self.namespace}/{self.service}:{self.port} via the Kubernetes API proxy"
+
+
+def dashboard_identity(data: Mapping[str, Any]) -> str:
+    """The identity of a dashboard input dict, for diff (pure, no network, no secrets)."""
+    return DashboardTarget.from_input(data).key
+
+
+def check_dashboard(raw: Any, field: str = "dashboard") -> list[tuple[str, str]]:
+    """Validate a dashboard input dict at Check; return (property, reason) failures."""
+    if not isinstance(raw, Mapping):
+        return [
+            (field, "must be a Dashboard: rs.Dashboard(url=...) or rs.Dashboard.kube_proxy(...)")
+        ]
+    failures: list[tuple[str, str]] = []
+    url, service = raw.get("url"), raw.get("service")
+    if url is None and service is None:
+        failures.append((field, "needs url= (a dashboard URL) or service= (a head Service)"))
+    elif url is not None and service is not None:
+        failures.append((field, "give either url= or service=, not both"))
+    if isinstance(url, str):
+        problem = url_problem(url)
+        if problem:
+            failures.append((f"{field}.url", problem))
+    elif url is not None:
+        failures.append((f"{field}.url", f"got {type(url).__name__}; must be a string URL"))
+    unknown = set(raw) - set(DASHBOARD_KEYS)
+    if unknown:
+        failures.append(
+            (
+                field,
+                f"unknown keys {sorted(unknown)}; allowed: {', '.join(DASHBOARD_KEYS)}",
+            )
+        )
+    return failures

@@ -1,0 +1,80 @@
+"""``ServeApplication``: one Ray Serve application as a Pulumi resource, on any Ray cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import Resource
+
+from .dashboard import Dashboard, dashboard_to_input
+from .models import ServeApp
+from .provider import DEFAULT_TIMEOUT_S, ServeApplicationProvider
+
+
+class ServeApplication(Resource, module="rayservice", name="ServeApplication"):
+    """One entry of Ray Serve's ``applications:`` list, deployed and kept RUNNING on a cluster.
+
+    Works on any Ray cluster whose dashboard it can reach: one made by ``RayCluster``, one made by
+    someone else, a local ``ray start --head``. Apps that belong to others on that cluster are left
+    exactly as they are.
+
+    Args:
+        resource_name: the Pulumi resource name.
+        app: the app in Serve's own schema (snake_case, as ``serve build`` writes it): a dict or a
+            ``ServeApp``, e.g. ``ServeApp.from_yaml("serve_config.yaml", name="fruit_app")``.
+        dashboard: where the cluster's dashboard is: ``Dashboard(url=...)``,
+            ``Dashboard.kube_proxy(...)``, or ``RayCluster.dashboard``.
+        timeout_s: how long create/update wait for RUNNING before failing.
+        opts: Pulumi resource options.
+        adopt: take over an app of the same name that already runs with another config.
+        rollback_on_failure: after a failed update, put the previous config back.
+
+    """
+
+    app: pulumi.Output[dict[str, Any]]
+    """The app config this resource manages (after refresh: what the cluster runs)."""
+    dashboard: pulumi.Output[dict[str, Any]]
+    """The dashboard target (token and kubeconfig content are secrets)."""
+    app_name: pulumi.Output[str]
+    """The Serve application name."""
+    target: pulumi.Output[str]
+    """Which dashboard the app lives on (no secrets)."""
+    status: pulumi.Output[str]
+    """Serve's application status after the last operation (RUNNING after a successful up)."""
+    message: pulumi.Output[str]
+    """Serve's status message for the application."""
+    deployments: pulumi.Output[dict[str, str]]
+    """Deployment name -> Serve deployment status."""
+    route_prefix: pulumi.Output[str | None]
+    """The HTTP route prefix the app is served under (None: not exposed over HTTP)."""
+    deployed_app: pulumi.Output[dict[str, Any]]
+    """The app exactly as Serve reports it deployed (``deployed_app_config``)."""
+
+    def __init__(
+        self,
+        resource_name: str,
+        app: pulumi.Input[ServeApp | Mapping[str, Any]],
+        dashboard: pulumi.Input[Dashboard | Mapping[str, Any]],
+        timeout_s: pulumi.Input[float] = DEFAULT_TIMEOUT_S,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        adopt: bool = False,
+        rollback_on_failure: bool = True,
+    ) -> None:
+        props: dict[str, Any] = {
+            "app": app.to_serve_dict() if isinstance(app, ServeApp) else app,
+            "dashboard": dashboard_to_input(dashboard),
+            "timeout_s": timeout_s,
+            "adopt": adopt,
+            "rollback_on_failure": rollback_on_failure,
+            "app_name": None,
+            "target": None,
+            "status": None,
+            "message": None,
+            "deployments": None,
+            "route_prefix": None,
+            "deployed_app": None,
+        }
+        super().__init__(ServeApplicationProvider(), resource_name, props, opts)

@@ -1,0 +1,199 @@
+"""What ``pulumi preview`` sees of a ServeApplication: Check and Diff through the real host.
+
+No Ray and no network: Check and Diff must decide everything from the inputs alone, including
+inputs that are not known yet (a dashboard of a cluster that will be created in the same up).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from pulumi_rayservice.serve.provider import ServeApplicationProvider
+from tests.harness.provider_host import (
+    PROVIDER_KEY,
+    UNKNOWN,
+    Engine,
+    ProviderHost,
+    ResourceState,
+    provider_input,
+    secret_paths,
+    urn_of,
+)
+
+TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
+URN = urn_of(TYPE, "fruit")
+# Nothing listens here: any request the provider sent would fail the test with a connection error.
+DASHBOARD = {"url": "http://127.0.0.1:9"}
+
+APP: dict[str, Any] = {
+    "name": "fruit_app",
+    "route_prefix": "/fruit",
+    "import_path": "fruit:deployment_graph",
+    "runtime_env": {"working_dir": "https://example.com/fruit.zip"},
+    "deployments": [
+        {"name": "MangoStand", "num_replicas": 1, "user_config": {"price": 3}},
+        {"name": "FruitMarket", "num_replicas": 1},
+    ],
+}
+
+
+def inputs(app: Any = APP, dashboard: Any = DASHBOARD, **extra: Any) -> dict[str, Any]:
+    return {
+        "app": app,
+        "dashboard": dashboard,
+        "timeout_s": 600,
+        PROVIDER_KEY: provider_input(ServeApplicationProvider()),
+        **extra,
+    }
+
+
+def outputs(app: dict[str, Any] = APP, dashboard: dict[str, Any] = DASHBOARD) -> dict[str, Any]:
+    """What the state holds after a create of ``app``."""
+    return {
+        **inputs(app, dashboard),
+        "adopt": False,
+        "rollback_on_failure": True,
+        "status": "RUNNING",
+        "app_name": app["name"],
+        "deployed_app": app,
+    }
+
+
+@pytest.fixture
+def engine(provider_host: ProviderHost) -> Engine:
+    engine = Engine(provider_host)
+    engine.state[URN] = ResourceState(URN, "fruit_app@http://127.0.0.1:9", inputs(), outputs())
+    return engine
+
+
+def changed(path: str, value: Any) -> dict[str, Any]:
+    app = copy.deepcopy(APP)
+    node: Any = app
+    keys = path.split(".")
+    for key in keys[:-1]:
+        node = node[int(key)] if key.isdigit() else node[key]
+    node[keys[-1]] = value
+    return app
+
+
+@pytest.mark.parametrize(
+    ("app", "op", "replaces"),
+    [
+        (APP, "same", []),
+        # The engine sends 3 as 3.0 and drops None values: still the same app.
+        (changed("deployments.0.user_config", {"price": 3.0}), "same", []),
+        (changed("deployments.0.user_config", {"price": 4}), "update", []),
+        (changed("deployments.0.num_replicas", 2), "update", []),
+        (changed("import_path", "fruit:other_graph"), "update", []),
+        (changed("route_prefix", "/market"), "update", []),
+        (changed("name", "fruit_app_v2"), "replace", ["app"]),
+        (changed("deployments.0.user_config", {"price": UNKNOWN}), "update", []),
+        (changed("name", UNKNOWN), "replace", ["app"]),
+    ],
+    ids=[
+        "identical",
+        "float-from-engine",
+        "user_config",
+        "replicas",
+        "import_path",
+        "route_prefix",
+        "renamed",
+        "unknown-price",
+        "unknown-name",
+    ],
+)
+def test_diff_decides_update_vs_replace(
+    engine: Engine, app: dict[str, Any], op: str, replaces: list[str]
+) -> None:
+    step = engine.preview(URN, inputs(app))
+    assert step.op == op
+    assert step.diff is not None and sorted(step.diff.replaces) == replaces
+
+
+def test_diff_ignores_the_pickled_provider(engine: Engine) -> None:
+    props = inputs()
+    props[PROVIDER_KEY] = props[PROVIDER_KEY] + "="  # a different pickle of the same provider
+    diff = engine.host.diff(URN, "x", outputs(), props)
+    assert not diff.has_changes
+
+
+def test_another_dashboard_is_a_replacement_beside_the_old_one(engine: Engine) -> None:
+    step = engine.preview(URN, inputs(dashboard={"url": "http://127.0.0.1:10"}))
+    assert step.op == "replace" and step.diff is not None
+    assert step.diff.replaces == ["dashboard"] and not step.diff.delete_before_replace
+
+
+def test_unknown_dashboard_is_a_replacement(engine: Engine) -> None:
+    step = engine.preview(URN, inputs(dashboard=UNKNOWN))
+    assert step.op == "replace" and step.diff is not None and "dashboard" in step.diff.replaces
+
+
+def test_renamed_app_on_same_cluster_and_route_deletes_first(engine: Engine) -> None:
+    step = engine.preview(URN, inputs(changed("name", "fruit_app_v2")))
+    assert step.diff is not None and step.diff.delete_before_replace
+    moved = changed("name", "fruit_app_v2")
+    moved["route_prefix"] = "/fruit2"
+    step = engine.preview(URN, inputs(moved))
+    assert step.diff is not None and not step.diff.delete_before_replace
+
+
+def test_token_change_is_an_update_and_token_is_secret_in_check(engine: Engine) -> None:
+    step = engine.preview(URN, inputs(dashboard={**DASHBOARD, "token": "s3cret-token"}))
+    assert step.op == "update"
+    checked = engine.host.check(URN, {}, inputs(dashboard={**DASHBOARD, "token": "s3cret-token"}))
+    assert secret_paths(checked.inputs) == ["dashboard.token"]
+
+
+def test_check_with_unknowns_passes_and_keeps_them(provider_host: ProviderHost) -> None:
+    app = changed("deployments.0.user_config", UNKNOWN)
+    outcome = provider_host.check(URN, {}, inputs(app, dashboard=UNKNOWN))
+    assert outcome.failures == []
+
+
+@pytest.mark.parametrize(
+    ("props", "field", "fragment"),
+    [
+        (
+            inputs(changed("deployments.0.num_replicas", "three")),
+            "app.deployments[0].num_replicas",
+            "three",
+        ),
+        (inputs(changed("route_prefix", "fruit")), "app.route_prefix", "/"),
+        (inputs(changed("route_prefix", "/fruit/")), "app.route_prefix", "/"),
+        (inputs(changed("import_path", "fruit")), "app.import_path", "fruit"),
+        (inputs(changed("deployments.0.num_replica", 2)), "app.deployments[0].num_replica", ""),
+        (
+            inputs(changed("runtime_env", {"working_dir": "./app"})),
+            "app.runtime_env.working_dir",
+            "URI",
+        ),
+        (inputs(dashboard={"url": "127.0.0.1:8265"}), "dashboard.url", "http://"),
+        (inputs(dashboard={"url": "http://user:pw@127.0.0.1:8265"}), "dashboard.url", "token="),
+        (inputs(dashboard={}), "dashboard", "url="),
+        (inputs(timeout_s=0), "timeout_s", "> 0"),
+        (inputs(app=None), "app", "required"),
+    ],
+    ids=[
+        "replicas-text",
+        "prefix-no-slash",
+        "prefix-trailing-slash",
+        "import-path",
+        "typo",
+        "local-working-dir",
+        "url-no-scheme",
+        "url-credentials",
+        "no-target",
+        "timeout",
+        "no-app",
+    ],
+)
+def test_bad_inputs_fail_at_check_naming_the_field(
+    provider_host: ProviderHost, props: dict[str, Any], field: str, fragment: str
+) -> None:
+    outcome = provider_host.check(URN, {}, props)
+    fields = {prop: reason for prop, reason in outcome.failures}
+    assert field in fields, outcome.failures
+    assert fragment in fields[field]

@@ -1,0 +1,291 @@
+"""ServeApplicationProvider through the REAL Pulumi provider host, against a REAL local Ray head.
+
+Each test plays what ``pulumi up`` / ``refresh`` / ``destroy`` do to one or more ServeApplication
+resources (tests.harness.provider_host.Engine) and then looks at Serve directly, not through our
+code: answers on the Serve HTTP port, replica ids, deploy times.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pulumi_rayservice.serve.provider import ServeApplicationProvider
+from tests.harness.provider_host import (
+    PROVIDER_KEY,
+    Engine,
+    ProviderError,
+    ProviderHost,
+    provider_input,
+    secret_paths,
+    urn_of,
+)
+from tests.harness.serve_apps import (
+    answer,
+    app_details,
+    deployment,
+    fruit_app,
+    math_app,
+    put_raw,
+    replica_ids,
+    serve_details,
+    wait_for,
+)
+
+pytestmark = pytest.mark.ray
+TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
+
+
+def inputs(app: dict[str, Any], dashboard: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "app": app,
+        "dashboard": dashboard,
+        "timeout_s": 180,
+        PROVIDER_KEY: provider_input(ServeApplicationProvider()),
+        **extra,
+    }
+
+
+@pytest.fixture
+def engine(provider_host: ProviderHost) -> Iterator[Engine]:
+    """A fresh engine state per test; whatever the test left deployed is destroyed after it."""
+    engine = Engine(provider_host)
+    try:
+        yield engine
+    finally:
+        for _ in engine.destroy_all():
+            pass
+
+
+@pytest.fixture
+def dashboard(ray_head: Any) -> dict[str, Any]:
+    return {"url": ray_head.dashboard_url}
+
+
+def test_fruit_stand_deploys_updates_in_place_and_is_removed(
+    engine: Engine, ray_head: Any, app_uris: dict[str, str], dashboard: dict[str, Any]
+) -> None:
+    urn = urn_of(TYPE, "fruit")
+    app = fruit_app(app_uris["fruit_stand"])
+
+    step = engine.up(urn, inputs(app, dashboard))
+    assert step.op == "create"
+    outputs = engine.state[urn].outputs
+    assert outputs["status"] == "RUNNING"
+    assert set(outputs["deployments"].values()) == {"HEALTHY"}
+    assert outputs["route_prefix"] == "/fruit"
+    assert outputs["deployed_app"] == app
+    assert answer(ray_head.serve_url, "/fruit", ["MANGO", 2]) == "6"
+
+    replicas_before = replica_ids(ray_head.dashboard_url, "fruit_app")
+    changed = copy.deepcopy(app)
+    deployment(changed, "MangoStand")["user_config"] = {"price": 4}
+    step = engine.up(urn, inputs(changed, dashboard))
+    assert step.op == "update" and step.diff is not None and not step.diff.replaces
+    assert answer(ray_head.serve_url, "/fruit", ["MANGO", 2]) == "8"
+    assert replica_ids(ray_head.dashboard_url, "fruit_app") == replicas_before
+
+    engine.destroy(urn)
+    assert app_details(ray_head.dashboard_url, "fruit_app") is None
+
+
+def test_identical_up_is_no_change_and_sends_no_put(
+    engine: Engine, ray_head: Any, app_uris: dict[str, str], dashboard: dict[str, Any]
+) -> None:
+    urn = urn_of(TYPE, "same")
+    app = fruit_app(app_uris["fruit_stand"], name="same_app", route_prefix="/same")
+    engine.up(urn, inputs(app, dashboard))
+    deployed_at = app_details(ray_head.dashboard_url, "same_app")["last_deployed_time_s"]
+
+    # Exactly what the engine would send on the next `pulumi up` of an unchanged program.
+    step = engine.up(urn, inputs(copy.deepcopy(app), dashboard))
+    assert step.op == "same"
+    assert app_details(ray_head.dashboard_url, "same_app")["last_deployed_time_s"] == deployed_at
+
+
+def test_two_apps_created_concurrently_both_survive_and_delete_keeps_the_other(
+    engine: Engine, ray_head: Any, app_uris: dict[str, str], dashboard: dict[str, Any]
+) -> None:
+    fruit_urn, math_urn = urn_of(TYPE, "fruit2"), urn_of(TYPE, "math")
+    fruit = fruit_app(app_uris["fruit_stand"], name="fruit_two", route_prefix="/fruit2")
+    maths = math_app(app_uris["math_app"])
+    errors: list[BaseException] = []
+
+    def up(urn: str, app: dict[str, Any]) -> None:
+        try:
+            engine.up(urn, inputs(app, dashboard))
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=up, args=(fruit_urn, fruit)),
+        threading.Thread(target=up, args=(math_urn, maths)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    apps = serve_details(ray_head.dashboard_url)["applications"]
+    assert apps["fruit_two"]["status"] == "RUNNING" and apps["math_app"]["status"] == "RUNNING"
+    assert answer(ray_head.serve_url, "/fruit2", ["MANGO", 1]) == "3"
+    assert answer(ray_head.serve_url, "/calc", ["ADD", 1]) == "4"
+
+    engine.destroy(fruit_urn)
+    assert app_details(ray_head.dashboard_url, "fruit_two") is None
+    assert answer(ray_head.serve_url, "/calc", ["MUL", 2]) == "10"
+
+
+def test_bad_import_path_fails_with_serves_message_and_leaves_nothing(
+    engine: Engine, ray_head: Any, app_uris: dict[str, str], dashboard: dict[str, Any]
+) -> None:
+    app = fruit_app(app_uris["fruit_stand"], name="broken_app", route_prefix="/broken")
+    app["import_path"] = "fruit:no_such_graph"
+    with pytest.raises(ProviderError) as failure:
+        engine.up(urn_of(TYPE, "broken"), inputs(app, dashboard))
+    message = failure.value.message
+    assert "DEPLOY_FAILED" in message and "no_such_graph" in message
+    assert "removed again" in message
+    assert app_details(ray_head.dashboard_url, "broken_app") is None
+
+
+def test_unschedulable_app_times_out_quoting_the_scheduling_message(
+    engine: Engine, ray_head: Any, app_uris: dict[str, str], dashboard: dict[str, Any]
+) -> None:
+    app = fruit_app(app_uris["fruit_stand"], name="gpu_app", route_prefix="/gpu")
+    deployment(app, "MangoStand")["ray_actor_options"] = {"num_cpus": 0.1, "num_gpus": 1}
+    with pytest.raises(ProviderError) as failure:
+        engine.up(urn_of(TYPE, "gpu"), {**inputs(app, dashboard), "timeout_s": 40})
+    message = failure.value.message
+    assert "not RUNNING within 40s" in message
+    assert "to be scheduled" in message and "MangoStand" in message
+    assert app_details(ray_head.dashboard_url, "gpu_app") is None
+
+
+def test_failed_update_rolls_back_and_the_old_config_keeps_serving(
+    engine: Engine, ray_head: Any, app_uris: dict[str, str], dashboard: dict[str, Any]
+) -> None:
+    urn = urn_of(TYPE, "rollback")
+    app = fruit_app(app_uris["fruit_stand"], name="rollback_app", route_prefix="/rollback")
+    engine.up(urn, inputs(app, dashboard))
+    before = engine.state[urn]
+
+    bad = copy.deepcopy(app)
+    deployment(bad, "MangoStand")["user_config"] = {"price": "free"}  # reconfigure() raises
+    with pytest.raises(ProviderError) as failure:
+        engine.up(urn, inputs(bad, dashboard))
+    message = failure.value.message
+    assert "price must be a non-negative number" in message
+    assert "Rolled back to the previous config, which is RUNNING again" in message
+    assert engine.state[urn] is before  # a failed update leaves the old state
+    details = app_details(ray_head.dashboard_url, "rollback_app")
+    assert details["status"] == "RUNNING"
+    assert deployment(details["deployed_app_config"], "MangoStand")["user_config"] == {"price": 3}
+    assert answer(ray_head.serve_url, "/rollback", ["MANGO", 2]) == "6"
+
+
+def test_refresh_sees_an_out_of_band_change_and_up_converges(
+    engine: Engine, ray_head: Any, app_uris: dict[str, str], dashboard: dict[str, Any]
+) -> None:
+    urn = urn_of(TYPE, "drift")
+    app = fruit_app(app_uris["fruit_stand"], name="drift_app", route_prefix="/drift")
+    engine.up(urn, inputs(app, dashboard))
+
+    drifted = copy.deepcopy(app)
+    deployment(drifted, "MangoStand")["user_config"] = {"price": 5}
+    others = [
+        a["deployed_app_config"]
+        for name, a in serve_details(ray_head.dashboard_url)["applications"].items()
+        if name != "drift_app"
+    ]
+    put_raw(ray_head.dashboard_url, [*others, drifted])
+    wait_for(lambda: answer(ray_head.serve_url, "/drift", ["MANGO", 1]) == "5", what="drift")
+
+    refreshed = engine.refresh(urn)
+    assert refreshed is not None
+    assert deployment(refreshed.outputs["app"], "MangoStand")["user_config"] == {"price": 5}
+    step = engine.up(urn, inputs(app, dashboard))
+    assert step.op == "update"
+    assert answer(ray_head.serve_url, "/drift", ["MANGO", 1]) == "3"
+
+
+def test_refresh_of_an_app_removed_out_of_band_reports_it_gone(
+    engine: Engine, ray_head: Any, app_uris: dict[str, str], dashboard: dict[str, Any]
+) -> None:
+    urn = urn_of(TYPE, "vanish")
+    app = fruit_app(app_uris["fruit_stand"], name="vanish_app", route_prefix="/vanish")
+    engine.up(urn, inputs(app, dashboard))
+    others = [
+        a["deployed_app_config"]
+        for name, a in serve_details(ray_head.dashboard_url)["applications"].items()
+        if name != "vanish_app"
+    ]
+    put_raw(ray_head.dashboard_url, others)
+    wait_for(lambda: app_details(ray_head.dashboard_url, "vanish_app") is None, what="removal")
+    assert engine.refresh(urn) is None
+
+
+def test_existing_app_of_another_owner_is_refused_unless_adopted(
+    engine: Engine, ray_head: Any, app_uris: dict[str, str], dashboard: dict[str, Any]
+) -> None:
+    theirs = fruit_app(app_uris["fruit_stand"], name="their_app", route_prefix="/theirs")
+    others = [
+        a["deployed_app_config"]
+        for a in serve_details(ray_head.dashboard_url)["applications"].values()
+    ]
+    put_raw(ray_head.dashboard_url, [*others, theirs])
+    wait_for(
+        lambda: (app_details(ray_head.dashboard_url, "their_app") or {}).get("status") == "RUNNING"
+    )
+    deployed_at = app_details(ray_head.dashboard_url, "their_app")["last_deployed_time_s"]
+
+    ours = copy.deepcopy(theirs)
+    deployment(ours, "MangoStand")["user_config"] = {"price": 7}
+    urn = urn_of(TYPE, "adopt")
+    with pytest.raises(ProviderError) as failure:
+        engine.up(urn, inputs(ours, dashboard))
+    assert "already runs" in failure.value.message and "adopt=True" in failure.value.message
+    assert app_details(ray_head.dashboard_url, "their_app")["last_deployed_time_s"] == deployed_at
+
+    engine.up(urn, inputs(ours, dashboard, adopt=True))
+    assert answer(ray_head.serve_url, "/theirs", ["MANGO", 1]) == "7"
+
+
+def test_delete_succeeds_when_the_cluster_is_gone(
+    provider_host: ProviderHost, app_uris: dict[str, str]
+) -> None:
+    from tests.harness.processes import free_port
+
+    engine = Engine(provider_host)
+    props = inputs(fruit_app(app_uris["fruit_stand"]), {"url": f"http://127.0.0.1:{free_port()}"})
+    props = engine.check(urn_of(TYPE, "gone"), props)
+    gone = {**props, "app_name": "fruit_app"}
+    provider_host.delete(urn_of(TYPE, "gone"), "fruit_app@gone", gone)
+    assert "already gone" in provider_host.log
+
+
+def test_secret_token_stays_out_of_outputs_errors_and_logs(
+    engine: Engine, ray_head: Any, app_uris: dict[str, str]
+) -> None:
+    token = "tok-3f9a1c77e5b24d08"
+    dashboard = {"url": ray_head.dashboard_url, "token": token}
+    urn = urn_of(TYPE, "tokened")
+    app = fruit_app(app_uris["fruit_stand"], name="token_app", route_prefix="/token")
+    engine.up(urn, inputs(app, dashboard))
+    outputs = engine.state[urn].outputs
+    assert secret_paths(outputs) == ["dashboard.token"]
+    assert token not in repr({k: v for k, v in outputs.items() if k != "dashboard"})
+
+    from tests.harness.processes import free_port
+
+    with pytest.raises(ProviderError) as failure:
+        engine.up(
+            urn_of(TYPE, "tokened-dead"),
+            inputs(app, {"url": f"http://127.0.0.1:{free_port()}", "token": token}, timeout_s=5),
+        )
+    assert token not in failure.value.details
+    assert token not in engine.host.log
