@@ -3,6 +3,9 @@
 - ``ServeApplication``: one Ray Serve application on ANY reachable Ray cluster (dynamic resource
   over the Ray dashboard's Serve REST API), with ``ServeApp`` (Serve's own app schema) and
   ``Dashboard`` (a direct URL, or the Kubernetes API server's service proxy).
+- ``RayCluster``: a KubeRay ``ray.io/v1`` RayCluster through the Kubernetes API, awaited until
+  ready, patched in place or replaced by KubeRay's own rule; its ``dashboard`` output is a target
+  for ``ServeApplication``.
 - ``ClusterSpec``, ``HeadGroup``, ``WorkerGroup``, ``ComputeTemplate``: typed helpers that render
   KubeRay's RayCluster ``spec``; ``Kube``: Kubernetes credentials (kept secret).
 
@@ -10,6 +13,8 @@ Ray itself is not needed to import or use this package: only the clusters run Ra
 """
 
 from ._version import __version__
+from .cluster.provider import RayClusterProvider
+from .cluster.resource import RayCluster
 from .cluster.spec import (
     AutoscalerOptions,
     ClusterSpec,
@@ -33,6 +38,8 @@ __all__ = [
     "GcsFaultTolerance",
     "HeadGroup",
     "Kube",
+    "RayCluster",
+    "RayClusterProvider",
     "RayServiceError",
     "ServeApp",
     "ServeApplication",

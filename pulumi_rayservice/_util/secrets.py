@@ -36,6 +36,24 @@ def _wrap(node: Any, path: list[str]) -> Any:
     return copy
 
 
+class SecretsRedacted:
+    """Context manager: an error leaving a provider call has the call's secret values blanked out.
+
+    The provider host shows the exception text to the user; messages are written without secrets,
+    and this is the last line of defence against one quoted back by a server or a library.
+    """
+
+    def __init__(self, secrets: Sequence[Any]) -> None:
+        self._secrets = list(secrets)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, _type: Any, exc: BaseException | None, _tb: Any) -> None:
+        if exc is not None and exc.args and isinstance(exc.args[0], str):
+            exc.args = (redact(exc.args[0], self._secrets), *exc.args[1:])
+
+
 def redact(text: str, secrets: Sequence[Any]) -> str:
     """Replace every occurrence of a secret value in ``text`` (last line of defence in errors)."""
     for secret in secrets:

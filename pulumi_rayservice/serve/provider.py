@@ -32,7 +32,7 @@ from pulumi.dynamic import (
 
 from .._util.normalize import canonical, contains_unknown, strip_provider
 from .._util.polling import Deadline
-from .._util.secrets import redact, wrap_secret_paths
+from .._util.secrets import SecretsRedacted, wrap_secret_paths
 from ..errors import (
     AppOwnershipError,
     DashboardGoneError,
@@ -188,7 +188,7 @@ class ServeApplicationProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Deploy the app and wait until RUNNING; on failure remove it again."""
         inputs = AppInputs.parse(props)
-        with _secrets_redacted(inputs):
+        with SecretsRedacted(inputs.secrets()):
             deployer = _deployer(inputs.target)
             applied = deployer.apply(inputs.name, inputs.app, guard=_ownership_guard(inputs))
             try:
@@ -207,7 +207,7 @@ class ServeApplicationProvider(ResourceProvider):
         """Apply the new config in place; on failure put the previous one back (rollback)."""
         inputs = AppInputs.parse(news)
         previous = canonical(olds.get("app"))
-        with _secrets_redacted(inputs):
+        with SecretsRedacted(inputs.secrets()):
             deployer = _deployer(inputs.target)
             applied = deployer.apply(inputs.name, inputs.app)
             try:
@@ -230,7 +230,7 @@ class ServeApplicationProvider(ResourceProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Report what runs on the cluster (``deployed_app_config``) so refresh shows drift."""
         inputs = AppInputs.parse(props)
-        with _secrets_redacted(inputs):
+        with SecretsRedacted(inputs.secrets()):
             try:
                 snapshot = _deployer(inputs.target).snapshot()
             except DashboardGoneError:
@@ -250,7 +250,7 @@ class ServeApplicationProvider(ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Remove the app with a PUT of everything else; gone app or gone cluster is success."""
         inputs = AppInputs.parse(props)
-        with _secrets_redacted(inputs):
+        with SecretsRedacted(inputs.secrets()):
             deployer = _deployer(inputs.target)
             try:
                 applied = deployer.apply(inputs.name, None)
@@ -348,19 +348,3 @@ def _outputs(inputs: AppInputs, state: AppState) -> dict[str, Any]:
         "deployed_app": state.deployed_app_config,
     }
     return wrap_secret_paths(outputs, SECRET_PATHS)
-
-
-class _secrets_redacted:
-    """Context manager: any error leaving a provider call has the call's secrets blanked out."""
-
-    def __init__(self, inputs: AppInputs) -> None:
-        self._secrets = inputs.secrets()
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, _tb: Any) -> None:
-        if exc is not None and exc.args and isinstance(exc.args[0], str):
-            cleaned = redact(exc.args[0], self._secrets)
-            if cleaned != exc.args[0]:
-                exc.args = (cleaned, *exc.args[1:])

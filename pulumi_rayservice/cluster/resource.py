@@ -1,0 +1,119 @@
+"""``RayCluster``: a KubeRay ``ray.io/v1`` RayCluster as a Pulumi resource."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import Resource
+
+from ..kube.config import Kube, kube_to_input
+from .provider import DEFAULT_TIMEOUT_S, RayClusterProvider
+from .spec import ClusterSpec
+
+
+class RayCluster(Resource, module="rayservice", name="RayCluster"):
+    """A Ray cluster run by the KubeRay operator, created and awaited through the Kubernetes API.
+
+    A change to worker replicas/min/max, ``workersToDelete``, ``suspend``, tolerations, or worker
+    groups appended at the end is patched in place; any other spec change (image, rayVersion, the
+    head template, rayStartParams, a worker template) is a new cluster, created beside the old one
+    (the name is generated, ``<resource name>-<5 random>``) before the old one is deleted. With a
+    fixed ``name`` the old cluster is deleted first.
+
+    Args:
+        resource_name: the Pulumi resource name (and the base of the generated object name).
+        spec: KubeRay's RayCluster ``spec`` (camelCase, what stands under ``rayClusterConfig:`` in
+            a RayService manifest) as a dict, or built with ``ClusterSpec``.
+        namespace: the Kubernetes namespace.
+        name: a fixed object name; default: generated from ``resource_name``.
+        kube: Kubernetes credentials; default: ``KUBECONFIG``, ``~/.kube/config``, in-cluster.
+        timeout_s: how long create/update wait for the cluster to be ready.
+        opts: Pulumi resource options.
+        keep_on_failure: keep a cluster that did not become ready (for ``kubectl describe``).
+        labels: extra labels on the RayCluster object.
+        annotations: extra annotations on the RayCluster object.
+    """
+
+    name: pulumi.Output[str]
+    """The Kubernetes object name."""
+    namespace: pulumi.Output[str]
+    """The Kubernetes namespace."""
+    uid: pulumi.Output[str]
+    """The object's uid (changes when the cluster is replaced)."""
+    spec: pulumi.Output[dict[str, Any]]
+    """The RayCluster spec as the program wrote it (after refresh: as the cluster runs it)."""
+    head_service: pulumi.Output[str]
+    """KubeRay's head Service, ``<name>-head-svc``."""
+    serve_service: pulumi.Output[str | None]
+    """``<name>-serve-svc`` when ``ray.io/enable-serve-service`` is on, else None."""
+    dashboard: pulumi.Output[dict[str, Any]]
+    """A ``Dashboard`` target through the API server's service proxy (for ``ServeApplication``)."""
+    ray_version: pulumi.Output[str]
+    """``spec.rayVersion``."""
+    image: pulumi.Output[str]
+    """The head container's image."""
+    readiness: pulumi.Output[dict[str, Any]]
+    """What KubeRay reported when the last operation finished (state, head pod, workers)."""
+
+    def __init__(
+        self,
+        resource_name: str,
+        spec: pulumi.Input[ClusterSpec | Mapping[str, Any]],
+        namespace: pulumi.Input[str] = "default",
+        name: pulumi.Input[str] | None = None,
+        kube: Kube | Mapping[str, Any] | None = None,
+        timeout_s: pulumi.Input[float] = DEFAULT_TIMEOUT_S,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        keep_on_failure: bool = False,
+        labels: Mapping[str, str] | None = None,
+        annotations: Mapping[str, str] | None = None,
+    ) -> None:
+        all_annotations = dict(annotations or {})
+        if isinstance(spec, ClusterSpec):
+            all_annotations = {**spec.annotations(), **all_annotations}
+            spec = spec.to_spec()
+        password = None
+        if isinstance(spec, Mapping):
+            spec, password = split_redis_password(spec)
+        props: dict[str, Any] = {
+            "spec": spec,
+            "namespace": namespace,
+            "name": name,
+            "resource_name": resource_name,
+            "kube": kube_to_input(kube),
+            "timeout_s": timeout_s,
+            "keep_on_failure": keep_on_failure,
+            "labels": dict(labels or {}),
+            "annotations": all_annotations,
+            "redis_password": pulumi.Output.secret(password) if password else None,
+            "auto_named": None,
+            "uid": None,
+            "head_service": None,
+            "serve_service": None,
+            "dashboard": None,
+            "ray_version": None,
+            "image": None,
+            "readiness": None,
+        }
+        super().__init__(RayClusterProvider(), resource_name, props, opts)
+
+
+def split_redis_password(spec: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
+    """Move a literal GCS Redis password out of the spec, into its own secret input.
+
+    The spec stays readable in previews and state; the provider puts the password back into what
+    it sends to Kubernetes. A ``valueFrom.secretKeyRef`` reference is left in place.
+    """
+    gcs = spec.get("gcsFaultToleranceOptions")
+    if not isinstance(gcs, Mapping):
+        return dict(spec), None
+    password = gcs.get("redisPassword")
+    if not isinstance(password, Mapping) or "value" not in password:
+        return dict(spec), None
+    stripped = copy.deepcopy(dict(spec))
+    del stripped["gcsFaultToleranceOptions"]["redisPassword"]
+    return stripped, password["value"]

@@ -1,0 +1,262 @@
+"""The few Kubernetes API calls the providers make, with one place that turns failures into errors.
+
+Built on the official ``kubernetes`` client (kubeconfig, exec plugins, in-cluster tokens). Every
+call goes through :meth:`KubeClient._call`, which retries what a retry can fix (connection errors,
+429 with its ``Retry-After``, 500/502/503/504) with backoff, and converts the rest into this
+package's ``KubeError`` classes with the API server's own ``Status`` reason and message, cut short.
+A 404 on read or delete is an answer ("gone"), not a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ..errors import (
+    KubeConflictError,
+    KubeError,
+    KubeNotFoundError,
+    KubeTemporaryError,
+)
+from .config import api_client
+
+T = TypeVar("T")
+MAX_MESSAGE = 500
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+MERGE_PATCH = "application/merge-patch+json"
+
+
+@dataclass(frozen=True)
+class CustomResourceKind:
+    """One custom resource type: everything that names it in an API call, in one frozen value."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+
+    @property
+    def api_version(self) -> str:
+        """``group/version`` as written in manifests."""
+        return f"{self.group}/{self.version}"
+
+
+RAY_CLUSTER = CustomResourceKind("ray.io", "v1", "rayclusters", "RayCluster")
+
+
+@dataclass(frozen=True)
+class KubeRetryPolicy:
+    """How often and how patiently transient API failures are retried.
+
+    ``attempts`` bounds the tries of one call. Delays start at ``initial_s`` and double up to
+    ``max_s``; a 429's ``Retry-After`` is honoured up to ``max_s``.
+    """
+
+    attempts: int = 6
+    initial_s: float = 0.2
+    max_s: float = 5.0
+
+
+class KubeClient:
+    """A Kubernetes client for one provider call (never kept on a provider: holds credentials)."""
+
+    def __init__(self, kube: Mapping[str, Any] | None, retry: KubeRetryPolicy | None = None):
+        from kubernetes import client
+
+        self._api_client = api_client(kube)
+        self._custom: Any = client.CustomObjectsApi(self._api_client)
+        self._core: Any = client.CoreV1Api(self._api_client)
+        self.retry = retry or KubeRetryPolicy()
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._api_client.close()
+
+    def __enter__(self) -> KubeClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # custom resources -----------------------------------------------------------------------
+
+    def get(self, kind: CustomResourceKind, namespace: str, name: str) -> dict[str, Any] | None:
+        """The object, or None when it does not exist."""
+        try:
+            obj = self._call(
+                f"get {kind.kind} {namespace}/{name}",
+                lambda: self._custom.get_namespaced_custom_object(
+                    kind.group, kind.version, namespace, kind.plural, name
+                ),
+            )
+        except KubeNotFoundError:
+            return None
+        return self._plain(obj)
+
+    def create(
+        self, kind: CustomResourceKind, namespace: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """POST the object (201). Raises ``KubeConflictError`` when the name is taken."""
+        name = body.get("metadata", {}).get("name", "")
+        return self._call(
+            f"create {kind.kind} {namespace}/{name}",
+            lambda: self._custom.create_namespaced_custom_object(
+                kind.group, kind.version, namespace, kind.plural, dict(body)
+            ),
+        )
+
+    def merge_patch(
+        self, kind: CustomResourceKind, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """JSON merge patch (RFC 7386) of the object.
+
+        Put ``metadata.resourceVersion`` in ``patch`` to make it conditional: a stale version is a
+        ``KubeConflictError`` (409).
+        """
+        return self._call(
+            f"patch {kind.kind} {namespace}/{name}",
+            lambda: self._custom.patch_namespaced_custom_object(
+                kind.group, kind.version, namespace, kind.plural, name, dict(patch),
+                _content_type=MERGE_PATCH,
+            ),
+        )  # fmt: skip
+
+    def delete(self, kind: CustomResourceKind, namespace: str, name: str) -> bool:
+        """DELETE the object; False when it was already gone."""
+        try:
+            self._call(
+                f"delete {kind.kind} {namespace}/{name}",
+                lambda: self._custom.delete_namespaced_custom_object(
+                    kind.group, kind.version, namespace, kind.plural, name
+                ),
+            )
+        except KubeNotFoundError:
+            return False
+        return True
+
+    # core objects ---------------------------------------------------------------------------
+
+    def get_service(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Service as a dict, or None when it does not exist."""
+        try:
+            service = self._call(
+                f"get Service {namespace}/{name}",
+                lambda: self._core.read_namespaced_service(name, namespace),
+            )
+        except KubeNotFoundError:
+            return None
+        return self._plain(service)
+
+    def events_for(self, namespace: str, name_prefix: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The most recent events about objects whose name starts with ``name_prefix``.
+
+        KubeRay and the kubelet report what goes wrong (image pulls, scheduling, validation) as
+        events on the RayCluster and on its pods (``<name>-head-xxxxx``), hence the prefix.
+        """
+        try:
+            listed = self._call(
+                f"list Events in {namespace}",
+                lambda: self._core.list_namespaced_event(namespace),
+            )
+        except KubeError:
+            return []  # events are a diagnosis aid, never a reason to fail
+        items = [self._plain(item) for item in (self._plain(listed).get("items") or [])]
+        mine = [
+            event
+            for event in items
+            if str((event.get("involvedObject") or {}).get("name", "")).startswith(name_prefix)
+        ]
+        mine.sort(key=_event_time)
+        return mine[-limit:]
+
+    # the one place failures are converted ---------------------------------------------------
+
+    def _call(self, what: str, request: Callable[[], T]) -> T:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError as Urllib3Error
+
+        delay = self.retry.initial_s
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                return request()
+            except ApiException as error:
+                failure = _convert(what, error)
+            except Urllib3Error as error:
+                failure = KubeTemporaryError(f"{what}: {_connection_problem(error)}")
+            except OSError as error:
+                failure = KubeTemporaryError(f"{what}: {type(error).__name__}")
+            if not isinstance(failure, KubeTemporaryError) or attempt == self.retry.attempts:
+                raise failure from None
+            wait = failure.retry_after_s if failure.retry_after_s is not None else delay
+            time.sleep(min(self.retry.max_s, wait))
+            delay = min(self.retry.max_s, delay * 2)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _plain(self, value: Any) -> dict[str, Any]:
+        if isinstance(value, dict):
+            return value
+        plain = self._api_client.sanitize_for_serialization(value)
+        return plain if isinstance(plain, dict) else {}
+
+
+def _convert(what: str, error: Any) -> KubeError:
+    """ApiException -> our error, keeping the API server's Status reason and message."""
+    status = int(error.status or 0)
+    reason, message = _status_of(error)
+    text = f"{what}: {status} {reason}".rstrip()
+    if message:
+        text += f": {message}"
+    if status == 404:
+        return KubeNotFoundError(text, status=status, reason=reason)
+    if status == 409:
+        return KubeConflictError(text, status=status, reason=reason)
+    if status in RETRYABLE_STATUS or status == 0:
+        retry_after = _retry_after(error)
+        failure = KubeTemporaryError(text, status=status, reason=reason)
+        failure.retry_after_s = retry_after
+        return failure
+    if status == 403:
+        text += " (the kubeconfig's user lacks permission: check its RBAC for ray.io rayclusters)"
+    return KubeError(text, status=status, reason=reason)
+
+
+def _status_of(error: Any) -> tuple[str, str]:
+    """The ``reason`` and ``message`` of a Kubernetes ``Status`` body, message cut short."""
+    reason = str(error.reason or "")
+    try:
+        body = json.loads(error.body or "")
+    except (TypeError, ValueError):
+        return reason, ""
+    if not isinstance(body, dict):
+        return reason, ""
+    message = " ".join(str(body.get("message") or "").split())
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 1] + "…"
+    return str(body.get("reason") or reason), message
+
+
+def _retry_after(error: Any) -> float | None:
+    headers = error.headers or {}
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _connection_problem(error: BaseException) -> str:
+    text = str(error)
+    for marker in ("Connection refused", "Connection reset", "Remote end closed connection",
+                   "Name or service not known", "timed out"):  # fmt: skip
+        if marker in text:
+            return marker.lower()
+    return f"connection failed ({type(error).__name__})"
+
+
+def _event_time(event: Mapping[str, Any]) -> str:
+    return str(
+        event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp") or ""
+    )
