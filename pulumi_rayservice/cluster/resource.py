@@ -35,6 +35,7 @@ class RayCluster(Resource, module="rayservice", name="RayCluster"):
         keep_on_failure: keep a cluster that did not become ready (for ``kubectl describe``).
         labels: extra labels on the RayCluster object.
         annotations: extra annotations on the RayCluster object.
+
     """
 
     name: pulumi.Output[str]
