@@ -272,20 +272,19 @@ def test_secret_token_stays_out_of_outputs_errors_and_logs(
     engine: Engine, ray_head: Any, app_uris: dict[str, str]
 ) -> None:
     token = "tok-3f9a1c77e5b24d08"
-    dashboard = {"url": ray_head.dashboard_url, "token": token}
     urn = urn_of(TYPE, "tokened")
     app = fruit_app(app_uris["fruit_stand"], name="token_app", route_prefix="/token")
-    engine.up(urn, inputs(app, dashboard))
+    engine.up(urn, inputs(app, {"url": ray_head.dashboard_url}, token=token))
     outputs = engine.state[urn].outputs
-    assert secret_paths(outputs) == ["dashboard.token"]
-    assert token not in repr({k: v for k, v in outputs.items() if k != "dashboard"})
+    assert secret_paths(outputs) == ["token"]
+    assert token not in repr({k: v for k, v in outputs.items() if k != "token"})
 
     from tests.harness.processes import free_port
 
     with pytest.raises(ProviderError) as failure:
         engine.up(
             urn_of(TYPE, "tokened-dead"),
-            inputs(app, {"url": f"http://127.0.0.1:{free_port()}", "token": token}, timeout_s=5),
+            inputs(app, {"url": f"http://127.0.0.1:{free_port()}"}, token=token, timeout_s=5),
         )
     assert token not in failure.value.details
     assert token not in engine.host.log

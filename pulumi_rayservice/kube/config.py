@@ -91,7 +91,7 @@ def kube_identity(kube: Mapping[str, Any] | None) -> str:
     return f"{source} (context {context})" if context else source
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class HttpAuth:
     """What ``requests`` needs to call the API server as the kubeconfig's user.
 
@@ -163,10 +163,12 @@ def http_auth(kube: Mapping[str, Any] | None) -> HttpAuth:
     if configuration.refresh_api_key_hook is not None:
         configuration.refresh_api_key_hook(configuration)
     headers: dict[str, str] = {}
-    token = configuration.get_api_key_with_prefix("authorization")
-    if token:
-        headers["Authorization"] = token
-    elif configuration.username and configuration.password:
+    # auth_settings() is where every client generation puts the header it would send (the
+    # bearer token's api_key key differs between generations: "authorization", "BearerToken").
+    for setting in configuration.auth_settings().values():
+        if setting.get("in") == "header" and setting.get("value"):
+            headers[str(setting["key"]).title()] = str(setting["value"])
+    if "Authorization" not in headers and configuration.username and configuration.password:
         basic = configuration.get_basic_auth_token()
         if basic:
             headers["Authorization"] = basic

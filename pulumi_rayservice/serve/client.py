@@ -55,7 +55,7 @@ class DashboardClient:
     """Calls to one Ray dashboard. Build one per provider call with :meth:`for_target`."""
 
     base_url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     verify: bool | str = True
     cert: tuple[str, str] | None = None
     timeout: tuple[float, float] = (5.0, 30.0)

@@ -18,7 +18,7 @@ or namespace/service/port plus the kube identity; the token is a credential, not
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -90,7 +90,7 @@ class Dashboard(BaseModel):
         """A dashboard reached through the Kubernetes API server's service proxy."""
         return cls(service=service, namespace=namespace, port=str(port), kube=kube, token=token)
 
-    def to_input(self) -> dict[str, Any]:
+    def to_input(self, *, with_token: bool = True) -> dict[str, Any]:
         """The dict sent to the provider host (token and kubeconfig content as secrets)."""
         data: dict[str, Any] = {}
         if self.url is not None:
@@ -102,18 +102,27 @@ class Dashboard(BaseModel):
             kube = kube_to_input(self.kube)
             if kube:
                 data["kube"] = kube
-        if self.token is not None:
+        if with_token and self.token is not None:
             data["token"] = pulumi.Output.secret(self.token)
         return data
 
 
-def dashboard_to_input(dashboard: Any) -> Any:
-    """Accept a ``Dashboard``, a dict of that shape, or an Output of one (RayCluster.dashboard)."""
-    if isinstance(dashboard, Dashboard):
-        return dashboard.to_input()
+def dashboard_to_inputs(dashboard: Any) -> tuple[Any, Any]:
+    """Split a dashboard into the target input and the token input (None when there is none).
+
+    Accepts a ``Dashboard``, a URL string, a dict of the same shape, or an Output of one (such as
+    ``RayCluster.dashboard``). The token travels as its own secret input so that the target stays
+    readable in previews (a dict holding a secret is shown as secret as a whole).
+    """
     if isinstance(dashboard, str):
-        return Dashboard(url=dashboard).to_input()
-    return dashboard
+        dashboard = Dashboard(url=dashboard)
+    if isinstance(dashboard, Dashboard):
+        token = pulumi.Output.secret(dashboard.token) if dashboard.token is not None else None
+        return dashboard.to_input(with_token=False), token
+    if isinstance(dashboard, Mapping) and "token" in dashboard:
+        target = {k: v for k, v in dashboard.items() if k != "token"}
+        return target, pulumi.Output.secret(dashboard["token"])
+    return dashboard, None
 
 
 def url_problem(url: str) -> str | None:
@@ -136,12 +145,12 @@ class DashboardTarget:
     service: str | None
     namespace: str
     port: str
-    kube: Mapping[str, Any] | None
-    token: str | None
+    kube: Mapping[str, Any] | None = field(repr=False)
+    token: str | None = field(repr=False)
 
     @classmethod
-    def from_input(cls, data: Mapping[str, Any]) -> DashboardTarget:
-        """Parse the dict input of a ServeApplication (already checked)."""
+    def from_input(cls, data: Mapping[str, Any], token: str | None = None) -> DashboardTarget:
+        """Parse the dict input of a ServeApplication (already checked); ``token`` wins."""
         url = data.get("url")
         port = data.get("port", DEFAULT_PROXY_PORT)
         if isinstance(port, float):
@@ -152,7 +161,7 @@ class DashboardTarget:
             namespace=str(data.get("namespace") or "default"),
             port=str(port),
             kube=data.get("kube") or None,
-            token=data.get("token") or None,
+            token=token or data.get("token") or None,
         )
 
     @property

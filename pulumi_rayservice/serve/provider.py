@@ -48,9 +48,9 @@ from .status import AppState, ServeSnapshot
 
 DEFAULT_TIMEOUT_S = 600.0
 CLEANUP_TIMEOUT_S = 120.0
-INPUT_KEYS = ("app", "dashboard", "timeout_s", "adopt", "rollback_on_failure")
+INPUT_KEYS = ("app", "dashboard", "token", "timeout_s", "adopt", "rollback_on_failure")
 INPUT_DEFAULTS: dict[str, Any] = {"timeout_s": 600, "adopt": False, "rollback_on_failure": True}
-SECRET_PATHS = (("dashboard", "token"), ("dashboard", "kube", "content"))
+SECRET_PATHS = (("token",), ("dashboard", "token"), ("dashboard", "kube", "content"))
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class AppInputs:
         raw = {k: props[k] for k in INPUT_KEYS if k in props}
         return cls(
             app=canonical(dict(props["app"])),
-            target=DashboardTarget.from_input(props["dashboard"]),
+            target=DashboardTarget.from_input(props["dashboard"], props.get("token")),
             timeout_s=float(props.get("timeout_s") or DEFAULT_TIMEOUT_S),
             adopt=bool(props.get("adopt", False)),
             rollback_on_failure=bool(props.get("rollback_on_failure", True)),
@@ -127,6 +127,10 @@ class ServeApplicationProvider(ResourceProvider):
             )
         elif not contains_unknown(dashboard):
             failures.extend(check_dashboard(dashboard, "dashboard"))
+
+        token = inputs.get("token")
+        if token is not None and not contains_unknown(token) and not isinstance(token, str):
+            failures.append(("token", f"got {type(token).__name__}; must be a string"))
 
         timeout = inputs.get("timeout_s", DEFAULT_TIMEOUT_S)
         if not contains_unknown(timeout):

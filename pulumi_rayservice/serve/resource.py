@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
-from .dashboard import Dashboard, dashboard_to_input
+from .dashboard import Dashboard, dashboard_to_inputs
 from .models import ServeApp
 from .provider import DEFAULT_TIMEOUT_S, ServeApplicationProvider
 
@@ -36,7 +36,7 @@ class ServeApplication(Resource, module="rayservice", name="ServeApplication"):
     app: pulumi.Output[dict[str, Any]]
     """The app config this resource manages (after refresh: what the cluster runs)."""
     dashboard: pulumi.Output[dict[str, Any]]
-    """The dashboard target (token and kubeconfig content are secrets)."""
+    """The dashboard target (kubeconfig content is a secret; the token is a separate secret)."""
     app_name: pulumi.Output[str]
     """The Serve application name."""
     target: pulumi.Output[str]
@@ -63,9 +63,11 @@ class ServeApplication(Resource, module="rayservice", name="ServeApplication"):
         adopt: bool = False,
         rollback_on_failure: bool = True,
     ) -> None:
+        target, token = dashboard_to_inputs(dashboard)
         props: dict[str, Any] = {
             "app": app.to_serve_dict() if isinstance(app, ServeApp) else app,
-            "dashboard": dashboard_to_input(dashboard),
+            "dashboard": target,
+            "token": token,
             "timeout_s": timeout_s,
             "adopt": adopt,
             "rollback_on_failure": rollback_on_failure,
