@@ -17,6 +17,8 @@ unchanged cluster shows no drift (the API server fills in schema defaults such a
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
@@ -33,6 +35,9 @@ class Change(Enum):
 
     NONE = "none"
     IN_PLACE = "in-place"
+    RECREATE = "recreate"
+    """A new-cluster change on a cluster with ``upgradeStrategy: Recreate``: KubeRay recreates
+    every pod in place (downtime) instead of a new cluster running beside the old one."""
     NEW_CLUSTER = "new-cluster"
 
 
@@ -45,6 +50,7 @@ def fingerprint(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The spec without what KubeRay changes in place: equal fingerprints are the same cluster."""
     print_: dict[str, Any] = copy.deepcopy(canonical(apply_defaults(canonical(dict(spec)))))
     print_.pop("suspend", None)
+    print_.pop("upgradeStrategy", None)  # a policy for changes, not part of the cluster's shape
     _drop_pod_fields(print_.get("headGroupSpec"))
     for group in print_.get("workerGroupSpecs") or []:
         if not isinstance(group, dict):
@@ -81,7 +87,25 @@ def classify(old: Mapping[str, Any], new: Mapping[str, Any]) -> Change:
     new_groups = new_print.pop("workerGroupSpecs", None) or []
     if old_print == new_print and new_groups[: len(old_groups)] == old_groups:
         return Change.IN_PLACE  # only worker groups appended at the end
+    if recreates_in_place(new):
+        return Change.RECREATE
     return Change.NEW_CLUSTER
+
+
+def recreates_in_place(spec: Mapping[str, Any]) -> bool:
+    """Whether KubeRay upgrades this cluster by recreating its pods (upgradeStrategy Recreate)."""
+    strategy = spec.get("upgradeStrategy")
+    return isinstance(strategy, Mapping) and strategy.get("type") == "Recreate"
+
+
+def revision(spec: Mapping[str, Any]) -> str:
+    """A short digest of the cluster's shape: it changes exactly when KubeRay makes new pods.
+
+    Serve applications take it as an input, so that after an in-place recreate (all Ray state
+    gone) they are deployed again.
+    """
+    text = json.dumps(fingerprint(spec), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _effective(spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,8 @@ client from the ``kube`` input inside each call.
 - check: KubeRay's CRD schema and the operator's own rules, failures naming the field; the name is
   drawn here (and kept on later runs; drawn anew when the engine replaces the resource).
 - diff: pure, KubeRay's rule of what is a new cluster (``changes.classify``); a fixed name forces
-  delete-before-replace.
+  delete-before-replace. With ``upgradeStrategy: Recreate`` in the spec, a new-cluster change is
+  an in-place update instead (KubeRay recreates the pods) and the preview warns of the downtime.
 - create: POST, then wait until ready; on timeout say why (conditions, events) and delete the
   object again unless ``keep_on_failure``. An existing object of that name: ours -> adopted,
   someone else's -> error, nothing touched.
@@ -43,7 +44,7 @@ from ..kube.client import RAY_CLUSTER, KubeClient
 from ..serve.client import DashboardClient, RetryPolicy
 from ..serve.dashboard import DashboardTarget
 from . import readiness
-from .changes import Change, as_written, classify, patch_spec
+from .changes import Change, as_written, classify, patch_spec, revision
 from .crd_schema import validate_cluster_name, validate_cluster_spec
 from .naming import generate_name
 
@@ -234,6 +235,12 @@ class RayClusterProvider(ResourceProvider):
                 changed.append("spec")
             if change is Change.NEW_CLUSTER:
                 replaces.append("spec")
+            if change is Change.RECREATE:
+                pulumi.log.warn(
+                    f"RayCluster {olds.get('namespace')}/{olds.get('name')}: this change makes "
+                    "KubeRay recreate every Ray pod in place (upgradeStrategy: Recreate). Serve "
+                    "is down until the new pods are ready and the apps are deployed again."
+                )
         # Credentials and the name draw are not changes to the cluster.
         changed = [key for key in changed if key not in ("kube", "auto_named", "resource_name")]
         if _kube_changed(olds, news):
@@ -521,5 +528,6 @@ def _outputs(inputs: ClusterInputs, obj: Mapping[str, Any]) -> dict[str, Any]:
         "ray_version": inputs.spec.get("rayVersion"),
         "image": head_containers[0].get("image"),
         "readiness": readiness.summary(obj),
+        "revision": revision(inputs.spec),
     }
     return wrap_secret_paths(outputs, SECRET_PATHS)

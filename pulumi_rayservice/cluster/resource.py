@@ -58,6 +58,8 @@ class RayCluster(Resource, module="rayservice", name="RayCluster"):
     """The head container's image."""
     readiness: pulumi.Output[dict[str, Any]]
     """What KubeRay reported when the last operation finished (state, head pod, workers)."""
+    revision: pulumi.Output[str]
+    """A digest of the cluster's shape; it changes exactly when KubeRay makes new Ray pods."""
 
     def __init__(
         self,
@@ -99,6 +101,7 @@ class RayCluster(Resource, module="rayservice", name="RayCluster"):
             "ray_version": None,
             "image": None,
             "readiness": None,
+            "revision": None,
         }
         super().__init__(RayClusterProvider(), resource_name, props, opts)
 

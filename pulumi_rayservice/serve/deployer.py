@@ -46,6 +46,27 @@ class Applied:
     put: bool
 
 
+def _require_running_options(running: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
+    """Refuse cluster-level options that differ from what the running Serve uses."""
+    differences = []
+    for key, value in canonical(dict(wanted)).items():
+        current = canonical(running.get(key))
+        if isinstance(value, Mapping):
+            current_map = current if isinstance(current, Mapping) else {}
+            differences += [
+                f"{key}.{sub}={current_map.get(sub)!r} (wanted {sub_value!r})"
+                for sub, sub_value in value.items()
+                if current_map.get(sub) != sub_value
+            ]
+        elif current != value:
+            differences.append(f"{key}={current!r} (wanted {value!r})")
+    if differences:
+        raise ServeDeployError(
+            "Serve already runs on this cluster with " + ", ".join(differences) + "; Serve "
+            "applies these settings only when it starts: they need a new cluster"
+        )
+
+
 class ServeDeployer:
     """Read-merge-write and waits for one app name on one dashboard."""
 
@@ -59,18 +80,31 @@ class ServeDeployer:
         return ServeSnapshot.from_details(self.client.get_applications())
 
     def apply(
-        self, name: str, desired: Mapping[str, Any] | None, *, guard: Guard | None = None
+        self,
+        name: str,
+        desired: Mapping[str, Any] | None,
+        *,
+        guard: Guard | None = None,
+        serve_options: Mapping[str, Any] | None = None,
     ) -> Applied:
         """Make the cluster's config hold ``desired`` for app ``name`` (None: remove it).
 
         Sends no PUT when the cluster already runs exactly that (an identical PUT still bumps
-        Serve's deploy time and makes the app report DEPLOYING for a moment).
+        Serve's deploy time and makes the app report DEPLOYING for a moment). ``serve_options``
+        (http_options, grpc_options, proxy_location) go with the PUT that starts Serve; on a
+        running Serve, which ignores them, a difference is an error instead of a silent no-op.
         """
         with dashboard_lock(self.lock_key):
             snapshot = self.snapshot()
             before = snapshot.apps.get(name)
             if guard is not None:
                 guard(snapshot, before)
+            settings = dict(snapshot.settings)
+            if serve_options and desired is not None:
+                if snapshot.running:
+                    _require_running_options(snapshot.settings, serve_options)
+                else:
+                    settings.update(serve_options)
             wanted = canonical(dict(desired)) if desired is not None else None
             current = before.deployed_app_config if before is not None else None
             if before is not None and before.status == "DELETING":
@@ -80,7 +114,7 @@ class ServeDeployer:
                 return Applied(before=before, put=False)
             others = [c for c in snapshot.declarative_configs() if c.get("name") != name]
             applications = [*others, wanted] if wanted is not None else others
-            self.client.put_applications({**snapshot.settings, "applications": applications})
+            self.client.put_applications({**settings, "applications": applications})
             return Applied(before=before, put=True)
 
     def wait_running(self, name: str, *, since: AppState | None, deadline: Deadline) -> AppState:

@@ -53,6 +53,7 @@ __all__ = [
     "ServeConfig",
     "ServeDeployment",
     "check_app",
+    "check_serve_options",
 ]
 
 # Error type of the failures raised by our own rules. Their context carries the full reason and,
@@ -1169,6 +1170,43 @@ def check_app(raw: Any, field: str = "app") -> tuple[dict[str, Any] | None, list
         return None, _failures(exc, ServeApp, field)
     except Exception as exc:  # Check must answer, whatever the input holds.
         return None, [(field, f"could not be validated: {type(exc).__name__}: {exc}")]
+
+
+SERVE_OPTION_KEYS = ("proxy_location", "http_options", "grpc_options")
+"""Cluster-level Serve settings a ServeApplication may carry: applied when Serve starts."""
+
+
+def check_serve_options(
+    raw: Any, field: str = "serve_options"
+) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+    """Validate cluster-level Serve settings (http_options, grpc_options, proxy_location).
+
+    Serve applies them only when it starts on a cluster and silently ignores them afterwards, so
+    the provider sends them only with the PUT that starts Serve, and refuses to pretend it changed
+    them on a running Serve.
+
+    Returns:
+        ``(normalized, failures)`` in the shape of :func:`check_app`.
+
+    """
+    if contains_unknown(raw):
+        return None, []
+    if not isinstance(raw, Mapping):
+        return None, [(field, f"got {_show(raw)}; must be a mapping")]
+    failures = [
+        (f"{field}.{key}", f"unknown key {key!r}; allowed: {', '.join(SERVE_OPTION_KEYS)}")
+        for key in raw
+        if key not in SERVE_OPTION_KEYS
+    ]
+    if failures:
+        return None, failures
+    try:
+        config = ServeConfig.model_validate({**canonical(raw), "applications": []})
+    except PydanticValidationError as exc:
+        return None, _failures(exc, ServeConfig, field)
+    options = config.to_serve_dict()
+    options.pop("applications", None)
+    return options, []
 
 
 # Pydantic errors -> (path, reason) -----------------------------------------------------------

@@ -15,6 +15,7 @@ instance and calls it from four threads: the provider keeps no state and builds 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,13 +44,21 @@ from ..errors import (
 from .client import DashboardClient
 from .dashboard import DashboardTarget, check_dashboard, dashboard_identity
 from .deployer import ServeDeployer
-from .models import check_app
+from .models import check_app, check_serve_options
 from .status import AppState, ServeSnapshot
 
 DEFAULT_TIMEOUT_S = 600.0
 CLEANUP_TIMEOUT_S = 120.0
-INPUT_KEYS = ("app", "dashboard", "token", "timeout_s", "adopt", "rollback_on_failure")
-INPUT_DEFAULTS: dict[str, Any] = {"timeout_s": 600, "adopt": False, "rollback_on_failure": True}
+INPUT_KEYS = (
+    "app", "dashboard", "token", "timeout_s", "adopt", "rollback_on_failure", "serve_options",
+    "drain_s", "cluster_revision",
+)  # fmt: skip
+INPUT_DEFAULTS: dict[str, Any] = {
+    "timeout_s": 600,
+    "adopt": False,
+    "rollback_on_failure": True,
+    "drain_s": 0,
+}
 SECRET_PATHS = (("token",), ("dashboard", "token"), ("dashboard", "kube", "content"))
 
 
@@ -62,6 +71,8 @@ class AppInputs:
     timeout_s: float
     adopt: bool
     rollback_on_failure: bool
+    serve_options: dict[str, Any] | None
+    drain_s: float
     raw: dict[str, Any]
 
     @classmethod
@@ -74,6 +85,10 @@ class AppInputs:
             timeout_s=float(props.get("timeout_s") or DEFAULT_TIMEOUT_S),
             adopt=bool(props.get("adopt", False)),
             rollback_on_failure=bool(props.get("rollback_on_failure", True)),
+            serve_options=canonical(dict(props["serve_options"]))
+            if props.get("serve_options")
+            else None,
+            drain_s=float(props.get("drain_s") or 0),
             raw=raw,
         )
 
@@ -127,6 +142,18 @@ class ServeApplicationProvider(ResourceProvider):
             )
         elif not contains_unknown(dashboard):
             failures.extend(check_dashboard(dashboard, "dashboard"))
+
+        serve_options = inputs.get("serve_options")
+        if serve_options is not None:
+            options, problems = check_serve_options(serve_options, "serve_options")
+            failures.extend(problems)
+            if options is not None:
+                inputs["serve_options"] = options
+        drain = inputs.get("drain_s", 0)
+        if not contains_unknown(drain) and (
+            isinstance(drain, bool) or not isinstance(drain, int | float) or drain < 0
+        ):
+            failures.append(("drain_s", f"got {drain!r}; must be a number of seconds >= 0"))
 
         token = inputs.get("token")
         if token is not None and not contains_unknown(token) and not isinstance(token, str):
@@ -194,7 +221,12 @@ class ServeApplicationProvider(ResourceProvider):
         inputs = AppInputs.parse(props)
         with SecretsRedacted(inputs.secrets()):
             deployer = _deployer(inputs.target)
-            applied = deployer.apply(inputs.name, inputs.app, guard=_ownership_guard(inputs))
+            applied = deployer.apply(
+                inputs.name,
+                inputs.app,
+                guard=_ownership_guard(inputs),
+                serve_options=inputs.serve_options,
+            )
             try:
                 state = deployer.wait_running(
                     inputs.name,
@@ -213,7 +245,7 @@ class ServeApplicationProvider(ResourceProvider):
         previous = canonical(olds.get("app"))
         with SecretsRedacted(inputs.secrets()):
             deployer = _deployer(inputs.target)
-            applied = deployer.apply(inputs.name, inputs.app)
+            applied = deployer.apply(inputs.name, inputs.app, serve_options=inputs.serve_options)
             try:
                 state = deployer.wait_running(
                     inputs.name,
@@ -256,6 +288,10 @@ class ServeApplicationProvider(ResourceProvider):
         inputs = AppInputs.parse(props)
         with SecretsRedacted(inputs.secrets()):
             deployer = _deployer(inputs.target)
+            if inputs.drain_s > 0:
+                # In-flight requests (routed here before a Service switched away) finish first.
+                pulumi.log.info(f"draining {inputs.name!r} for {inputs.drain_s:g}s before removal")
+                time.sleep(inputs.drain_s)
             try:
                 applied = deployer.apply(inputs.name, None)
             except DashboardGoneError:

@@ -30,6 +30,13 @@ class ServeApplication(Resource, module="rayservice", name="ServeApplication"):
         opts: Pulumi resource options.
         adopt: take over an app of the same name that already runs with another config.
         rollback_on_failure: after a failed update, put the previous config back.
+        serve_options: cluster-level Serve settings (``http_options``, ``grpc_options``,
+            ``proxy_location``) sent with the PUT that starts Serve on the cluster. Serve ignores
+            them once it runs, so a different value on a running Serve is an error.
+        drain_s: on delete, wait this long before removing the app, so requests routed to it
+            before a Service switched away can finish.
+        cluster_revision: an opaque value (``RayCluster.revision``); when it changes the app is
+            deployed again, e.g. after KubeRay recreated the cluster's pods in place.
 
     """
 
@@ -62,6 +69,9 @@ class ServeApplication(Resource, module="rayservice", name="ServeApplication"):
         *,
         adopt: bool = False,
         rollback_on_failure: bool = True,
+        serve_options: pulumi.Input[Mapping[str, Any]] | None = None,
+        drain_s: pulumi.Input[float] = 0,
+        cluster_revision: pulumi.Input[str] | None = None,
     ) -> None:
         target, token = dashboard_to_inputs(dashboard)
         props: dict[str, Any] = {
@@ -71,6 +81,9 @@ class ServeApplication(Resource, module="rayservice", name="ServeApplication"):
             "timeout_s": timeout_s,
             "adopt": adopt,
             "rollback_on_failure": rollback_on_failure,
+            "serve_options": serve_options,
+            "drain_s": drain_s,
+            "cluster_revision": cluster_revision,
             "app_name": None,
             "target": None,
             "status": None,

@@ -103,6 +103,8 @@ class ServeSnapshot:
 
     apps: dict[str, AppState]
     settings: dict[str, Any]
+    running: bool = False
+    """Whether Serve is started on the cluster (cluster-level settings are fixed from then on)."""
 
     @classmethod
     def from_details(cls, data: Mapping[str, Any]) -> ServeSnapshot:
@@ -113,7 +115,8 @@ class ServeSnapshot:
             if isinstance(app, Mapping)
         }
         settings = {k: data[k] for k in CLUSTER_SETTINGS if data.get(k) is not None}
-        return cls(apps=apps, settings=settings)
+        running = bool(data.get("controller_info")) or bool(data.get("http_options"))
+        return cls(apps=apps, settings=settings, running=running)
 
     def declarative_configs(self) -> list[dict[str, Any]]:
         """The configs a PUT must carry to keep every other declarative app as it is.
