@@ -6,6 +6,8 @@
 - ``RayCluster``: a KubeRay ``ray.io/v1`` RayCluster through the Kubernetes API, awaited until
   ready, patched in place or replaced by KubeRay's own rule; its ``dashboard`` output is a target
   for ``ServeApplication``.
+- ``RayService``: a component composing the two plus a stable serve Service, what KubeRay's
+  RayService does, with zero-downtime cluster upgrades that fail instead of getting stuck.
 - ``ClusterSpec``, ``HeadGroup``, ``WorkerGroup``, ``ComputeTemplate``: typed helpers that render
   KubeRay's RayCluster ``spec``; ``Kube``: Kubernetes credentials (kept secret).
 
@@ -29,6 +31,8 @@ from .serve.dashboard import Dashboard
 from .serve.models import ServeApp, ServeConfig
 from .serve.provider import ServeApplicationProvider
 from .serve.resource import ServeApplication
+from .service.component import RayService
+from .service.upgrade import Upgrade
 
 __all__ = [
     "AutoscalerOptions",
@@ -40,11 +44,13 @@ __all__ = [
     "Kube",
     "RayCluster",
     "RayClusterProvider",
+    "RayService",
     "RayServiceError",
     "ServeApp",
     "ServeApplication",
     "ServeApplicationProvider",
     "ServeConfig",
+    "Upgrade",
     "WorkerGroup",
     "__version__",
 ]

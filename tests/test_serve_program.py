@@ -17,9 +17,10 @@ import pulumi
 import pydantic
 import pytest
 import yaml
-from pulumi.runtime import rpc, settings
+from pulumi.runtime import rpc
 
 import pulumi_rayservice as rs
+from tests.harness.pulumi_mocks import mocked_runtime
 
 REPO = Path(__file__).resolve().parents[1]
 FRUIT_YAML = REPO / "examples" / "fruit_stand" / "serve_config.yaml"
@@ -64,28 +65,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}, None
 
 
-# The runtime keeps its settings in ContextVars behind class-level properties of Settings (so
-# ``configure(old_settings)`` alone restores nothing): save and restore each value, and the root.
-SETTING_NAMES = [
-    name
-    for name, attr in vars(settings.Settings).items()
-    if type(attr).__name__ == "ContextProperty"
-]
-
-
 @pytest.fixture
 def mocks() -> Iterator[RecordingMocks]:
-    saved = {name: getattr(settings.SETTINGS, name) for name in SETTING_NAMES}
-    saved_root = settings.get_root_resource()
-    settings.ROOT.set(None)  # so set_mocks makes a fresh Stack registered with OUR monitor
     recording = RecordingMocks()
-    pulumi.runtime.set_mocks(recording, preview=False)
-    try:
+    with mocked_runtime(recording):
         yield recording
-    finally:
-        for name, value in saved.items():
-            setattr(settings.SETTINGS, name, value)
-        settings.ROOT.set(saved_root)
 
 
 def run_program(

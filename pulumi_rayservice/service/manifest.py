@@ -1,0 +1,238 @@
+"""Read a KubeRay ``RayService`` manifest into what the ``RayService`` component takes.
+
+Everything the manifest says is either honoured or refused with the field's name: a setting that
+is silently dropped is a setting the user believes applies and does not.
+
+- ``spec.serveConfigV2``: the Serve config (YAML text). Its ``applications`` become the apps; its
+  cluster-level ``http_options``/``grpc_options``/``proxy_location`` become ``serve_options``; a
+  top-level ``logging_config`` is copied into every app that has none (what Serve does itself).
+- ``spec.rayClusterConfig``: the RayCluster spec, as is.
+- ``spec.upgradeStrategy.type``: ``NewCluster`` and ``None`` map to ``Upgrade``;
+  ``NewClusterWithIncrementalUpgrade`` (Gateway API traffic splitting) is refused.
+- ``spec.rayClusterDeletionDelaySeconds``: ``Upgrade.drain_s``.
+- ``spec.serveService``: the serve Service's name, labels, annotations, type and ports.
+- ``spec.excludeHeadPodFromServeSvc``: the serve Service selects worker pods only.
+- ``metadata.name``/``namespace``/``labels``/``annotations``: the component's name and namespace,
+  labels and annotations on the RayCluster.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ValidationError
+from ..serve.models import SERVE_OPTION_KEYS, ServeConfig
+from .upgrade import Upgrade
+
+SUPPORTED_SPEC = (
+    "serveConfigV2", "rayClusterConfig", "upgradeStrategy", "rayClusterDeletionDelaySeconds",
+    "serveService", "excludeHeadPodFromServeSvc",
+)  # fmt: skip
+REFUSED_SPEC = {
+    "serveConfig": "the single-application serveConfig was removed from KubeRay; use serveConfigV2",
+    "serviceUnhealthySecondThreshold": (
+        "no controller watches the service after `pulumi up`; remove it (deprecated in KubeRay)"
+    ),
+    "deploymentUnhealthySecondThreshold": (
+        "no controller watches deployments after `pulumi up`; remove it (deprecated in KubeRay)"
+    ),
+    "suspend": "a suspended RayService has no cluster to deploy Serve apps on; remove it",
+    "managedBy": "the component is managed by Pulumi, not by an external controller; remove it",
+}
+SERVICE_TEMPLATE_METADATA = ("name", "labels", "annotations")
+SERVICE_TEMPLATE_SPEC = ("type", "ports", "loadBalancerClass", "externalTrafficPolicy",
+                         "internalTrafficPolicy", "sessionAffinity", "loadBalancerSourceRanges",
+                         "ipFamilyPolicy", "ipFamilies")  # fmt: skip
+
+
+@dataclass
+class RayServiceManifest:
+    """A RayService manifest, read and checked."""
+
+    name: str
+    namespace: str | None
+    cluster_spec: dict[str, Any]
+    applications: list[dict[str, Any]]
+    serve_options: dict[str, Any] | None = None
+    upgrade: Upgrade = field(default_factory=Upgrade)
+    serve_service: dict[str, Any] | None = None
+    exclude_head_from_serve_service: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    other_documents: list[str] = field(default_factory=list)
+
+
+def load_manifest(source: str | Path | Mapping[str, Any]) -> RayServiceManifest:
+    """Read a RayService manifest from a path, YAML text or a dict.
+
+    A file may hold other documents beside the RayService (the HA sample carries a Redis);
+    they are listed in ``other_documents`` for the caller to warn about, never deployed here.
+
+    Raises:
+        ValidationError: not a ``ray.io/v1`` RayService, or a field that cannot be honoured
+            (named, with what to do instead).
+    """
+    documents = _documents(source)
+    services = [d for d in documents if d.get("kind") == "RayService"]
+    others = [f"{d.get('kind')}/{(d.get('metadata') or {}).get('name')}" for d in documents
+              if d.get("kind") != "RayService"]  # fmt: skip
+    if len(services) != 1:
+        raise ValidationError(
+            f"expected exactly one kind: RayService document, found {len(services)}"
+            + (f" (other documents: {', '.join(others)})" if others else "")
+        )
+    manifest = parse_manifest(services[0])
+    manifest.other_documents = others
+    return manifest
+
+
+def parse_manifest(doc: Mapping[str, Any]) -> RayServiceManifest:
+    """Map one RayService object onto the component's inputs (see the module docstring)."""
+    api_version = doc.get("apiVersion")
+    if api_version != "ray.io/v1":
+        raise ValidationError(
+            f"apiVersion: got {api_version!r}; only ray.io/v1 is supported "
+            "(v1alpha1 is deprecated in KubeRay: convert the manifest to ray.io/v1)"
+        )
+    metadata = doc.get("metadata") or {}
+    name = metadata.get("name")
+    if not name:
+        raise ValidationError("metadata.name: required (the component takes its name from it)")
+    spec = doc.get("spec") or {}
+    problems = [f"spec.{key}: {REFUSED_SPEC[key]}" for key in spec if key in REFUSED_SPEC]
+    problems += [
+        f"spec.{key}: unknown RayService field; supported: {', '.join(SUPPORTED_SPEC)}"
+        for key in spec
+        if key not in SUPPORTED_SPEC and key not in REFUSED_SPEC
+    ]
+    if "rayClusterConfig" not in spec:
+        problems.append("spec.rayClusterConfig: required (the cluster to run Serve on)")
+    upgrade, upgrade_problems = _upgrade(spec)
+    problems += upgrade_problems
+    service, service_problems = _serve_service(spec.get("serveService"))
+    problems += service_problems
+    if problems:
+        raise ValidationError("RayService manifest cannot be honoured:\n  " + "\n  ".join(problems))
+    applications, serve_options = _serve_config(spec.get("serveConfigV2"))
+    return RayServiceManifest(
+        name=str(name),
+        namespace=metadata.get("namespace"),
+        cluster_spec=copy.deepcopy(dict(spec["rayClusterConfig"])),
+        applications=applications,
+        serve_options=serve_options,
+        upgrade=upgrade,
+        serve_service=service,
+        exclude_head_from_serve_service=bool(spec.get("excludeHeadPodFromServeSvc", False)),
+        labels={str(k): str(v) for k, v in (metadata.get("labels") or {}).items()},
+        annotations={str(k): str(v) for k, v in (metadata.get("annotations") or {}).items()},
+    )
+
+
+def _documents(source: str | Path | Mapping[str, Any]) -> list[dict[str, Any]]:
+    if isinstance(source, Mapping):
+        return [dict(source)]
+    if isinstance(source, Path) or "\n" not in source:
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise ValidationError(f"{source}: no such manifest file")
+        text = path.read_text(encoding="utf-8")
+    else:
+        text = source
+    try:
+        docs = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as error:
+        raise ValidationError(f"not valid YAML: {error}") from None
+    return [d for d in docs if isinstance(d, dict)]
+
+
+def _upgrade(spec: Mapping[str, Any]) -> tuple[Upgrade, list[str]]:
+    problems: list[str] = []
+    strategy = spec.get("upgradeStrategy") or {}
+    kind = strategy.get("type", "NewCluster") if isinstance(strategy, Mapping) else None
+    mapped = {"NewCluster": "NewCluster", "None": "None"}.get(str(kind))
+    if kind == "NewClusterWithIncrementalUpgrade":
+        problems.append(
+            "spec.upgradeStrategy.type: NewClusterWithIncrementalUpgrade (Gateway API traffic "
+            "splitting) is not supported; use NewCluster (zero-downtime switch after every app "
+            "is RUNNING on the new cluster)"
+        )
+    elif mapped is None:
+        problems.append(f"spec.upgradeStrategy.type: got {kind!r}; supported: NewCluster, None")
+    if isinstance(strategy, Mapping):
+        for key in strategy:
+            if key != "type":
+                problems.append(
+                    f"spec.upgradeStrategy.{key}: only used by NewClusterWithIncrementalUpgrade, "
+                    "which is not supported"
+                )
+    delay = spec.get("rayClusterDeletionDelaySeconds", 60)
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
+        problems.append(f"spec.rayClusterDeletionDelaySeconds: got {delay!r}; must be >= 0")
+        delay = 60
+    return Upgrade(strategy=mapped or "NewCluster", drain_s=float(delay)), problems  # type: ignore[arg-type]
+
+
+def _serve_service(template: Any) -> tuple[dict[str, Any] | None, list[str]]:
+    if template is None:
+        return None, []
+    if not isinstance(template, Mapping):
+        return None, ["spec.serveService: must be a Service object"]
+    problems = [
+        f"spec.serveService.{key}: not supported; set metadata and spec only"
+        for key in template
+        if key not in ("metadata", "spec", "apiVersion", "kind")
+    ]
+    metadata = template.get("metadata") or {}
+    service_spec = template.get("spec") or {}
+    problems += [
+        f"spec.serveService.metadata.{key}: not supported; allowed: "
+        + ", ".join(SERVICE_TEMPLATE_METADATA)
+        for key in metadata
+        if key not in SERVICE_TEMPLATE_METADATA
+    ]
+    for key in service_spec:
+        if key == "selector":
+            problems.append(
+                "spec.serveService.spec.selector: the selector is the component's (it points at "
+                "the active cluster); remove it"
+            )
+        elif key not in SERVICE_TEMPLATE_SPEC:
+            problems.append(
+                f"spec.serveService.spec.{key}: not supported; allowed: "
+                + ", ".join(SERVICE_TEMPLATE_SPEC)
+            )
+    return {"metadata": dict(metadata), "spec": dict(service_spec)}, problems
+
+
+def _serve_config(text: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    if text is None:
+        return [], None
+    if not isinstance(text, str):
+        raise ValidationError("spec.serveConfigV2: must be a YAML string (a multi-line scalar)")
+    try:
+        config = ServeConfig.from_yaml_text(text)
+    except ValidationError as error:
+        raise ValidationError(f"spec.serveConfigV2: {error}") from None
+    full = config.to_serve_dict()
+    refused = [k for k in full if k not in (*SERVE_OPTION_KEYS, "applications", "logging_config")]
+    if refused:
+        raise ValidationError(
+            "spec.serveConfigV2: "
+            + ", ".join(refused)
+            + " not supported (target_capacity belongs to incremental upgrades; controller and "
+            "tracing options need a Serve restart that a running cluster never gets)"
+        )
+    options = {k: full[k] for k in SERVE_OPTION_KEYS if k in full} or None
+    logging_config = full.get("logging_config")
+    applications = []
+    for app in full.get("applications", []):
+        if logging_config is not None and "logging_config" not in app:
+            app = {**app, "logging_config": logging_config}
+        applications.append(app)
+    return applications, options

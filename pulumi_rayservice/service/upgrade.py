@@ -1,0 +1,33 @@
+"""How a RayService takes a change to its cluster (``Upgrade``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Strategy = Literal["NewCluster", "InPlace", "None"]
+
+
+class Upgrade(BaseModel):
+    """What a cluster-level change (image, rayVersion, a pod template, ...) does.
+
+    Args:
+        strategy: ``"NewCluster"`` (default, KubeRay's zero-downtime upgrade): a new cluster is
+            created beside the old one, every app is deployed and RUNNING there, then the serve
+            Service switches to it, then the old apps and cluster are deleted. If anything on the
+            new cluster fails, ``pulumi up`` fails and traffic never moved.
+            ``"InPlace"``: for clusters without room for two: the RayCluster is patched and
+            KubeRay recreates its pods (``upgradeStrategy: Recreate``); Serve is down until the
+            new pods are ready and the apps are deployed again. The preview warns of it.
+            ``"None"``: cluster changes are ignored (``ignore_changes=["spec"]``), as KubeRay's
+            ``upgradeStrategy: None``; app changes still apply.
+        drain_s: after the Service switched to the new cluster, how long the old apps keep
+            serving in-flight requests before they and the old cluster are deleted (KubeRay's
+            ``rayClusterDeletionDelaySeconds``, default 60 there too).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    strategy: Strategy = Field(default="NewCluster", description="NewCluster, InPlace or None")
+    drain_s: float = Field(default=60, ge=0, description="seconds before old apps are removed")

@@ -1,0 +1,236 @@
+"""The RayService component's wiring, run under Pulumi mocks (no engine, no cluster).
+
+Checks what the engine would receive: the children, their types, parents and names, the serve
+Service's selector and ports, the order of registration (a dependent registers only after what it
+depends on has been created), and the mapping of KubeRay RayService manifests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+import pulumi_rayservice as rs
+from pulumi_rayservice.errors import ValidationError
+from tests.harness.pulumi_mocks import mocked_runtime
+
+SAMPLES = Path(__file__).parent / "data" / "kuberay_samples"
+SAMPLE = SAMPLES / "ray-service.sample.yaml"
+CLUSTER_TYPE = "pulumi-python:dynamic/rayservice:RayCluster"
+APP_TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
+SERVICE_TYPE = "kubernetes:core/v1:Service"
+
+
+class ClusterMocks(pulumi.runtime.Mocks):
+    """Answers as successful creates would; records every registration in order."""
+
+    def __init__(self) -> None:
+        self.created: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.created.append(args)
+        outputs = dict(args.inputs)
+        if args.typ == CLUSTER_TYPE:
+            name = outputs.get("name") or f"{args.name}-abcde"
+            namespace = outputs.get("namespace", "default")
+            outputs.update(
+                name=name,
+                head_service=f"{name}-head-svc",
+                dashboard={
+                    "service": f"{name}-head-svc",
+                    "namespace": namespace,
+                    "port": "dashboard",
+                },
+                revision="rev-1",
+            )
+        elif args.typ == APP_TYPE:
+            outputs.update(status="RUNNING", app_name=outputs["app"]["name"])
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+        return {}, None
+
+    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
+        return [r for r in self.created if r.typ == typ]
+
+
+def run(program: Callable[[], rs.RayService]) -> tuple[ClusterMocks, dict[str, Any]]:
+    """Run ``program`` under mocks; return the registrations and the component's outputs."""
+    mocks = ClusterMocks()
+    resolved: dict[str, Any] = {}
+    with mocked_runtime(mocks):
+
+        @pulumi.runtime.test  # type: ignore[untyped-decorator]
+        def check() -> pulumi.Output[Any]:
+            service = program()
+            return pulumi.Output.all(
+                service.cluster_name, service.serve_service, service.app_statuses, service.urn
+            ).apply(
+                lambda v: resolved.update(
+                    cluster_name=v[0], serve_service=v[1], app_statuses=v[2], urn=v[3]
+                )
+            )
+
+        check()
+    return mocks, resolved
+
+
+def sample_service() -> rs.RayService:
+    return rs.RayService.from_manifest(SAMPLE, namespace="ray")
+
+
+def test_children_names_and_outputs() -> None:
+    mocks, outputs = run(sample_service)
+    [cluster] = mocks.of_type(CLUSTER_TYPE)
+    apps = mocks.of_type(APP_TYPE)
+    [service] = mocks.of_type(SERVICE_TYPE)
+    assert cluster.name == "rayservice-sample"
+    assert sorted(a.name for a in apps) == [
+        "rayservice-sample-fruit_app",
+        "rayservice-sample-math_app",
+    ]
+    assert service.name == "rayservice-sample-serve-svc"
+    assert outputs["urn"].endswith("rayservice:index:RayService::rayservice-sample")
+    assert outputs["cluster_name"] == "rayservice-sample-abcde"
+    assert outputs["serve_service"] == "rayservice-sample-serve-svc"
+    assert outputs["app_statuses"] == {"fruit_app": "RUNNING", "math_app": "RUNNING"}
+
+
+def test_children_are_parented_by_the_component() -> None:
+    urns: list[str] = []
+
+    def program() -> rs.RayService:
+        service = sample_service()
+        children = [service.cluster, *service.apps.values(), service._service]
+        pulumi.Output.all(*[c.urn for c in children]).apply(urns.extend)
+        return service
+
+    run(program)
+    assert len(urns) == 4
+    for urn in urns:
+        # A child's URN names its parent's type: stack::project::<parent type>$<type>::<name>
+        assert "::rayservice:index:RayService$" in urn, urn
+
+
+def test_apps_target_the_clusters_dashboard_and_revision() -> None:
+    mocks, _ = run(sample_service)
+    for app in mocks.of_type(APP_TYPE):
+        assert app.inputs["dashboard"] == {
+            "service": "rayservice-sample-abcde-head-svc",
+            "namespace": "ray",
+            "port": "dashboard",
+        }
+        assert app.inputs["cluster_revision"] == "rev-1"
+        assert app.inputs["drain_s"] == 60
+
+
+def test_serve_service_selects_the_active_cluster_and_registers_after_every_app() -> None:
+    mocks, _ = run(sample_service)
+    [service] = mocks.of_type(SERVICE_TYPE)
+    spec = service.inputs["spec"]
+    assert spec["selector"] == {"ray.io/cluster": "rayservice-sample-abcde"}
+    assert spec["ports"] == [{"name": "serve", "port": 8000, "targetPort": 8000}]
+    assert service.inputs["metadata"]["namespace"] == "ray"
+    order = [r.typ for r in mocks.created]
+    assert order.index(SERVICE_TYPE) > max(i for i, t in enumerate(order) if t == APP_TYPE)
+    assert order.index(CLUSTER_TYPE) < min(i for i, t in enumerate(order) if t == APP_TYPE)
+
+
+def test_from_manifest_maps_the_serve_config_and_the_cluster() -> None:
+    mocks, _ = run(sample_service)
+    manifest = yaml.safe_load(SAMPLE.read_text())
+    serve_config = yaml.safe_load(manifest["spec"]["serveConfigV2"])
+    apps = {a.inputs["app"]["name"]: a.inputs["app"] for a in mocks.of_type(APP_TYPE)}
+    assert apps == {a["name"]: a for a in serve_config["applications"]}
+    [cluster] = mocks.of_type(CLUSTER_TYPE)
+    assert cluster.inputs["spec"] == manifest["spec"]["rayClusterConfig"]
+    assert cluster.inputs["namespace"] == "ray"
+
+
+def test_different_port_sample_moves_the_serve_port_and_pins_it_to_the_cluster() -> None:
+    mocks, _ = run(lambda: rs.RayService.from_manifest(SAMPLES / "ray-service.different-port.yaml"))
+    [service] = mocks.of_type(SERVICE_TYPE)
+    assert service.inputs["spec"]["ports"] == [{"name": "serve", "port": 9000, "targetPort": 9000}]
+    for app in mocks.of_type(APP_TYPE):
+        assert app.inputs["serve_options"] == {"http_options": {"port": 9000}}
+    [cluster] = mocks.of_type(CLUSTER_TYPE)
+    annotations = cluster.inputs["spec"]["headGroupSpec"]["template"]["metadata"]["annotations"]
+    assert "rayservice.pulumi.com/serve-options" in annotations
+
+
+def test_custom_serve_service_sample_keeps_name_type_ports_and_labels() -> None:
+    mocks, outputs = run(
+        lambda: rs.RayService.from_manifest(SAMPLES / "ray-service.custom-serve-service.yaml")
+    )
+    [service] = mocks.of_type(SERVICE_TYPE)
+    assert service.inputs["metadata"]["name"] == "custom-ray-serve-service-name"
+    assert service.inputs["metadata"]["labels"]["custom-label"] == "custom-ray-serve-service-label"
+    assert service.inputs["spec"]["type"] == "LoadBalancer"
+    assert service.inputs["spec"]["ports"][0]["port"] == 12345
+    assert outputs["serve_service"] == "custom-ray-serve-service-name"
+
+
+def test_high_availability_sample_deploys_its_rayservice() -> None:
+    mocks, _ = run(
+        lambda: rs.RayService.from_manifest(SAMPLES / "ray-service.high-availability.yaml")
+    )
+    [cluster] = mocks.of_type(CLUSTER_TYPE)
+    assert "gcsFaultToleranceOptions" in cluster.inputs["spec"]
+
+
+def test_in_place_strategy_asks_kuberay_to_recreate_pods() -> None:
+    spec = yaml.safe_load(SAMPLE.read_text())["spec"]["rayClusterConfig"]
+    mocks, _ = run(
+        lambda: rs.RayService(
+            "fruit", cluster=spec, applications=[], upgrade=rs.Upgrade(strategy="InPlace")
+        )
+    )
+    [cluster] = mocks.of_type(CLUSTER_TYPE)
+    assert cluster.inputs["spec"]["upgradeStrategy"] == {"type": "Recreate"}
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda d: d.update(apiVersion="ray.io/v1alpha1"), "apiVersion"),
+        (
+            lambda d: d["spec"].update(serviceUnhealthySecondThreshold=900),
+            "spec.serviceUnhealthySecondThreshold",
+        ),
+        (lambda d: d["spec"].update(rayClusterConfg={}), "spec.rayClusterConfg"),
+        (lambda d: d["spec"].update(upgradeStrategy={"type": "Blue"}), "spec.upgradeStrategy.type"),
+        (
+            lambda d: d["spec"].update(serveService={"spec": {"selector": {"a": "b"}}}),
+            "spec.serveService.spec.selector",
+        ),
+        (lambda d: d["spec"].pop("rayClusterConfig"), "spec.rayClusterConfig"),
+    ],
+    ids=["v1alpha1", "deprecated-threshold", "typo", "strategy", "selector", "no-cluster"],
+)
+def test_manifest_fields_that_cannot_be_honoured_are_errors_naming_them(
+    edit: Callable[[dict[str, Any]], None], field: str
+) -> None:
+    doc = yaml.safe_load(SAMPLE.read_text())
+    edit(doc)
+    with pytest.raises(ValidationError) as error:
+        rs.RayService.from_manifest(doc)
+    assert field in str(error.value)
+
+
+def test_incremental_upgrade_sample_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValidationError) as error:
+        rs.RayService.from_manifest(SAMPLES / "ray-service.incremental-upgrade.yaml")
+    assert "spec.upgradeStrategy.type" in str(error.value)
+    assert "spec.upgradeStrategy.clusterUpgradeOptions" in str(error.value)
+
+
+def test_upgrade_rejects_negative_drain_and_unknown_strategy() -> None:
+    with pytest.raises(ValueError, match="drain_s"):
+        rs.Upgrade(drain_s=-1)
+    with pytest.raises(ValueError, match="strategy"):
+        rs.Upgrade(strategy="BlueGreen")  # type: ignore[arg-type]
