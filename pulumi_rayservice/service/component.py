@@ -60,6 +60,7 @@ class RayService(pulumi.ComponentResource):
         app_timeout_s: how long an app may take to become RUNNING.
         cluster_labels: extra labels on the RayCluster object.
         cluster_annotations: extra annotations on the RayCluster object.
+
     """
 
     cluster: RayCluster

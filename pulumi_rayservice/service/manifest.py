@@ -77,6 +77,7 @@ def load_manifest(source: str | Path | Mapping[str, Any]) -> RayServiceManifest:
     Raises:
         ValidationError: not a ``ray.io/v1`` RayService, or a field that cannot be honoured
             (named, with what to do instead).
+
     """
     documents = _documents(source)
     services = [d for d in documents if d.get("kind") == "RayService"]

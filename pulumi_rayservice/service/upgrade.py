@@ -25,6 +25,7 @@ class Upgrade(BaseModel):
         drain_s: after the Service switched to the new cluster, how long the old apps keep
             serving in-flight requests before they and the old cluster are deleted (KubeRay's
             ``rayClusterDeletionDelaySeconds``, default 60 there too).
+
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
