@@ -445,7 +445,7 @@ def merge_patch_between(current: Any, desired: Any) -> Any:
 
 def _wait_ready(kube: KubeClient, inputs: ClusterInputs, deadline: Deadline) -> dict[str, Any]:
     """Poll until KubeRay reports the head ready AND the dashboard answers through the proxy."""
-    delays = Backoff(initial_s=0.2, max_s=3.0).delays()
+    delays = Backoff(initial_s=0.2, max_s=3.0, fast_s=30.0, fast_max_s=0.5).delays()
     dashboard = DashboardTarget.from_input(inputs.dashboard())
     last_reason = ""
     while True:
@@ -475,7 +475,7 @@ def _wait_ready(kube: KubeClient, inputs: ClusterInputs, deadline: Deadline) -> 
 
 
 def _wait_gone(kube: KubeClient, inputs: ClusterInputs, deadline: Deadline) -> None:
-    delays = Backoff(initial_s=0.2, max_s=3.0).delays()
+    delays = Backoff(initial_s=0.2, max_s=3.0, fast_s=30.0, fast_max_s=0.5).delays()
     while True:
         obj = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
         if obj is None:

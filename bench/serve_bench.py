@@ -1,0 +1,653 @@
+"""Raw Serve REST API vs ``ServeApplicationProvider`` through the real Pulumi provider host.
+
+One run, one local Ray head (started and stopped by the test harness), Serve already running:
+
+1. Fresh FruitStand deploy. raw: PUT ``{"applications": [app]}``, poll the declarative GET every
+   0.05 s until the app is RUNNING with every deployment HEALTHY. provider: Check (timed apart),
+   then Create through the real host, timed until it returns.
+2. Price update (MangoStand ``user_config.price`` 3 -> 4, then 4 -> 3): raw PUT + poll vs Check and
+   Diff (timed apart) then Update.
+3. Removal: raw PUT without the app until Serve no longer lists it vs Delete.
+
+Each cycle (deploy, two price updates, removal) uses its own app name and route; cycles alternate
+raw, provider, raw, provider, ... so both share the machine's noise. One untimed cycle of each
+comes first (runtime_env unpacked, provider host warm). During every deploy and update a watcher
+thread polls Serve every 0.02 s and notes when Serve first reports RUNNING + all HEALTHY for THIS
+deploy (``last_deployed_time_s`` not older than the operation's start); the detection lag is "the
+operation returned" minus that moment. The watcher runs for raw and provider alike.
+
+4. Check+Diff cost per resource in the host (after the Ray head is stopped; Check and Diff never
+   contact Ray): N round trips with the outputs of a real Create as ``olds`` and the same inputs.
+
+Prints a markdown table and appends it to BENCHMARKS.md. Exits non-zero only on errors; a missed
+target is marked MISSED. Run from the repo root: ``/work/venv/bin/python -m bench.serve_bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import importlib.metadata
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from pulumi.runtime.proto import provider_pb2
+
+REPO = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):  # run as `python bench/serve_bench.py`
+    sys.path.insert(0, str(REPO))
+
+from pulumi_rayservice._util.polling import Backoff  # noqa: E402
+from pulumi_rayservice.serve.provider import ServeApplicationProvider  # noqa: E402
+from tests.conftest import zip_app  # noqa: E402
+from tests.harness.provider_host import (  # noqa: E402
+    PROVIDER_KEY,
+    ProviderHost,
+    _serialize,
+    provider_input,
+    urn_of,
+)
+from tests.harness.ray_head import RayHead  # noqa: E402
+from tests.harness.serve_apps import answer, deployment, fruit_app, wait_for  # noqa: E402
+
+TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
+BENCHMARKS = REPO / "BENCHMARKS.md"
+INTRO = (
+    "# Benchmarks\n\nBenchmarks of pulumi-rayservice; each section is one run of a script in "
+    "bench/, appended by the script.\n"
+)
+RAW_POLL_S = 0.05
+WATCH_POLL_S = 0.02
+OP_TIMEOUT_S = 300.0
+CREATE_RATIO_TARGET = 1.10
+LAG_TARGET_S = 0.25
+CHECK_DIFF_TARGET_MS = 5.0
+
+
+# --- raw REST API -----------------------------------------------------------------------------
+
+
+def is_running(app: dict[str, Any] | None) -> bool:
+    """RUNNING with at least one deployment and every deployment HEALTHY."""
+    if not app or app.get("status") != "RUNNING":
+        return False
+    deployments = app.get("deployments") or {}
+    return bool(deployments) and all(d.get("status") == "HEALTHY" for d in deployments.values())
+
+
+class RawServe:
+    """What a user without this package does: PUT the config, poll the declarative GET."""
+
+    def __init__(self, dashboard_url: str) -> None:
+        self.url = f"{dashboard_url}/api/serve/applications/"
+        self.session = requests.Session()
+
+    def apps(self) -> dict[str, Any]:
+        reply = self.session.get(self.url, params={"api_type": "declarative"}, timeout=30)
+        reply.raise_for_status()
+        return dict(reply.json().get("applications") or {})
+
+    def put(self, applications: list[dict[str, Any]]) -> None:
+        reply = self.session.put(self.url, json={"applications": applications}, timeout=30)
+        reply.raise_for_status()
+
+    def wait_running(self, name: str, newer_than: float | None) -> dict[str, Any]:
+        """Poll until ``name`` is running from a deploy after ``newer_than`` (its deploy time)."""
+        deadline = time.monotonic() + OP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            app = self.apps().get(name)
+            if app is not None and (newer_than is None or app["last_deployed_time_s"] > newer_than):
+                if is_running(app):
+                    return dict(app)
+                if app.get("status") == "DEPLOY_FAILED":
+                    raise RuntimeError(f"raw deploy of {name} failed: {app.get('message')}")
+            time.sleep(RAW_POLL_S)
+        raise TimeoutError(f"raw deploy of {name} not RUNNING within {OP_TIMEOUT_S}s")
+
+    def deploy(
+        self, applications: list[dict[str, Any]], name: str, newer_than: float | None
+    ) -> dict[str, Any]:
+        """PUT ``applications`` and wait until ``name`` runs from this deploy."""
+        self.put(applications)
+        return self.wait_running(name, newer_than)
+
+    def remove(self, name: str) -> None:
+        """PUT the config without any app (the bench's apps are alone) and wait until gone."""
+        self.put([])
+        self.wait_gone(name)
+
+    def wait_gone(self, name: str) -> None:
+        deadline = time.monotonic() + OP_TIMEOUT_S
+        while name in self.apps():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} still listed {OP_TIMEOUT_S}s after its removal")
+            time.sleep(RAW_POLL_S)
+
+
+class RunningWatcher(threading.Thread):
+    """Notes when Serve first says ``name`` is RUNNING + all HEALTHY from a deploy made from now.
+
+    ``seen_at`` is the ``perf_counter`` time the GET answer saying so was received. Polls every
+    0.02 s (plus the GET's own ~40 ms): Serve's state is seen within about one GET of changing.
+    """
+
+    def __init__(self, dashboard_url: str, name: str) -> None:
+        super().__init__(daemon=True)
+        self.raw = RawServe(dashboard_url)
+        self.name = name
+        self.since_wall = time.time()  # last_deployed_time_s is the controller's time.time()
+        self.seen_at: float | None = None
+        self.errors = 0
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                app = self.raw.apps().get(self.name)
+            except requests.RequestException:
+                self.errors += 1
+                app = None
+            now = time.perf_counter()
+            if (
+                is_running(app)
+                and app is not None
+                and app["last_deployed_time_s"] >= self.since_wall
+            ):
+                self.seen_at = now
+                return
+            self._stop_event.wait(WATCH_POLL_S)
+
+    def finish(self, timeout_s: float = 15.0) -> float:
+        """Wait until the watcher has seen RUNNING (it may trail the operation by one GET)."""
+        self.join(timeout_s)
+        self.stop()
+        self.join()
+        if self.seen_at is None:
+            raise RuntimeError(f"watcher never saw {self.name} RUNNING ({self.errors} GET errors)")
+        return self.seen_at
+
+
+# --- samples ----------------------------------------------------------------------------------
+
+OPS = ("create", "price 3->4", "price 4->3", "remove")
+DEPLOYS = OPS[:3]
+
+
+@dataclass
+class Timed:
+    """One timed operation.
+
+    For deploys, ``serve_running_s`` is when the watcher first saw RUNNING (from the operation's
+    start) and ``lag`` = operation returned - that moment.
+    """
+
+    seconds: float
+    serve_running_s: float | None = None
+
+    @property
+    def lag(self) -> float | None:
+        return None if self.serve_running_s is None else self.seconds - self.serve_running_s
+
+
+@dataclass
+class Cycle:
+    """Deploy, two price updates and removal of one app by one path ("raw" or "provider")."""
+
+    path: str
+    name: str
+    ops: dict[str, Timed] = field(default_factory=dict)
+    pre_ms: dict[str, float] = field(default_factory=dict)  # provider: Check(+Diff) before an op
+
+
+@dataclass
+class Created:
+    """A resource as the engine holds it after Create: id, inputs, outputs."""
+
+    id: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+
+
+def timed_deploy(dashboard_url: str, name: str, operation: Callable[[], Any]) -> tuple[Timed, Any]:
+    """Run ``operation`` (a deploy of ``name``) with a RUNNING watcher beside it."""
+    watcher = RunningWatcher(dashboard_url, name)
+    watcher.start()
+    try:
+        start = time.perf_counter()
+        result = operation()
+        end = time.perf_counter()
+    except BaseException:
+        watcher.stop()
+        raise
+    return Timed(end - start, watcher.finish() - start), result
+
+
+def timed(operation: Callable[[], Any]) -> tuple[Timed, Any]:
+    start = time.perf_counter()
+    result = operation()
+    return Timed(time.perf_counter() - start), result
+
+
+def with_price(app: dict[str, Any], price: float) -> dict[str, Any]:
+    changed = copy.deepcopy(app)
+    deployment(changed, "MangoStand")["user_config"] = {"price": price}
+    return changed
+
+
+def app_for(uri: str, name: str) -> dict[str, Any]:
+    return fruit_app(uri, name=name, route_prefix="/" + name.replace("_", "-"), mango=3)
+
+
+def expect_answer(serve_url: str, app: dict[str, Any], expected: str) -> None:
+    """Untimed sanity check: the app really serves the price just deployed."""
+
+    def ok() -> bool:
+        try:
+            return answer(serve_url, app["route_prefix"], ["MANGO", 2]) == expected
+        except requests.RequestException:
+            return False
+
+    wait_for(ok, timeout=30, what=f"{app['name']} to answer {expected}")
+
+
+PRICE_STEPS = (("price 3->4", 4, "8"), ("price 4->3", 3, "6"))
+
+
+# --- the two paths ----------------------------------------------------------------------------
+
+
+def raw_cycle(head: RayHead, uri: str, name: str) -> Cycle:
+    """PUT + poll for each step, as a user of the bare REST API would."""
+    raw, cycle = RawServe(head.dashboard_url), Cycle("raw", name)
+    app = app_for(uri, name)
+    cycle.ops["create"], state = timed_deploy(
+        head.dashboard_url, name, lambda: raw.deploy([app], name, None)
+    )
+    expect_answer(head.serve_url, app, "6")
+    for op, price, expected in PRICE_STEPS:
+        new, newer_than = with_price(app, price), state["last_deployed_time_s"]
+        cycle.ops[op], state = timed_deploy(
+            head.dashboard_url,
+            name,
+            lambda new=new, newer_than=newer_than: raw.deploy([new], name, newer_than),
+        )
+        expect_answer(head.serve_url, app, expected)
+    cycle.ops["remove"], _ = timed(lambda: raw.remove(name))
+    return cycle
+
+
+def provider_inputs(app: dict[str, Any], dashboard: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "app": app,
+        "dashboard": dashboard,
+        "timeout_s": OP_TIMEOUT_S,
+        PROVIDER_KEY: provider_input(ServeApplicationProvider()),
+    }
+
+
+def provider_cycle(host: ProviderHost, head: RayHead, uri: str, name: str) -> tuple[Cycle, Created]:
+    """What `pulumi up` (Check, Create; Check, Diff, Update) and `destroy` (Delete) send."""
+    cycle, urn = Cycle("provider", name), urn_of(TYPE, name)
+    app = app_for(uri, name)
+    dashboard = {"url": head.dashboard_url}
+    inputs = provider_inputs(app, dashboard)
+
+    start = time.perf_counter()
+    checked = host.check(urn, {}, inputs)
+    cycle.pre_ms["create"] = (time.perf_counter() - start) * 1000
+    if checked.failures:
+        raise RuntimeError(f"Check failed: {checked.failures}")
+    cycle.ops["create"], (id_, outputs) = timed_deploy(
+        head.dashboard_url, name, lambda: host.create(urn, checked.inputs, timeout=OP_TIMEOUT_S)
+    )
+    created = Created(id_, inputs, outputs)
+    expect_answer(head.serve_url, app, "6")
+
+    old_inputs = inputs
+    for op, price, expected in PRICE_STEPS:
+        new_inputs = provider_inputs(with_price(app, price), dashboard)
+        start = time.perf_counter()
+        checked = host.check(urn, old_inputs, new_inputs)
+        diff = host.diff(urn, id_, outputs, checked.inputs)
+        cycle.pre_ms[op] = (time.perf_counter() - start) * 1000
+        if checked.failures or not diff.has_changes or diff.replaces:
+            raise RuntimeError(f"{op}: expected an in-place update, got {checked} {diff}")
+        cycle.ops[op], outputs = timed_deploy(
+            head.dashboard_url,
+            name,
+            lambda news=checked.inputs, olds=outputs: host.update(
+                urn, id_, olds, news, timeout=OP_TIMEOUT_S
+            ),
+        )
+        expect_answer(head.serve_url, app, expected)
+        old_inputs = new_inputs
+    cycle.ops["remove"], _ = timed(lambda: host.delete(urn, id_, outputs, timeout=OP_TIMEOUT_S))
+    return cycle, created
+
+
+# --- Check + Diff in the host -----------------------------------------------------------------
+
+
+@dataclass
+class CheckDiffCost:
+    """Milliseconds per call: through the harness (serializing each request) and wire only."""
+
+    check_ms: list[float] = field(default_factory=list)
+    diff_ms: list[float] = field(default_factory=list)
+    wire_check_ms: list[float] = field(default_factory=list)
+    wire_diff_ms: list[float] = field(default_factory=list)
+
+    @staticmethod
+    def both(check: list[float], diff: list[float]) -> list[float]:
+        return [c + d for c, d in zip(check, diff, strict=True)]
+
+
+def check_diff_cost(host: ProviderHost, created: Created, rounds: int) -> CheckDiffCost:
+    """``rounds`` Check+Diff round trips of an unchanged resource (a `pulumi up` with no change).
+
+    First through the harness's ``check``/``diff``, which serialize every request in Python as
+    the engine does in Go; then the same gRPC calls with the requests serialized once beforehand
+    (the host's own cost plus gRPC). The first 10 round trips of each warm up and are not counted.
+    """
+    urn = urn_of(TYPE, created.outputs["app_name"])
+    cost = CheckDiffCost()
+    checked_inputs: dict[str, Any] = {}
+    for index in range(rounds + 10):
+        start = time.perf_counter()
+        checked = host.check(urn, created.inputs, created.inputs)
+        middle = time.perf_counter()
+        diff = host.diff(urn, created.id, created.outputs, checked.inputs)
+        end = time.perf_counter()
+        if checked.failures or diff.has_changes:
+            raise RuntimeError(f"unchanged resource: Check {checked.failures}, Diff {diff}")
+        checked_inputs = checked.inputs
+        if index >= 10:
+            cost.check_ms.append((middle - start) * 1000)
+            cost.diff_ms.append((end - middle) * 1000)
+
+    check_request = provider_pb2.CheckRequest(
+        urn=urn, olds=_serialize(created.inputs), news=_serialize(created.inputs)
+    )
+    diff_request = provider_pb2.DiffRequest(
+        id=created.id, urn=urn, olds=_serialize(created.outputs), news=_serialize(checked_inputs)
+    )
+    for index in range(rounds + 10):
+        start = time.perf_counter()
+        host.stub.Check(check_request)
+        middle = time.perf_counter()
+        reply = host.stub.Diff(diff_request)
+        end = time.perf_counter()
+        if reply.changes == provider_pb2.DiffResponse.DIFF_SOME:
+            raise RuntimeError("unchanged resource: Diff over the wire reports changes")
+        if index >= 10:
+            cost.wire_check_ms.append((middle - start) * 1000)
+            cost.wire_diff_ms.append((end - middle) * 1000)
+    return cost
+
+
+# --- report -----------------------------------------------------------------------------------
+
+LABELS = {
+    "create": "fresh FruitStand deploy (Serve already running), until RUNNING + all HEALTHY",
+    "price 3->4": "price update MangoStand 3 -> 4, until RUNNING again",
+    "price 4->3": "price update MangoStand 4 -> 3, until RUNNING again",
+    "remove": "remove the app (PUT without it), until Serve no longer lists it",
+}
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[94]
+
+
+def spread(values: list[float]) -> str:
+    """Median (min..max)."""
+    return f"{statistics.median(values):.3f} ({min(values):.3f}..{max(values):.3f})"
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def backoff_delay_at(elapsed_s: float, backoff: Backoff) -> float:
+    """The provider's sleep in effect ``elapsed_s`` after its first poll (GET time ignored)."""
+    total = 0.0
+    for delay in backoff.delays(elapsed=lambda: total):
+        total += delay
+        if total >= elapsed_s:
+            return delay
+    raise AssertionError("unreachable: delays() never ends")
+
+
+def row(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def results_table(cycles: list[Cycle], cost: CheckDiffCost, rounds: int) -> str:
+    raw = [c for c in cycles if c.path == "raw"]
+    prov = [c for c in cycles if c.path == "provider"]
+    rows = [
+        row("operation", "raw median s", "provider median s", "ratio", "target", "ok?"),
+        row(*["---"] * 6),
+    ]
+    for op in OPS:
+        r = [c.ops[op].seconds for c in raw]
+        p = [c.ops[op].seconds for c in prov]
+        ratio = statistics.median(p) / statistics.median(r)
+        target, ok = "-", "-"
+        if op == "create":
+            target, ok = f"<= {CREATE_RATIO_TARGET:.2f}", verdict(ratio <= CREATE_RATIO_TARGET)
+        rows.append(row(LABELS[op], spread(r), spread(p), f"{ratio:.2f}", target, ok))
+        if op == "create":  # Serve's own share, to tell machine noise from provider overhead
+            r = [c.ops[op].serve_running_s or 0.0 for c in raw]
+            p = [c.ops[op].serve_running_s or 0.0 for c in prov]
+            ratio = statistics.median(p) / statistics.median(r)
+            label = "  of which Serve's own time to RUNNING in those runs (watcher)"
+            rows.append(row(label, spread(r), spread(p), f"{ratio:.2f}", "-", "-"))
+
+    for ops, label, judged in (
+        (
+            ("create",),
+            "RUNNING detection lag, fresh deploy: op returned - Serve said RUNNING",
+            True,
+        ),
+        (DEPLOYS[1:], "RUNNING detection lag, price updates (both directions)", False),
+    ):
+        r = [c.ops[op].lag or 0.0 for c in raw for op in ops]
+        p = [c.ops[op].lag or 0.0 for c in prov for op in ops]
+        cells = [f"{statistics.median(v):.3f} (max {max(v):.3f})" for v in (r, p)]
+        target, ok = "-", "-"
+        if judged:
+            target, ok = f"<= {LAG_TARGET_S} s (max)", verdict(max(p) <= LAG_TARGET_S)
+        rows.append(row(label, *cells, "-", target, ok))
+
+    for label, values, judged in (
+        (
+            "Check+Diff of an unchanged resource through the host",
+            cost.both(cost.check_ms, cost.diff_ms),
+            True,
+        ),
+        ("Check alone", cost.check_ms, False),
+        ("Diff alone", cost.diff_ms, False),
+        (
+            "Check+Diff, gRPC calls only (requests serialized once beforehand)",
+            cost.both(cost.wire_check_ms, cost.wire_diff_ms),
+            False,
+        ),
+    ):
+        cell = f"{statistics.median(values):.2f} ms (p95 {p95(values):.2f} ms)"
+        target, ok = "-", "-"
+        if judged:
+            target = f"<= {CHECK_DIFF_TARGET_MS:g} ms (p95)"
+            ok = verdict(p95(values) <= CHECK_DIFF_TARGET_MS)
+        rows.append(row(f"{label}, N={rounds}", "-", cell, "-", target, ok))
+    return "\n".join(rows)
+
+
+def runs_table(cycles: list[Cycle]) -> str:
+    backoff = Backoff()
+    rows = [
+        row(
+            "run",
+            "path",
+            "create s (lag)",
+            "Serve RUNNING at s",
+            "provider backoff sleep then, s",
+            "3->4 s (lag)",
+            "4->3 s (lag)",
+            "remove s",
+            "Check / Check+Diff / Check+Diff before, ms",
+        ),
+        row(*["---"] * 9),
+    ]
+    for index, cycle in enumerate(cycles):
+        create = cycle.ops["create"]
+        running_at = create.serve_running_s or 0.0
+        provider = cycle.path == "provider"
+        rows.append(
+            row(
+                str(index // 2 + 1),
+                cycle.path,
+                *[
+                    f"{cycle.ops[op].seconds:.3f} ({cycle.ops[op].lag or 0.0:.3f})"
+                    for op in OPS[:1]
+                ],
+                f"{running_at:.3f}",
+                f"{backoff_delay_at(running_at, backoff):.2f}" if provider else "-",
+                *[
+                    f"{cycle.ops[op].seconds:.3f} ({cycle.ops[op].lag or 0.0:.3f})"
+                    for op in OPS[1:3]
+                ],
+                f"{cycle.ops['remove'].seconds:.3f}",
+                " / ".join(f"{cycle.pre_ms[op]:.1f}" for op in DEPLOYS) if provider else "-",
+            )
+        )
+    return "\n".join(rows)
+
+
+def machine() -> list[str]:
+    def out(*cmd: str) -> str:
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+
+    mem_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    return [
+        f"- date: {out('date', '-u')}",
+        f"- machine: {out('uname', '-m')}, {out('nproc')} CPUs, {mem_kb / 1024 / 1024:.1f} GiB RAM",
+        f"- Python {platform.python_version()}, Ray {importlib.metadata.version('ray')}, "
+        f"pulumi SDK {importlib.metadata.version('pulumi')} (no Pulumi CLI on this machine: the "
+        "real `python -m pulumi.dynamic` host is driven over gRPC by tests/harness)",
+    ]
+
+
+def command() -> str:
+    script = "-m bench.serve_bench" if __package__ else shlex.quote(sys.argv[0])
+    return " ".join([sys.executable, script, *map(shlex.quote, sys.argv[1:])])
+
+
+def load_average() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+def section(cycles: list[Cycle], cost: CheckDiffCost, runs: int, rounds: int, load: str) -> str:
+    backoff = Backoff()
+    return "\n".join(
+        [
+            f"## serve_bench: raw Serve REST API vs ServeApplicationProvider, {runs} runs each",
+            "",
+            *machine(),
+            f"- command (from the repo root): `{command()}`",
+            f"- 1-min load average at start / end: {load} / {load_average()} (a shared machine)",
+            "- one local Ray head (`RayHead.start(num_cpus=4)`); Serve already running for every "
+            "deploy; replicas at 0.1 CPU; a new app name per run; runs interleaved raw, provider, "
+            "raw, ...; one untimed warm-up run of each path first",
+            "- raw = PUT, then GET every 0.05 s; provider = Create/Update/Delete through the real "
+            "host, its Check (and Diff) before each op timed apart (last column below)",
+            "- lag: during every deploy, for both paths, a watcher polls Serve every 0.02 s; lag = "
+            "op returned - watcher first saw RUNNING + all HEALTHY with this deploy's "
+            "`last_deployed_time_s` (resolution about one GET, ~0.05 s)",
+            f"- provider polling: `{backoff!r}`",
+            "- cells: median (min..max) in seconds unless marked",
+            "",
+            results_table(cycles, cost, rounds),
+            "",
+            'Per run ("backoff sleep then": the provider\'s poll interval in effect when Serve '
+            "reported RUNNING, from its Backoff schedule, GET time ignored):",
+            "",
+            runs_table(cycles),
+            "",
+        ]
+    )
+
+
+def append(text: str) -> None:
+    if not BENCHMARKS.exists():
+        BENCHMARKS.write_text(INTRO)
+    with BENCHMARKS.open("a") as out:
+        out.write("\n" + text)
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per path (default 3)")
+    parser.add_argument("--rounds", type=int, default=200, help="Check+Diff round trips (200)")
+    parser.add_argument("--no-append", action="store_true", help="print only, leave BENCHMARKS.md")
+    args = parser.parse_args()
+
+    load = load_average()
+    cycles: list[Cycle] = []
+    with contextlib.ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rs-bench-")))
+        uri = zip_app(REPO / "examples" / "fruit_stand" / "app", folder / "fruit_stand.zip")
+        host = stack.enter_context(ProviderHost())
+        print("starting a local Ray head ...", flush=True)
+        head = RayHead.start(num_cpus=4)
+        try:
+            raw_cycle(head, uri, "warm_raw")
+            _, created = provider_cycle(host, head, uri, "warm_prov")
+            print("warm-up done", flush=True)
+            for run in range(1, args.runs + 1):
+                for path in ("raw", "provider"):
+                    name = f"bench_{path}_{run}"
+                    if path == "raw":
+                        cycles.append(raw_cycle(head, uri, name))
+                    else:
+                        cycle, created = provider_cycle(host, head, uri, name)
+                        cycles.append(cycle)
+                    timings = ", ".join(f"{op} {t.seconds:.3f}" for op, t in cycles[-1].ops.items())
+                    print(f"run {run} {path}: {timings} s", flush=True)
+        finally:
+            head.stop()
+        print("Ray head stopped; timing Check+Diff in the host ...", flush=True)
+        cost = check_diff_cost(host, created, args.rounds)
+
+    text = section(cycles, cost, args.runs, args.rounds, load)
+    print(text)
+    if not args.no_append:
+        append(text)
+        print(f"appended to {BENCHMARKS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""The polling schedule every wait in the package uses."""
+
+from __future__ import annotations
+
+import itertools
+
+from pulumi_rayservice._util.polling import Backoff, Deadline
+
+
+def schedule(backoff: Backoff, count: int) -> list[tuple[float, float]]:
+    """(elapsed before the sleep, sleep) for the first ``count`` polls, on a simulated clock."""
+    now = 0.0
+    out = []
+    for delay in itertools.islice(backoff.delays(elapsed=lambda: now), count):
+        out.append((now, delay))
+        now += delay
+    return out
+
+
+def test_polls_fast_during_the_first_minute_then_backs_off_to_the_max() -> None:
+    steps = schedule(Backoff(), 400)
+    early = [d for t, d in steps if t < 60]
+    late = [d for t, d in steps if t >= 60]
+    assert early[0] == 0.1 and max(early) == 0.2
+    assert late and set(late) == {2.0}
+
+
+def test_a_plain_backoff_grows_by_its_factor() -> None:
+    delays = [d for _, d in schedule(Backoff(initial_s=0.1, factor=2, max_s=1, fast_s=0), 6)]
+    assert delays == [0.1, 0.2, 0.4, 0.8, 1, 1]
+
+
+def test_deadline_never_sleeps_past_its_end() -> None:
+    deadline = Deadline(0.05)
+    assert deadline.sleep(10) is True
+    assert deadline.expired() and deadline.sleep(0.01) is False and deadline.remaining() == 0
