@@ -425,10 +425,10 @@ def verdict(ok: bool) -> str:
 
 def backoff_delay_at(elapsed_s: float, backoff: Backoff) -> float:
     """The provider's sleep in effect ``elapsed_s`` after its first poll (GET time ignored)."""
-    total = 0.0
-    for delay in backoff.delays(elapsed=lambda: total):
-        total += delay
-        if total >= elapsed_s:
+    clock = [0.0]  # simulated time since the first poll
+    for delay in backoff.delays(elapsed=lambda: clock[0]):
+        clock[0] += delay
+        if clock[0] >= elapsed_s:
             return delay
     raise AssertionError("unreachable: delays() never ends")
 
