@@ -9,11 +9,11 @@ from pulumi_rayservice._util.polling import Backoff, Deadline
 
 def schedule(backoff: Backoff, count: int) -> list[tuple[float, float]]:
     """(elapsed before the sleep, sleep) for the first ``count`` polls, on a simulated clock."""
-    now = 0.0
+    clock = [0.0]
     out = []
-    for delay in itertools.islice(backoff.delays(elapsed=lambda: now), count):
-        out.append((now, delay))
-        now += delay
+    for delay in itertools.islice(backoff.delays(elapsed=lambda: clock[0]), count):
+        out.append((clock[0], delay))
+        clock[0] += delay
     return out
 
 
