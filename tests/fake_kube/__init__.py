@@ -1,0 +1,31 @@
+"""An HTTP-level fake Kubernetes API server with a stand-in KubeRay operator, for tests.
+
+Reached like a real cluster (a kubeconfig and the official ``kubernetes`` client, from any
+process); admits RayClusters against KubeRay's real CRD schema; starts a real local Ray head per
+RayCluster and proxies ``services/<name>-head-svc:dashboard/proxy/...`` to it; injects faults.
+"""
+
+from .faults import RequestInfo
+from .operator import FakeKubeRay, Scenario
+from .registry import Registry, WriteOptions
+from .resources import EVENTS, NAMESPACES, PODS, RAYCLUSTERS, SERVICES, ResourceType
+from .server import FakeKubeServer, RequestDetail, RequestRecord
+from .status import ApiError
+
+__all__ = [
+    "EVENTS",
+    "NAMESPACES",
+    "PODS",
+    "RAYCLUSTERS",
+    "SERVICES",
+    "ApiError",
+    "FakeKubeRay",
+    "FakeKubeServer",
+    "Registry",
+    "RequestDetail",
+    "RequestInfo",
+    "RequestRecord",
+    "ResourceType",
+    "Scenario",
+    "WriteOptions",
+]

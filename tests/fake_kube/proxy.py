@@ -1,0 +1,141 @@
+"""The API server's service proxy: ``/api/v1/namespaces/{ns}/services/{svc}:{port}/proxy/...``.
+
+Code under test reaches the Ray dashboard through the Kubernetes API server with the cluster's
+credentials, so the fake forwards such requests to the real local Ray head that backs the service
+(method, query, body, headers; the Kubernetes ``Authorization`` header is consumed by the API
+server and not forwarded, ``x-ray-authorization`` is) and streams the answer back.
+
+Port resolution follows the real ``ResourceLocation``: a port number is mapped to the service
+port's name; a missing port means the unnamed port; then a ready endpoint with that port name is
+needed, otherwise 503 ``no endpoints available for service "x"``.
+"""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import status
+from .registry import Registry
+from .resources import SERVICES
+
+# Endpoints of a service: port name -> base URL of its backend (``http://127.0.0.1:8265``), or
+# None for an address where nothing listens.
+EndpointsFn = Callable[[str, str], Mapping[str, str | None]]
+
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+_NOT_FORWARDED = _HOP_BY_HOP | {"authorization", "host", "content-length"}
+
+
+def parse_target(raw: str) -> tuple[str, str]:
+    """``[scheme:]name[:port]`` -> (name, port); the scheme prefix is accepted and ignored."""
+    parts = raw.split(":")
+    if len(parts) == 3:
+        parts = parts[1:]
+    if len(parts) == 1:
+        return parts[0], ""
+    if len(parts) == 2 and parts[0] in ("http", "https"):
+        return parts[1], ""
+    return parts[0], parts[1]
+
+
+def resolve(registry: Registry, endpoints: EndpointsFn, namespace: str, raw_target: str) -> str:
+    """The backend base URL for ``raw_target`` in ``namespace``; 404/503 as the real server."""
+    name, port = parse_target(raw_target)
+    service = registry.get(SERVICES, namespace, name)
+    ports: list[dict[str, Any]] = (service.get("spec") or {}).get("ports") or []
+    if port.isdigit():
+        number = int(port)
+        matching = [p for p in ports if p.get("port") == number]
+        if not matching:
+            raise status.service_unavailable(f'no service port {number} found for service "{name}"')
+        port = str(matching[0].get("name") or "")
+    backends = endpoints(namespace, name)
+    if port not in backends:
+        raise status.service_unavailable(f'no endpoints available for service "{raw_target}"')
+    target = backends[port]
+    if target is None:
+        target_port = next(
+            (p.get("targetPort", p.get("port")) for p in ports if str(p.get("name") or "") == port),
+            port,
+        )
+        raise status.service_unavailable(
+            f"error trying to reach service: dial tcp 127.0.0.1:{target_port}: connect: "
+            "connection refused"
+        )
+    return target
+
+
+def forward(
+    handler: BaseHTTPRequestHandler,
+    target: str,
+    *,
+    method: str,
+    path: str,
+    query: str,
+    body: bytes,
+    on_status: Callable[[int], None] = lambda code: None,
+) -> int:
+    """Send the request to ``target`` and stream the answer to ``handler``; return the status.
+
+    ``on_status`` is called with the upstream status before anything is sent to the client.
+    """
+    url = urlsplit(target)
+    connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=300)
+    headers = {k: v for k, v in handler.headers.items() if k.lower() not in _NOT_FORWARDED}
+    headers["X-Forwarded-For"] = handler.client_address[0]
+    if body:
+        headers["Content-Length"] = str(len(body))
+    upstream_path = "/" + path.lstrip("/") + (f"?{query}" if query else "")
+    try:
+        connection.request(method, upstream_path, body=body or None, headers=headers)
+        response = connection.getresponse()
+    except OSError as exc:
+        connection.close()
+        raise status.service_unavailable(
+            f"error trying to reach service: dial tcp {url.netloc}: {exc}"
+        ) from exc
+    try:
+        on_status(response.status)
+        handler.send_response(response.status, response.reason)
+        length = response.getheader("Content-Length")
+        for key, value in response.getheaders():
+            if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
+                handler.send_header(key, value)
+        if length is not None:
+            handler.send_header("Content-Length", length)
+            handler.end_headers()
+            remaining = int(length)
+            while remaining > 0:
+                chunk = response.read(min(65536, remaining))
+                if not chunk:
+                    break
+                handler.wfile.write(chunk)
+                remaining -= len(chunk)
+        else:
+            handler.send_header("Transfer-Encoding", "chunked")
+            handler.end_headers()
+            while True:
+                chunk = response.read1(65536)
+                if not chunk:
+                    break
+                handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            handler.wfile.write(b"0\r\n\r\n")
+        handler.wfile.flush()
+        return response.status
+    finally:
+        connection.close()
