@@ -57,7 +57,7 @@ CLEANUP_TIMEOUT_S = 120.0
 CONFLICT_RETRIES = 4
 INPUT_KEYS = (
     "spec", "namespace", "name", "auto_named", "resource_name", "kube", "timeout_s",
-    "keep_on_failure", "labels", "annotations", "redis_password",
+    "keep_on_failure", "labels", "annotations", "redis_password", "wait_for_dashboard",
 )  # fmt: skip
 INPUT_DEFAULTS: dict[str, Any] = {
     "namespace": "default",
@@ -65,6 +65,7 @@ INPUT_DEFAULTS: dict[str, Any] = {
     "keep_on_failure": False,
     "labels": {},
     "annotations": {},
+    "wait_for_dashboard": True,
 }
 SECRET_PATHS = (("kube", "content"), ("redis_password",), ("dashboard", "kube", "content"))
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -86,6 +87,7 @@ class ClusterInputs:
     labels: dict[str, str]
     annotations: dict[str, str]
     redis_password: str | None
+    wait_for_dashboard: bool
     raw: dict[str, Any]
 
     @classmethod
@@ -103,6 +105,7 @@ class ClusterInputs:
             labels={str(k): str(v) for k, v in (props.get("labels") or {}).items()},
             annotations={str(k): str(v) for k, v in (props.get("annotations") or {}).items()},
             redis_password=props.get("redis_password") or None,
+            wait_for_dashboard=bool(props.get("wait_for_dashboard", True)),
             raw={k: props[k] for k in INPUT_KEYS if k in props},
         )
 
@@ -456,6 +459,8 @@ def _wait_ready(kube: KubeClient, inputs: ClusterInputs, deadline: Deadline) -> 
             )
         state = readiness.Readiness.of(obj)
         reason = state.reason
+        if state.ready and not inputs.wait_for_dashboard:
+            return obj
         if state.ready:
             try:
                 DashboardClient.for_target(dashboard, retry=RetryPolicy(attempts=1)).version()

@@ -35,6 +35,9 @@ class RayCluster(Resource, module="rayservice", name="RayCluster"):
         keep_on_failure: keep a cluster that did not become ready (for ``kubectl describe``).
         labels: extra labels on the RayCluster object.
         annotations: extra annotations on the RayCluster object.
+        wait_for_dashboard: count the cluster ready only once its dashboard answers through the
+            API server's service proxy (needs RBAC for ``services/proxy``); False: KubeRay's
+            ``HeadPodReady`` condition alone.
 
     """
 
@@ -74,6 +77,7 @@ class RayCluster(Resource, module="rayservice", name="RayCluster"):
         keep_on_failure: bool = False,
         labels: Mapping[str, str] | None = None,
         annotations: Mapping[str, str] | None = None,
+        wait_for_dashboard: bool = True,
     ) -> None:
         all_annotations = dict(annotations or {})
         if isinstance(spec, ClusterSpec):
@@ -93,6 +97,7 @@ class RayCluster(Resource, module="rayservice", name="RayCluster"):
             "labels": dict(labels or {}),
             "annotations": all_annotations,
             "redis_password": pulumi.Output.secret(password) if password else None,
+            "wait_for_dashboard": wait_for_dashboard,
             "auto_named": None,
             "uid": None,
             "head_service": None,

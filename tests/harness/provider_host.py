@@ -324,6 +324,11 @@ class Engine:
             outputs = self.host.update(urn, old.id, old.outputs, checked)
             self.state[urn] = ResourceState(urn, old.id, checked, outputs)
             return Step("update", diff)
+        # The engine checks again without olds when it replaces (so a new name is drawn).
+        fresh = self.host.check(urn, {}, inputs)
+        if fresh.failures:
+            raise CheckFailed(fresh.failures)
+        checked = fresh.inputs
         if diff.delete_before_replace:
             self.host.delete(urn, old.id, old.outputs)
             del self.state[urn]

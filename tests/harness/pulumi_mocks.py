@@ -21,12 +21,17 @@ SETTING_NAMES = [
 
 
 @contextmanager
-def mocked_runtime(mocks: pulumi.runtime.Mocks, *, preview: bool = False) -> Iterator[None]:
+def mocked_runtime(
+    mocks: pulumi.runtime.Mocks,
+    *,
+    preview: bool = False,
+    monitor: pulumi.runtime.mocks.MockMonitor | None = None,
+) -> Iterator[None]:
     """Install ``mocks`` as the engine for the duration of the block, then restore everything."""
     saved = {name: getattr(settings.SETTINGS, name) for name in SETTING_NAMES}
     saved_root = settings.get_root_resource()
     settings.ROOT.set(None)  # so set_mocks makes a fresh Stack registered with OUR monitor
-    pulumi.runtime.set_mocks(mocks, preview=preview)
+    pulumi.runtime.set_mocks(mocks, preview=preview, monitor=monitor)
     try:
         yield
     finally:
