@@ -32,6 +32,8 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import resource_pb2
 
+from pulumi_rayservice._util.normalize import canonical
+
 from .provider_host import CheckFailed, ProviderHost, ResourceState, strip_secrets
 from .pulumi_mocks import mocked_runtime
 
@@ -77,7 +79,8 @@ class ServiceApplier:
     def apply(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         from kubernetes.client.exceptions import ApiException
 
-        body = {"apiVersion": "v1", "kind": "Service", **strip_secrets(dict(inputs))}
+        # pulumi-kubernetes types values by the Kubernetes schema; the wire gives floats.
+        body = {"apiVersion": "v1", "kind": "Service", **canonical(strip_secrets(dict(inputs)))}
         meta = body["metadata"]
         try:
             current = self._api.read_namespaced_service(meta["name"], meta["namespace"])
