@@ -29,6 +29,7 @@ from .errors import RayServiceError
 from .kube.config import Kube
 from .serve.dashboard import Dashboard
 from .serve.models import ServeApp, ServeConfig
+from .serve.packaging import zip_working_dir
 from .serve.provider import ServeApplicationProvider
 from .serve.resource import ServeApplication
 from .service.component import RayService
@@ -53,4 +54,5 @@ __all__ = [
     "Upgrade",
     "WorkerGroup",
     "__version__",
+    "zip_working_dir",
 ]

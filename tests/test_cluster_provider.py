@@ -265,6 +265,9 @@ def test_transient_api_errors_are_retried(
     engine: Engine, api: FakeKubeServer, kubeconfig: Path
 ) -> None:
     api.inject(status=429, count=2, retry_after=1, match=("POST", CLUSTERS + "$"))
+    # The watch on the new object fails: the provider falls back to polling it, whose GETs then
+    # meet two 500s and a dropped connection.
+    api.inject(status=500, count=1, match=("GET", CLUSTERS + "$"))
     api.inject(status=500, count=2, match=("GET", CLUSTERS + "/burst-"))
     api.drop_connections(count=1, match=("GET", CLUSTERS + "/burst-"))
     urn = urn_of(TYPE, "burst")
@@ -320,7 +323,9 @@ def test_an_existing_cluster_of_someone_else_is_refused_untouched(
     with pytest.raises(ProviderError) as failure:
         engine.up(urn_of(TYPE, "theirs"), inputs(kubeconfig, resource_name="theirs", name="theirs"))
     assert "not managed by pulumi-rayservice" in failure.value.message
-    assert api.write_count() == 0
+    # The POST was refused with 409 AlreadyExists; nothing else was written.
+    assert [(r.method, r.status) for r in api.writes()] == [("POST", 409)]
+    assert live(api, "theirs")["metadata"].get("labels") is None
     api.registry.delete(RAYCLUSTERS, NS, "theirs")
 
 

@@ -17,51 +17,16 @@ import yaml
 
 import pulumi_rayservice as rs
 from pulumi_rayservice.errors import ValidationError
-from tests.harness.pulumi_mocks import mocked_runtime
+from tests.harness.pulumi_mocks import APP_TYPE, CLUSTER_TYPE, ResourceMocks, mocked_runtime
 
 SAMPLES = Path(__file__).parent / "data" / "kuberay_samples"
 SAMPLE = SAMPLES / "ray-service.sample.yaml"
-CLUSTER_TYPE = "pulumi-python:dynamic/rayservice:RayCluster"
-APP_TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
 SERVICE_TYPE = "kubernetes:core/v1:Service"
 
 
-class ClusterMocks(pulumi.runtime.Mocks):
-    """Answers as successful creates would; records every registration in order."""
-
-    def __init__(self) -> None:
-        self.created: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.created.append(args)
-        outputs = dict(args.inputs)
-        if args.typ == CLUSTER_TYPE:
-            name = outputs.get("name") or f"{args.name}-abcde"
-            namespace = outputs.get("namespace", "default")
-            outputs.update(
-                name=name,
-                head_service=f"{name}-head-svc",
-                dashboard={
-                    "service": f"{name}-head-svc",
-                    "namespace": namespace,
-                    "port": "dashboard",
-                },
-                revision="rev-1",
-            )
-        elif args.typ == APP_TYPE:
-            outputs.update(status="RUNNING", app_name=outputs["app"]["name"])
-        return f"{args.name}-id", outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
-        return {}, None
-
-    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
-        return [r for r in self.created if r.typ == typ]
-
-
-def run(program: Callable[[], rs.RayService]) -> tuple[ClusterMocks, dict[str, Any]]:
+def run(program: Callable[[], rs.RayService]) -> tuple[ResourceMocks, dict[str, Any]]:
     """Run ``program`` under mocks; return the registrations and the component's outputs."""
-    mocks = ClusterMocks()
+    mocks = ResourceMocks()
     resolved: dict[str, Any] = {}
     with mocked_runtime(mocks):
 

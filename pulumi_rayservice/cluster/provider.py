@@ -40,7 +40,7 @@ from .._util.normalize import canonical, contains_unknown, strip_provider
 from .._util.polling import Backoff, Deadline
 from .._util.secrets import SecretsRedacted, wrap_secret_paths
 from ..errors import ClusterNotReadyError, KubeConflictError, KubeError, RayServiceError
-from ..kube.client import RAY_CLUSTER, KubeClient
+from ..kube.client import GONE, RAY_CLUSTER, KubeClient, WatchUnavailable
 from ..serve.client import DashboardClient, RetryPolicy
 from ..serve.dashboard import DashboardTarget
 from . import readiness
@@ -258,19 +258,17 @@ class RayClusterProvider(ResourceProvider):
         """POST (or adopt our own), then wait until ready; delete again on failure."""
         inputs = ClusterInputs.parse(props)
         with SecretsRedacted(inputs.secrets()), KubeClient(inputs.kube) as kube:
-            existing = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
-            if existing is None:
-                try:
-                    kube.create(RAY_CLUSTER, inputs.namespace, inputs.manifest())
-                except KubeConflictError:
-                    # A retried POST that had reached the server, or a race: look again.
-                    existing = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
-                    if existing is None:
-                        raise
-            if existing is not None:
-                _adopt(kube, inputs, existing)
             try:
-                obj = _wait_ready(kube, inputs, Deadline(inputs.timeout_s))
+                obj = kube.create(RAY_CLUSTER, inputs.namespace, inputs.manifest())
+            except KubeConflictError:
+                # The name is taken: by a retried POST of ours that had reached the server, an
+                # interrupted earlier `up`, or someone else. Only the first two are adopted.
+                existing = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
+                if existing is None:
+                    raise
+                obj = _adopt(kube, inputs, existing)
+            try:
+                obj = _wait_ready(kube, inputs, Deadline(inputs.timeout_s), obj)
             except ClusterNotReadyError as error:
                 raise ClusterNotReadyError(
                     f"{error} {_after_failed_create(kube, inputs)}"
@@ -290,7 +288,7 @@ class RayClusterProvider(ResourceProvider):
                         "and `pulumi up` to create it again"
                     )
                 try:
-                    kube.merge_patch(
+                    patched = kube.merge_patch(
                         RAY_CLUSTER, inputs.namespace, inputs.name,
                         _update_patch(inputs, previous, live),
                     )  # fmt: skip
@@ -298,7 +296,7 @@ class RayClusterProvider(ResourceProvider):
                 except KubeConflictError:
                     if attempt == CONFLICT_RETRIES:
                         raise
-            obj = _wait_ready(kube, inputs, Deadline(inputs.timeout_s))
+            obj = _wait_ready(kube, inputs, Deadline(inputs.timeout_s), patched)
             return UpdateResult(_outputs(inputs, obj))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -392,7 +390,7 @@ def _kept(live: Any, desired: Mapping[str, str]) -> dict[str, str]:
     return {k: str(live_map[k]) for k in desired if k in live_map}
 
 
-def _adopt(kube: KubeClient, inputs: ClusterInputs, existing: Mapping[str, Any]) -> None:
+def _adopt(kube: KubeClient, inputs: ClusterInputs, existing: Mapping[str, Any]) -> dict[str, Any]:
     """Take over an object of our name only if this package made it for this resource."""
     labels = (existing.get("metadata") or {}).get("labels") or {}
     ours = labels.get(MANAGED_BY_LABEL) == MANAGED_BY and labels.get(
@@ -407,7 +405,7 @@ def _adopt(kube: KubeClient, inputs: ClusterInputs, existing: Mapping[str, Any])
     previous = ClusterInputs.parse(
         {**inputs.raw, "spec": existing.get("spec") or {}, "labels": {}, "annotations": {}}
     )
-    kube.merge_patch(
+    return kube.merge_patch(
         RAY_CLUSTER, inputs.namespace, inputs.name, _update_patch(inputs, previous, existing)
     )
 
@@ -446,17 +444,19 @@ def merge_patch_between(current: Any, desired: Any) -> Any:
     return patch
 
 
-def _wait_ready(kube: KubeClient, inputs: ClusterInputs, deadline: Deadline) -> dict[str, Any]:
-    """Poll until KubeRay reports the head ready AND the dashboard answers through the proxy."""
-    delays = Backoff(initial_s=0.2, max_s=3.0, fast_s=30.0, fast_max_s=0.5).delays()
+def _wait_ready(
+    kube: KubeClient, inputs: ClusterInputs, deadline: Deadline, obj: dict[str, Any]
+) -> dict[str, Any]:
+    """Wait until KubeRay reports the head ready AND the dashboard answers through the proxy.
+
+    ``obj`` is the object as the last write returned it; changes are awaited with a watch from
+    its resourceVersion (polling once the operator's part is done and only the dashboard is
+    awaited, or when watching is not allowed).
+    """
+    waiter = _ChangeWaiter(kube, inputs)
     dashboard = DashboardTarget.from_input(inputs.dashboard())
     last_reason = ""
     while True:
-        obj = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
-        if obj is None:
-            raise ClusterNotReadyError(
-                f"RayCluster {inputs.resource_id} disappeared while waiting for it to be ready"
-            )
         state = readiness.Readiness.of(obj)
         reason = state.reason
         if state.ready and not inputs.wait_for_dashboard:
@@ -470,28 +470,63 @@ def _wait_ready(kube: KubeClient, inputs: ClusterInputs, deadline: Deadline) -> 
         if reason != last_reason:
             pulumi.log.info(f"RayCluster {inputs.resource_id}: {reason}")
             last_reason = reason
-        if not deadline.sleep(next(delays)):
+        if deadline.expired():
             events = readiness.describe_events(kube.events_for(inputs.namespace, inputs.name))
             raise ClusterNotReadyError(
                 f"RayCluster {inputs.resource_id} was not ready within {deadline.timeout_s:g}s: "
                 f"{reason}. Conditions: {readiness.describe_conditions(obj)}."
                 + (f" Recent events: {events}." if events else "")
             )
+        changed = waiter.next(obj, deadline, poll=state.ready)
+        if changed is GONE:
+            raise ClusterNotReadyError(
+                f"RayCluster {inputs.resource_id} disappeared while waiting for it to be ready"
+            )
+        obj = changed
 
 
 def _wait_gone(kube: KubeClient, inputs: ClusterInputs, deadline: Deadline) -> None:
-    delays = Backoff(initial_s=0.2, max_s=3.0, fast_s=30.0, fast_max_s=0.5).delays()
-    while True:
-        obj = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
-        if obj is None:
-            return
-        if not deadline.sleep(next(delays)):
+    """Wait until the object is gone (KubeRay's finalizers run first)."""
+    obj = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
+    waiter = _ChangeWaiter(kube, inputs)
+    while obj is not None and obj is not GONE:
+        if deadline.expired():
             finalizers = (obj.get("metadata") or {}).get("finalizers") or []
             raise KubeError(
                 f"RayCluster {inputs.resource_id} was still terminating after "
                 f"{deadline.timeout_s:g}s (finalizers: {', '.join(finalizers) or 'none'}); "
                 "run `pulumi destroy` again to keep waiting"
             )
+        obj = waiter.next(obj, deadline, poll=False)
+
+
+class _ChangeWaiter:
+    """The next state of one RayCluster: by watch while it works, else by polling with backoff."""
+
+    def __init__(self, kube: KubeClient, inputs: ClusterInputs) -> None:
+        self._kube = kube
+        self._inputs = inputs
+        self._watch = True
+        self._delays = Backoff(initial_s=0.2, max_s=3.0, fast_s=30.0, fast_max_s=0.5).delays()
+
+    def next(self, obj: Mapping[str, Any], deadline: Deadline, *, poll: bool) -> dict[str, Any]:
+        """The object after its next change (or a fresh read), or ``GONE``."""
+        version = (obj.get("metadata") or {}).get("resourceVersion")
+        if self._watch and not poll and version:
+            try:
+                changed = self._kube.next_change(
+                    RAY_CLUSTER, self._inputs.namespace, self._inputs.name, str(version),
+                    timeout_s=min(deadline.remaining(), 60.0),
+                )  # fmt: skip
+                if changed is not None:
+                    return changed
+            except WatchUnavailable as error:
+                self._watch = False
+                pulumi.log.info(f"RayCluster {self._inputs.resource_id}: {error}; polling")
+        else:
+            deadline.sleep(next(self._delays))
+        fresh = self._kube.get(RAY_CLUSTER, self._inputs.namespace, self._inputs.name)
+        return GONE if fresh is None else fresh
 
 
 def _after_failed_create(kube: KubeClient, inputs: ClusterInputs) -> str:

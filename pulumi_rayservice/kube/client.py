@@ -45,6 +45,12 @@ class CustomResourceKind:
 
 
 RAY_CLUSTER = CustomResourceKind("ray.io", "v1", "rayclusters", "RayCluster")
+GONE: dict[str, Any] = {"gone": True}
+"""What :meth:`KubeClient.next_change` returns when the object was deleted (compare with ``is``)."""
+
+
+class WatchUnavailable(Exception):
+    """A watch could not be used; poll instead."""
 
 
 @dataclass(frozen=True)
@@ -124,18 +130,73 @@ class KubeClient:
             ),
         )  # fmt: skip
 
-    def delete(self, kind: CustomResourceKind, namespace: str, name: str) -> bool:
-        """DELETE the object; False when it was already gone."""
+    def delete(self, kind: CustomResourceKind, namespace: str, name: str) -> dict[str, Any] | None:
+        """DELETE the object; the answer (the object, or a ``Status`` when it went at once).
+
+        None when it was already gone.
+        """
         try:
-            self._call(
+            answer = self._call(
                 f"delete {kind.kind} {namespace}/{name}",
                 lambda: self._custom.delete_namespaced_custom_object(
                     kind.group, kind.version, namespace, kind.plural, name
                 ),
             )
         except KubeNotFoundError:
-            return False
-        return True
+            return None
+        return self._plain(answer)
+
+    def next_change(
+        self,
+        kind: CustomResourceKind,
+        namespace: str,
+        name: str,
+        resource_version: str,
+        timeout_s: float,
+    ) -> dict[str, Any] | None:
+        """Wait for the next change of one object with a watch from ``resource_version``.
+
+        One request per change instead of a poll every fraction of a second, and the change is
+        seen as it happens. Returns the changed object, ``GONE`` when it was deleted, or None
+        when nothing changed within ``timeout_s``.
+
+        Raises:
+            WatchUnavailable: the watch cannot be used (no RBAC ``watch`` verb, 410 Gone for an
+                old resourceVersion, a dropped stream): the caller falls back to polling.
+
+        """
+        from kubernetes import watch
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError as Urllib3Error
+
+        watch_module: Any = watch  # untyped
+        watcher = watch_module.Watch()
+        try:
+            for event in watcher.stream(
+                self._custom.list_namespaced_custom_object,
+                kind.group,
+                kind.version,
+                namespace,
+                kind.plural,
+                field_selector=f"metadata.name={name}",
+                resource_version=resource_version,
+                timeout_seconds=max(1, int(timeout_s)),
+            ):
+                kind_of_event = event.get("type")
+                obj = self._plain(event.get("object"))
+                if kind_of_event == "DELETED":
+                    return GONE
+                if kind_of_event in ("ADDED", "MODIFIED"):
+                    return obj
+                if kind_of_event == "ERROR":
+                    raise WatchUnavailable(str(obj.get("message") or "watch error"))
+            return None
+        except ApiException as error:
+            raise WatchUnavailable(f"watch refused: {error.status} {error.reason}") from None
+        except (Urllib3Error, OSError, ValueError) as error:
+            raise WatchUnavailable(f"watch failed: {type(error).__name__}") from None
+        finally:
+            watcher.stop()
 
     # core objects ---------------------------------------------------------------------------
 

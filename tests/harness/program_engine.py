@@ -107,8 +107,15 @@ class ServiceApplier:
 class ProgramEngine:
     """Engine state for one stack, and the steps of preview / up / destroy."""
 
-    def __init__(self, host: ProviderHost, services: ServiceApplier | None = None) -> None:
+    def __init__(
+        self,
+        host: ProviderHost,
+        services: ServiceApplier | None = None,
+        *,
+        project: str | None = None,
+    ) -> None:
         self.host = host
+        self.project = project
         self.services = services
         self.state: dict[str, ResourceState] = {}
         self.types: dict[str, str] = {}
@@ -267,7 +274,9 @@ class ProgramEngine:
             program()
 
         try:
-            with mocked_runtime(monitor.mocks, preview=preview, monitor=monitor):
+            with mocked_runtime(
+                monitor.mocks, preview=preview, monitor=monitor, project=self.project
+            ):
                 run_program()
         except BaseException as error:
             if self._run.failure is None:

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pulumi
 from pulumi.runtime import settings
+
+CLUSTER_TYPE = "pulumi-python:dynamic/rayservice:RayCluster"
+APP_TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
 
 SETTING_NAMES = [
     name
@@ -26,15 +30,49 @@ def mocked_runtime(
     *,
     preview: bool = False,
     monitor: pulumi.runtime.mocks.MockMonitor | None = None,
+    project: str | None = None,
 ) -> Iterator[None]:
     """Install ``mocks`` as the engine for the duration of the block, then restore everything."""
     saved = {name: getattr(settings.SETTINGS, name) for name in SETTING_NAMES}
     saved_root = settings.get_root_resource()
     settings.ROOT.set(None)  # so set_mocks makes a fresh Stack registered with OUR monitor
-    pulumi.runtime.set_mocks(mocks, preview=preview, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, preview=preview, monitor=monitor, project=project)
     try:
         yield
     finally:
         for name, value in saved.items():
             setattr(settings.SETTINGS, name, value)
         settings.ROOT.set(saved_root)
+
+
+class ResourceMocks(pulumi.runtime.Mocks):
+    """Answers as successful creates of our resources would; records registrations in order."""
+
+    def __init__(self) -> None:
+        self.created: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.created.append(args)
+        outputs = dict(args.inputs)
+        if args.typ == CLUSTER_TYPE:
+            name = outputs.get("name") or f"{args.name}-abcde"
+            namespace = outputs.get("namespace", "default")
+            outputs.update(
+                name=name,
+                head_service=f"{name}-head-svc",
+                dashboard={
+                    "service": f"{name}-head-svc",
+                    "namespace": namespace,
+                    "port": "dashboard",
+                },
+                revision="rev-1",
+            )
+        elif args.typ == APP_TYPE:
+            outputs.update(status="RUNNING", app_name=outputs["app"]["name"])
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+        return {}, None
+
+    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
+        return [r for r in self.created if r.typ == typ]
