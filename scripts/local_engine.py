@@ -54,7 +54,9 @@ def summary(engine: ProgramEngine) -> list[str]:
     for state in engine.state.values():
         outputs: dict[str, Any] = strip_secrets(state.outputs)
         if "app_name" in outputs:
-            deployments = ", ".join(f"{k}={v}" for k, v in (outputs.get("deployments") or {}).items())
+            deployments = ", ".join(
+                f"{k}={v}" for k, v in (outputs.get("deployments") or {}).items()
+            )
             lines.append(
                 f"  {outputs['app_name']}: {outputs.get('status')} on {outputs.get('target')} "
                 f"route {outputs.get('route_prefix')} ({deployments})"
@@ -90,7 +92,7 @@ def main() -> int:
 
         run = engine.preview(program) if args.command == "preview" else engine.up(program)
         for urn, op in run.steps.items():
-            kind = urn.rsplit('::', 2)[-2].rsplit('$', 1)[-1]
+            kind = urn.rsplit("::", 2)[-2].rsplit("$", 1)[-1]
             print(f"  {op:>15}  {kind}  {urn.rsplit('::', 1)[-1]}")
         if args.command == "up":
             save_state(engine, state_path)

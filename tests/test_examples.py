@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.runtime import config as runtime_config
 import pytest
 import yaml
+from pulumi.runtime import config as runtime_config
 
 from tests.harness.pulumi_mocks import APP_TYPE, CLUSTER_TYPE, ResourceMocks, mocked_runtime
 
