@@ -29,6 +29,7 @@ from tests.harness.provider_host import ProviderHost, ResourceState, strip_secre
 
 
 def load_state(engine: ProgramEngine, path: Path) -> None:
+    """Read the stack's state written by the last run (nothing on the first run)."""
     if not path.exists():
         return
     data = json.loads(path.read_text())
@@ -39,6 +40,7 @@ def load_state(engine: ProgramEngine, path: Path) -> None:
 
 
 def save_state(engine: ProgramEngine, path: Path) -> None:
+    """Write the stack's state (secret values stay wrapped as the engine returned them)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     resources = [
         {"urn": s.urn, "id": s.id, "type": engine.types[s.urn], "inputs": s.inputs,
@@ -65,6 +67,7 @@ def summary(engine: ProgramEngine) -> list[str]:
 
 
 def main() -> int:
+    """Parse the command line, run the command, print what was done; 1 on failure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["up", "preview", "destroy"])
     parser.add_argument("--program", default="examples/local", help="directory with __main__.py")
