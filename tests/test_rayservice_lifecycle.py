@@ -155,6 +155,13 @@ def test_up_in_place_change_upgrade_failed_upgrade_and_destroy(
         # 4. new image: a second cluster, apps RUNNING there, then the Service switches, then the
         #    old apps and cluster go; clients see no failure at any moment.
         stack.image = "rayproject/ray:2.53.0"
+        preview = engine.preview(stack.program)
+        kinds = {urn.rsplit("$", 1)[-1].split("::")[0]: op for urn, op in preview.steps.items()}
+        assert kinds == {
+            "pulumi-python:dynamic/rayservice:RayCluster": "replace",
+            "pulumi-python:dynamic/rayservice:ServeApplication": "replace",
+            "kubernetes:core/v1:Service": "update",
+        }
         mark = len(engine.events)
         with Traffic(server, "8") as traffic:
             run = engine.up(stack.program)
