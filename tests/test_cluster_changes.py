@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
-from pulumi_rayservice.cluster.changes import Change, as_written, classify, patch_spec
+from pulumi_rayservice.cluster.changes import (
+    Change,
+    as_written,
+    classify,
+    patch_spec,
+    revision,
+)
 from pulumi_rayservice.cluster.crd_schema import apply_defaults
 
 SAMPLES = Path(__file__).parent / "data" / "kuberay_samples"
@@ -126,3 +132,24 @@ def test_read_drops_server_defaults_but_keeps_real_drift() -> None:
     assert as_written(live, BASE) == BASE
     drifted = edited(lambda s: worker(s).update(replicas=3), live)
     assert worker(as_written(drifted, BASE))["replicas"] == 3
+
+
+RECREATING = edited(lambda s: s.update(upgradeStrategy={"type": "Recreate"}))
+
+
+def test_with_upgrade_strategy_recreate_a_new_cluster_change_recreates_pods_in_place() -> None:
+    new_image = edited(
+        lambda s: head_pod(s)["containers"][0].update(image="rayproject/ray:2.53.0"), RECREATING
+    )
+    assert classify(RECREATING, new_image) is Change.RECREATE
+    assert classify(RECREATING, edited(lambda s: worker(s).update(replicas=2), RECREATING)) is (
+        Change.IN_PLACE
+    )
+    # Turning the policy on is not itself a change of the cluster's shape.
+    assert classify(BASE, RECREATING) is Change.IN_PLACE
+
+
+def test_revision_changes_exactly_when_kuberay_makes_new_pods() -> None:
+    assert revision(BASE) == revision(edited(lambda s: worker(s).update(replicas=3)))
+    assert revision(BASE) == revision(RECREATING)
+    assert revision(BASE) != revision(edited(lambda s: s.update(rayVersion="2.53.0")))

@@ -188,3 +188,18 @@ def test_fixed_name_replacement_deletes_first(provider_host: ProviderHost) -> No
         URN, "ray/fruit-cluster", old, provider_host.check(URN, old, new).inputs
     )
     assert diff.replaces == ["spec"] and diff.delete_before_replace is True
+
+
+def test_in_place_upgrade_strategy_turns_a_replacement_into_an_update_and_warns(
+    provider_host: ProviderHost,
+) -> None:
+    recreate = edited(lambda s: s.update(upgradeStrategy={"type": "Recreate"}))
+    old = state_of(provider_host, inputs(recreate))
+    new_image = copy.deepcopy(recreate)
+    new_image["headGroupSpec"]["template"]["spec"]["containers"][0]["image"] = (
+        "rayproject/ray:2.53.0"
+    )
+    news = provider_host.check(URN, old, inputs(new_image)).inputs
+    diff = provider_host.diff(URN, "ray/" + old["name"], old, news)
+    assert diff.has_changes and diff.replaces == []
+    assert "recreate every Ray pod in place" in provider_host.log

@@ -288,3 +288,55 @@ def test_secret_token_stays_out_of_outputs_errors_and_logs(
         )
     assert token not in failure.value.details
     assert token not in engine.host.log
+
+
+def test_serve_options_start_serve_on_a_fresh_cluster_and_are_refused_on_a_running_one(
+    provider_host: ProviderHost, app_uris: dict[str, str]
+) -> None:
+    from tests.harness.ray_head import RayHead
+
+    head = RayHead.start(num_cpus=2, start_serve=False)
+    engine = Engine(provider_host)
+    try:
+        options = {"http_options": {"host": "127.0.0.1", "port": head.serve_port}}
+        app = fruit_app(app_uris["fruit_stand"], name="fresh_app", route_prefix="/fresh")
+        engine.up(
+            urn_of(TYPE, "fresh"),
+            inputs(app, {"url": head.dashboard_url}, serve_options=options),
+        )
+        # Serve was started by our PUT, on the port the options asked for.
+        assert answer(head.serve_url, "/fresh", ["MANGO", 2]) == "6"
+
+        other = fruit_app(app_uris["fruit_stand"], name="other_app", route_prefix="/other")
+        moved = {"http_options": {"host": "127.0.0.1", "port": head.serve_port + 1}}
+        with pytest.raises(ProviderError) as failure:
+            engine.up(
+                urn_of(TYPE, "other"),
+                inputs(other, {"url": head.dashboard_url}, serve_options=moved),
+            )
+        assert "already runs on this cluster with http_options.port" in failure.value.message
+        assert app_details(head.dashboard_url, "other_app") is None
+    finally:
+        for _ in engine.destroy_all():
+            pass
+        head.stop()
+
+
+def test_a_new_cluster_revision_deploys_the_app_again(
+    engine: Engine, ray_head: Any, app_uris: dict[str, str], dashboard: dict[str, Any]
+) -> None:
+    urn = urn_of(TYPE, "revision")
+    app = fruit_app(app_uris["fruit_stand"], name="revision_app", route_prefix="/revision")
+    engine.up(urn, inputs(app, dashboard, cluster_revision="rev-a"))
+    # KubeRay recreated the cluster's pods in place: Serve's state is gone.
+    others = [
+        a["deployed_app_config"]
+        for name, a in serve_details(ray_head.dashboard_url)["applications"].items()
+        if name != "revision_app"
+    ]
+    put_raw(ray_head.dashboard_url, others)
+    wait_for(lambda: app_details(ray_head.dashboard_url, "revision_app") is None, what="removal")
+
+    step = engine.up(urn, inputs(app, dashboard, cluster_revision="rev-b"))
+    assert step.op == "update"
+    assert answer(ray_head.serve_url, "/revision", ["MANGO", 2]) == "6"

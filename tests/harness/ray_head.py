@@ -62,8 +62,14 @@ class RayHead:
         return f"http://127.0.0.1:{self.serve_port}"
 
     @classmethod
-    def start(cls, *, num_cpus: int = 4, timeout_s: float = 120.0) -> RayHead:
-        """Start a head, wait until its Serve REST API answers, and start Serve on its own ports."""
+    def start(
+        cls, *, num_cpus: int = 4, timeout_s: float = 120.0, start_serve: bool = True
+    ) -> RayHead:
+        """Start a head, wait until its Serve REST API answers, and start Serve on its own ports.
+
+        With ``start_serve=False`` Serve is left for the first PUT to start (as on a fresh
+        KubeRay cluster), which then picks the HTTP port from its ``http_options``.
+        """
         # Ray's unix socket paths must stay short: keep the temp dir directly under /tmp.
         temp_dir = Path(tempfile.mkdtemp(prefix="rs-ray-", dir="/tmp"))
         head = cls(
@@ -77,7 +83,8 @@ class RayHead:
         head._launch()
         try:
             head._wait_for_dashboard(timeout_s)
-            head._start_serve()
+            if start_serve:
+                head._start_serve()
         except BaseException:
             head.stop()
             raise
