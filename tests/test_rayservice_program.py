@@ -92,6 +92,7 @@ def test_apps_target_the_clusters_dashboard_and_revision() -> None:
         }
         assert app.inputs["cluster_revision"] == "rev-1"
         assert app.inputs["drain_s"] == 60
+        assert app.inputs["wait_for_removal"] is False
 
 
 def test_serve_service_selects_the_active_cluster_and_registers_after_every_app() -> None:

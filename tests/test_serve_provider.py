@@ -340,3 +340,16 @@ def test_a_new_cluster_revision_deploys_the_app_again(
     step = engine.up(urn, inputs(app, dashboard, cluster_revision="rev-b"))
     assert step.op == "update"
     assert answer(ray_head.serve_url, "/revision", ["MANGO", 2]) == "6"
+
+
+def test_delete_without_waiting_for_removal_returns_while_serve_shuts_the_app_down(
+    engine: Engine, ray_head: Any, app_uris: dict[str, str], dashboard: dict[str, Any]
+) -> None:
+    urn = urn_of(TYPE, "nowait")
+    app = fruit_app(app_uris["fruit_stand"], name="nowait_app", route_prefix="/nowait")
+    engine.up(urn, inputs(app, dashboard, wait_for_removal=False))
+    engine.destroy(urn)
+    # The PUT without the app was sent: Serve is removing it (or has removed it already).
+    details = app_details(ray_head.dashboard_url, "nowait_app")
+    assert details is None or details["status"] == "DELETING"
+    wait_for(lambda: app_details(ray_head.dashboard_url, "nowait_app") is None, what="removal")

@@ -51,13 +51,14 @@ DEFAULT_TIMEOUT_S = 600.0
 CLEANUP_TIMEOUT_S = 120.0
 INPUT_KEYS = (
     "app", "dashboard", "token", "timeout_s", "adopt", "rollback_on_failure", "serve_options",
-    "drain_s", "cluster_revision",
+    "drain_s", "cluster_revision", "wait_for_removal",
 )  # fmt: skip
 INPUT_DEFAULTS: dict[str, Any] = {
     "timeout_s": 600,
     "adopt": False,
     "rollback_on_failure": True,
     "drain_s": 0,
+    "wait_for_removal": True,
 }
 SECRET_PATHS = (("token",), ("dashboard", "token"), ("dashboard", "kube", "content"))
 
@@ -73,6 +74,7 @@ class AppInputs:
     rollback_on_failure: bool
     serve_options: dict[str, Any] | None
     drain_s: float
+    wait_for_removal: bool
     raw: dict[str, Any]
 
     @classmethod
@@ -89,6 +91,7 @@ class AppInputs:
             if props.get("serve_options")
             else None,
             drain_s=float(props.get("drain_s") or 0),
+            wait_for_removal=bool(props.get("wait_for_removal", True)),
             raw=raw,
         )
 
@@ -304,7 +307,7 @@ class ServeApplicationProvider(ResourceProvider):
                     f"{inputs.name!r} as already gone"
                 )
                 return
-            if applied.before is not None:
+            if applied.before is not None and inputs.wait_for_removal:
                 deployer.wait_gone(inputs.name, deadline=Deadline(inputs.timeout_s))
 
 

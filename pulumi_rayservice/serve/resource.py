@@ -37,6 +37,9 @@ class ServeApplication(Resource, module="rayservice", name="ServeApplication"):
             before a Service switched away can finish.
         cluster_revision: an opaque value (``RayCluster.revision``); when it changes the app is
             deployed again, e.g. after KubeRay recreated the cluster's pods in place.
+        wait_for_removal: on delete, wait until Serve no longer lists the app (its replicas shut
+            down gracefully, a few seconds). ``RayService`` turns it off for its apps: their
+            cluster is deleted right after them, or Serve finishes the removal on its own.
 
     """
 
@@ -72,6 +75,7 @@ class ServeApplication(Resource, module="rayservice", name="ServeApplication"):
         serve_options: pulumi.Input[Mapping[str, Any]] | None = None,
         drain_s: pulumi.Input[float] = 0,
         cluster_revision: pulumi.Input[str] | None = None,
+        wait_for_removal: bool = True,
     ) -> None:
         target, token = dashboard_to_inputs(dashboard)
         props: dict[str, Any] = {
@@ -84,6 +88,7 @@ class ServeApplication(Resource, module="rayservice", name="ServeApplication"):
             "serve_options": serve_options,
             "drain_s": drain_s,
             "cluster_revision": cluster_revision,
+            "wait_for_removal": wait_for_removal,
             "app_name": None,
             "target": None,
             "status": None,

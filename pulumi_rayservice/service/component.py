@@ -134,6 +134,7 @@ class RayService(pulumi.ComponentResource):
                 serve_options=serve_options,
                 drain_s=upgrade.drain_s,
                 cluster_revision=self.cluster.revision,
+                wait_for_removal=False,
             )
             for app in apps
         }
