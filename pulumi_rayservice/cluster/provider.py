@@ -463,7 +463,8 @@ def _wait_ready(
             return obj
         if state.ready:
             try:
-                DashboardClient.for_target(dashboard, retry=RetryPolicy(attempts=1)).version()
+                with DashboardClient.for_target(dashboard, retry=RetryPolicy(attempts=1)) as probe:
+                    probe.version()
                 return obj
             except RayServiceError as error:
                 reason = f"head pod ready, dashboard not answering through the proxy yet ({error})"

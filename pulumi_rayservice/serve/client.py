@@ -95,6 +95,16 @@ class DashboardClient:
             description=target.describe(),
         )
 
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.session.close()
+
+    def __enter__(self) -> DashboardClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     # Serve REST API -------------------------------------------------------------------------
 
     def get_applications(self) -> dict[str, Any]:

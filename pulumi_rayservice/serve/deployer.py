@@ -75,6 +75,12 @@ class ServeDeployer:
         self.lock_key = lock_key
         self.backoff = backoff or Backoff()
 
+    def __enter__(self) -> ServeDeployer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.client.close()
+
     def snapshot(self) -> ServeSnapshot:
         """What runs on the cluster now."""
         return ServeSnapshot.from_details(self.client.get_applications())

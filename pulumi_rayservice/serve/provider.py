@@ -222,8 +222,7 @@ class ServeApplicationProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Deploy the app and wait until RUNNING; on failure remove it again."""
         inputs = AppInputs.parse(props)
-        with SecretsRedacted(inputs.secrets()):
-            deployer = _deployer(inputs.target)
+        with SecretsRedacted(inputs.secrets()), _deployer(inputs.target) as deployer:
             applied = deployer.apply(
                 inputs.name,
                 inputs.app,
@@ -246,8 +245,7 @@ class ServeApplicationProvider(ResourceProvider):
         """Apply the new config in place; on failure put the previous one back (rollback)."""
         inputs = AppInputs.parse(news)
         previous = canonical(olds.get("app"))
-        with SecretsRedacted(inputs.secrets()):
-            deployer = _deployer(inputs.target)
+        with SecretsRedacted(inputs.secrets()), _deployer(inputs.target) as deployer:
             applied = deployer.apply(inputs.name, inputs.app, serve_options=inputs.serve_options)
             try:
                 state = deployer.wait_running(
@@ -271,7 +269,8 @@ class ServeApplicationProvider(ResourceProvider):
         inputs = AppInputs.parse(props)
         with SecretsRedacted(inputs.secrets()):
             try:
-                snapshot = _deployer(inputs.target).snapshot()
+                with _deployer(inputs.target) as deployer:
+                    snapshot = deployer.snapshot()
             except DashboardGoneError:
                 return ReadResult("", {})
             except DashboardUnreachableError as error:
@@ -289,8 +288,7 @@ class ServeApplicationProvider(ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Remove the app with a PUT of everything else; gone app or gone cluster is success."""
         inputs = AppInputs.parse(props)
-        with SecretsRedacted(inputs.secrets()):
-            deployer = _deployer(inputs.target)
+        with SecretsRedacted(inputs.secrets()), _deployer(inputs.target) as deployer:
             if inputs.drain_s > 0:
                 # In-flight requests (routed here before a Service switched away) finish first.
                 pulumi.log.info(f"draining {inputs.name!r} for {inputs.drain_s:g}s before removal")
@@ -327,7 +325,8 @@ def _ownership_guard(inputs: AppInputs) -> Any:
     def guard(snapshot: ServeSnapshot, before: AppState | None) -> None:
         prefix = route_prefix_of(inputs.app)
         for other in snapshot.apps.values():
-            if other.name != inputs.name and prefix is not None and other.route_prefix == prefix:
+            taken = other.route_prefix == prefix and other.status != "DELETING"
+            if other.name != inputs.name and prefix is not None and taken:
                 raise AppOwnershipError(
                     f"route_prefix {prefix} is already served by app {other.name!r} on "
                     f"{inputs.target.describe()}; choose another route_prefix"
