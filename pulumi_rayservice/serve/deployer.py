@@ -123,6 +123,12 @@ class ServeDeployer:
             self.client.put_applications({**settings, "applications": applications})
             return Applied(before=before, put=True)
 
+    def wait_applied(self, name: str, applied: Applied, deadline: Deadline) -> AppState:
+        """Wait for the outcome of an ``apply``: a new deploy if it PUT, else the current one."""
+        return self.wait_running(
+            name, since=applied.before if applied.put else None, deadline=deadline
+        )
+
     def wait_running(self, name: str, *, since: AppState | None, deadline: Deadline) -> AppState:
         """Poll until ``name`` is RUNNING with all deployments HEALTHY after our PUT.
 

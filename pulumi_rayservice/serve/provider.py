@@ -230,11 +230,7 @@ class ServeApplicationProvider(ResourceProvider):
                 serve_options=inputs.serve_options,
             )
             try:
-                state = deployer.wait_running(
-                    inputs.name,
-                    since=applied.before if applied.put else None,
-                    deadline=Deadline(inputs.timeout_s),
-                )
+                state = deployer.wait_applied(inputs.name, applied, Deadline(inputs.timeout_s))
             except ServeDeployError as error:
                 raise ServeDeployError(
                     f"{error}. {_remove_after_failure(deployer, inputs)}"
@@ -248,11 +244,7 @@ class ServeApplicationProvider(ResourceProvider):
         with SecretsRedacted(inputs.secrets()), _deployer(inputs.target) as deployer:
             applied = deployer.apply(inputs.name, inputs.app, serve_options=inputs.serve_options)
             try:
-                state = deployer.wait_running(
-                    inputs.name,
-                    since=applied.before if applied.put else None,
-                    deadline=Deadline(inputs.timeout_s),
-                )
+                state = deployer.wait_applied(inputs.name, applied, Deadline(inputs.timeout_s))
             except ServeDeployError as error:
                 if not inputs.rollback_on_failure or not isinstance(previous, Mapping):
                     raise ServeDeployError(
@@ -363,10 +355,8 @@ def _roll_back(deployer: ServeDeployer, inputs: AppInputs, previous: Mapping[str
     """Put the previous config back after a failed update; say whether it runs again."""
     try:
         applied = deployer.apply(inputs.name, previous)
-        deployer.wait_running(
-            inputs.name,
-            since=applied.before if applied.put else None,
-            deadline=Deadline(min(inputs.timeout_s, CLEANUP_TIMEOUT_S)),
+        deployer.wait_applied(
+            inputs.name, applied, Deadline(min(inputs.timeout_s, CLEANUP_TIMEOUT_S))
         )
     except RayServiceError as rollback_error:
         return f"Rolling back to the previous config failed too: {rollback_error}"
