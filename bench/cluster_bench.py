@@ -40,11 +40,8 @@ import collections
 import contextlib
 import copy
 import functools
-import importlib.metadata
 import json
 import os
-import platform
-import shlex
 import statistics
 import subprocess
 import sys
@@ -58,16 +55,26 @@ from typing import Any
 
 from pulumi.runtime.proto import provider_pb2
 
-REPO = Path(__file__).resolve().parents[1]
 if __package__ in (None, ""):  # run as `python bench/cluster_bench.py`
-    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pulumi_rayservice.cluster.crd_schema import validate_cluster_spec  # noqa: E402
-from pulumi_rayservice.cluster.provider import RayClusterProvider  # noqa: E402
-from pulumi_rayservice.cluster.readiness import Readiness  # noqa: E402
-from tests.fake_kube import RAYCLUSTERS, FakeKubeServer, RequestRecord, Scenario  # noqa: E402
-from tests.fake_kube.fixtures import sample_cluster_spec  # noqa: E402
-from tests.harness.provider_host import (  # noqa: E402
+from bench._report import (
+    REPO,
+    heading,
+    load_average,
+    median_p95,
+    p95,
+    publish,
+    row,
+    spread,
+    verdict,
+)
+from pulumi_rayservice.cluster.crd_schema import validate_cluster_spec
+from pulumi_rayservice.cluster.provider import RayClusterProvider
+from pulumi_rayservice.cluster.readiness import Readiness
+from tests.fake_kube import RAYCLUSTERS, FakeKubeServer, RequestRecord, Scenario
+from tests.fake_kube.fixtures import sample_cluster_spec
+from tests.harness.provider_host import (
     PROVIDER_KEY,
     Engine,
     ProviderHost,
@@ -78,11 +85,6 @@ from tests.harness.provider_host import (  # noqa: E402
 
 TYPE = "pulumi-python:dynamic/rayservice:RayCluster"
 NS = "default"
-BENCHMARKS = REPO / "BENCHMARKS.md"
-INTRO = (
-    "# Benchmarks\n\nBenchmarks of pulumi-rayservice; each section is one run of a script in "
-    "bench/, appended by the script.\n"
-)
 RESOURCE_PREFIX = "cb"
 CLUSTER_NAMES = rf"{RESOURCE_PREFIX}\d+-[a-z0-9]{{5}}"  # the clusters of the five steps
 SLOW_NAMES = rf"{RESOURCE_PREFIX}slow\d+-[a-z0-9]{{5}}"  # the slow-create clusters
@@ -501,33 +503,11 @@ def first_checks(kubeconfig: Path, fresh: int, costs: dict[str, CheckCost]) -> N
 # --- report -----------------------------------------------------------------------------------
 
 
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[94]
-
-
-def spread(values: list[float], digits: int = 3) -> str:
-    """Median (min..max)."""
-    median = statistics.median(values)
-    return f"{median:.{digits}f} ({min(values):.{digits}f}..{max(values):.{digits}f})"
-
-
 def count_cell(values: list[int]) -> str:
     """The count when every run agrees, else median (min..max)."""
     if min(values) == max(values):
         return str(values[0])
     return f"{statistics.median(values):g} ({min(values)}..{max(values)})"
-
-
-def ms_cell(values: list[float]) -> str:
-    return f"{statistics.median(values):.2f} (p95 {p95(values):.2f})"
-
-
-def verdict(ok: bool) -> str:
-    return "ok" if ok else "MISSED"
-
-
-def row(*cells: str) -> str:
-    return "| " + " | ".join(cells) + " |"
 
 
 def ops_table(cycles: list[Cycle], warmup: Cycle, slow_ready_s: float) -> str:
@@ -624,20 +604,20 @@ def check_table(costs: dict[str, CheckCost], fresh: int, rounds: int, host_round
     in_process_ok = all(p95(costs[lb].calls_ms) < CHECK_TARGET_MS for lb in labels)
     add(
         f"`validate_cluster_spec` in-process after the first load, N={rounds}, ms",
-        [ms_cell(costs[lb].calls_ms) for lb in labels],
+        [median_p95(costs[lb].calls_ms) for lb in labels],
         f"< {CHECK_TARGET_MS:g} ms (p95)",
         verdict(in_process_ok),
     )
     host_ok = all(p95(costs[lb].host_ms) < CHECK_TARGET_MS for lb in labels)
     add(
         f"Check through the host (harness serializes each request), N={host_rounds}, ms",
-        [ms_cell(costs[lb].host_ms) for lb in labels],
+        [median_p95(costs[lb].host_ms) for lb in labels],
         f"< {CHECK_TARGET_MS:g} ms (p95)",
         verdict(host_ok),
     )
     add(
         f"Check, gRPC call only (request serialized once beforehand), N={host_rounds}, ms",
-        [ms_cell(costs[lb].wire_ms) for lb in labels],
+        [median_p95(costs[lb].wire_ms) for lb in labels],
     )
     add(
         f"first Check in a fresh provider host (unpickles the provider, loads the schema), ms, "
@@ -645,41 +625,6 @@ def check_table(costs: dict[str, CheckCost], fresh: int, rounds: int, host_round
         [spread(costs[lb].host_first_ms, 1) for lb in labels],
     )
     return "\n".join(rows)
-
-
-def machine() -> list[str]:
-    def out(*cmd: str) -> str:
-        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
-
-    def version(package: str) -> str:
-        try:
-            return importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
-
-    mem_kb = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal:")
-    )
-    return [
-        f"- date: {out('date', '-u')}",
-        f"- machine: {out('uname', '-m')}, {out('nproc')} CPUs, {mem_kb / 1024 / 1024:.1f} GiB RAM",
-        f"- Python {platform.python_version()}, pulumi SDK {version('pulumi')}, kubernetes "
-        f"client {version('kubernetes')}, openapi-schema-validator "
-        f"{version('openapi-schema-validator')} (no Pulumi CLI and no Kubernetes on this machine: "
-        "the real `python -m pulumi.dynamic` host is driven over gRPC by tests/harness, against "
-        "tests/fake_kube)",
-    ]
-
-
-def command() -> str:
-    script = "-m bench.cluster_bench" if __package__ else shlex.quote(sys.argv[0])
-    return " ".join([sys.executable, script, *map(shlex.quote, sys.argv[1:])])
-
-
-def load_average() -> str:
-    return Path("/proc/loadavg").read_text().split()[0]
 
 
 def section(
@@ -691,12 +636,20 @@ def section(
 ) -> str:
     return "\n".join(
         [
-            f"## cluster_bench: RayClusterProvider requests per operation and Check cost, "
-            f"{args.runs} runs",
-            "",
-            *machine(),
-            f"- command (from the repo root): `{command()}`",
-            f"- 1-min load average at start / end: {load} / {load_average()} (a shared machine)",
+            *heading(
+                "cluster_bench: RayClusterProvider requests per operation and Check cost, "
+                f"{args.runs} runs",
+                packages={
+                    "pulumi SDK": "pulumi",
+                    "kubernetes client": "kubernetes",
+                    "openapi-schema-validator": "openapi-schema-validator",
+                },
+                note="no Pulumi CLI and no Kubernetes on this machine: the real "
+                "`python -m pulumi.dynamic` host is driven over gRPC by tests/harness, against "
+                "tests/fake_kube",
+                script=__spec__,
+                load=load,
+            ),
             "- fake API server (tests/fake_kube) on loopback; its stand-in KubeRay operator runs "
             "without Ray processes, so a cluster is ready milliseconds after each change and the "
             "wall times are the provider's own (host call, client setup, requests, poll sleeps); "
@@ -736,13 +689,6 @@ def section(
             "",
         ]
     )
-
-
-def append(text: str) -> None:
-    if not BENCHMARKS.exists():
-        BENCHMARKS.write_text(INTRO)
-    with BENCHMARKS.open("a") as out:
-        out.write("\n" + text)
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -801,11 +747,7 @@ def main() -> int:
         first_checks(kubeconfig, args.fresh, costs)
         expect(not server.operator.errors, f"fake operator errors: {server.operator.errors}")
 
-    text = section(cycles, warmup, costs, args, load)
-    print(text)
-    if not args.no_append:
-        append(text)
-        print(f"appended to {BENCHMARKS}")
+    publish(section(cycles, warmup, costs, args, load), to_file=not args.no_append)
     return 0
 
 

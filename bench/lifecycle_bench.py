@@ -36,10 +36,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.metadata
-import platform
-import shlex
-import subprocess
 import sys
 import tempfile
 import threading
@@ -53,23 +49,18 @@ from typing import Any, Protocol
 
 import requests
 
-REPO = Path(__file__).resolve().parents[1]
 if __package__ in (None, ""):  # run as `python bench/lifecycle_bench.py`
-    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pulumi_rayservice.cluster.readiness import Readiness  # noqa: E402
-from tests.conftest import zip_app  # noqa: E402
-from tests.fake_kube import RAYCLUSTERS, SERVICES, FakeKubeServer, RequestRecord  # noqa: E402
-from tests.harness.program_engine import Event, ProgramEngine, Run, ServiceApplier  # noqa: E402
-from tests.harness.provider_host import ProviderHost  # noqa: E402
-from tests.harness.serve_apps import wait_for  # noqa: E402
-from tests.test_rayservice_lifecycle import NS, Stack, Traffic, serve_answer  # noqa: E402
+from bench._report import REPO, heading, load_average, publish, row, verdict
+from pulumi_rayservice.cluster.readiness import Readiness
+from tests.conftest import zip_app
+from tests.fake_kube import RAYCLUSTERS, SERVICES, FakeKubeServer, RequestRecord
+from tests.harness.program_engine import Event, ProgramEngine, Run, ServiceApplier
+from tests.harness.provider_host import ProviderHost
+from tests.harness.serve_apps import wait_for
+from tests.test_rayservice_lifecycle import NS, Stack, Traffic, serve_answer
 
-BENCHMARKS = REPO / "BENCHMARKS.md"
-INTRO = (
-    "# Benchmarks\n\nBenchmarks of pulumi-rayservice; each section is one run of a script in "
-    "bench/, appended by the script.\n"
-)
 NEW_IMAGE = "rayproject/ray:2.53.0"
 SERVICE_NAME = "fruit-serve-svc"
 DASHBOARD_PROXY = "-head-svc:dashboard/proxy"
@@ -422,14 +413,6 @@ def run_lifecycle(
 # --- report --------------------------------------------------------------------------------------
 
 
-def row(*cells: str) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
-def verdict(ok: bool) -> str:
-    return "ok" if ok else "MISSED"
-
-
 def joined(values: list[str]) -> str:
     """One value when every run agrees, else run 1 / run 2 / ..."""
     return values[0] if len(set(values)) == 1 else " / ".join(values)
@@ -670,51 +653,21 @@ def kinds_table(lives: list[Lifecycle]) -> str:
     return "\n".join(rows)
 
 
-def machine() -> list[str]:
-    def out(*cmd: str) -> str:
-        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
-
-    def version(package: str) -> str:
-        try:
-            return importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
-
-    mem_kb = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal:")
-    )
-    return [
-        f"- date: {out('date', '-u')}",
-        f"- machine: {out('uname', '-m')}, {out('nproc')} CPUs, {mem_kb / 1024 / 1024:.1f} GiB RAM",
-        f"- Python {platform.python_version()}, Ray {version('ray')}, pulumi SDK "
-        f"{version('pulumi')}, kubernetes client {version('kubernetes')} (no Pulumi CLI and no "
-        "Kubernetes on this machine: tests/harness/program_engine.py plays the engine's steps "
-        "through the real `python -m pulumi.dynamic` host, against tests/fake_kube)",
-    ]
-
-
-def command() -> str:
-    script = "-m bench.lifecycle_bench" if __package__ else shlex.quote(sys.argv[0])
-    return " ".join([sys.executable, script, *map(shlex.quote, sys.argv[1:])])
-
-
-def load_average() -> str:
-    return Path("/proc/loadavg").read_text().split()[0]
-
-
 def section(lives: list[Lifecycle], args: argparse.Namespace, load: str, why: str) -> str:
     runs = len(lives)
     return "\n".join(
         [
-            f"## lifecycle_bench: RayService lifecycle end to end, {runs} "
-            f"run{'s' if runs > 1 else ''}",
-            "",
-            *machine(),
-            f"- command (from the repo root): `{command()}`",
-            f"- 1-min load average at start / end: {load} / {load_average()}; at each run's "
-            f"start: {' / '.join(life.load for life in lives)} (a shared machine)",
+            *heading(
+                f"lifecycle_bench: RayService lifecycle end to end, {runs} "
+                f"run{'s' if runs > 1 else ''}",
+                packages={"Ray": "ray", "pulumi SDK": "pulumi", "kubernetes client": "kubernetes"},
+                note="no Pulumi CLI and no Kubernetes on this machine: "
+                "tests/harness/program_engine.py plays the engine's steps through the real "
+                "`python -m pulumi.dynamic` host, against tests/fake_kube",
+                script=__spec__,
+                load=load,
+                load_note=f"; at each run's start: {' / '.join(life.load for life in lives)}",
+            ),
             f"- runs: {why}; run durations "
             f"{' / '.join(f'{life.seconds:.1f}' for life in lives)} s; one fake API server and "
             "one provider host for all runs (run 1 pays the host's cold start)",
@@ -752,13 +705,6 @@ def section(lives: list[Lifecycle], args: argparse.Namespace, load: str, why: st
             "",
         ]
     )
-
-
-def append(text: str) -> None:
-    if not BENCHMARKS.exists():
-        BENCHMARKS.write_text(INTRO)
-    with BENCHMARKS.open("a") as out:
-        out.write("\n" + text)
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -807,11 +753,7 @@ def main() -> int:
         assert operator is not None
         expect(not operator.errors, f"fake operator errors: {operator.errors}")
 
-    text = section(lives, args, load, why)
-    print(text)
-    if not args.no_append:
-        append(text)
-        print(f"appended to {BENCHMARKS}")
+    publish(section(lives, args, load, why), to_file=not args.no_append)
     return 0
 
 

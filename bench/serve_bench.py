@@ -28,11 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import importlib.metadata
-import platform
-import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -45,29 +41,34 @@ from typing import Any
 import requests
 from pulumi.runtime.proto import provider_pb2
 
-REPO = Path(__file__).resolve().parents[1]
 if __package__ in (None, ""):  # run as `python bench/serve_bench.py`
-    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pulumi_rayservice._util.polling import Backoff  # noqa: E402
-from pulumi_rayservice.serve.provider import ServeApplicationProvider  # noqa: E402
-from tests.conftest import zip_app  # noqa: E402
-from tests.harness.provider_host import (  # noqa: E402
+from bench._report import (
+    REPO,
+    heading,
+    load_average,
+    median_p95,
+    p95,
+    publish,
+    row,
+    spread,
+    verdict,
+)
+from pulumi_rayservice._util.polling import Backoff
+from pulumi_rayservice.serve.provider import ServeApplicationProvider
+from tests.conftest import zip_app
+from tests.harness.provider_host import (
     PROVIDER_KEY,
     ProviderHost,
     _serialize,
     provider_input,
     urn_of,
 )
-from tests.harness.ray_head import RayHead  # noqa: E402
-from tests.harness.serve_apps import answer, deployment, fruit_app, wait_for  # noqa: E402
+from tests.harness.ray_head import RayHead
+from tests.harness.serve_apps import answer, deployment, fruit_app, wait_for
 
 TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
-BENCHMARKS = REPO / "BENCHMARKS.md"
-INTRO = (
-    "# Benchmarks\n\nBenchmarks of pulumi-rayservice; each section is one run of a script in "
-    "bench/, appended by the script.\n"
-)
 RAW_POLL_S = 0.05
 WATCH_POLL_S = 0.02
 OP_TIMEOUT_S = 300.0
@@ -410,19 +411,6 @@ LABELS = {
 }
 
 
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[94]
-
-
-def spread(values: list[float]) -> str:
-    """Median (min..max)."""
-    return f"{statistics.median(values):.3f} ({min(values):.3f}..{max(values):.3f})"
-
-
-def verdict(ok: bool) -> str:
-    return "ok" if ok else "MISSED"
-
-
 def backoff_delay_at(elapsed_s: float, backoff: Backoff) -> float:
     """The provider's sleep in effect ``elapsed_s`` after its first poll (GET time ignored)."""
     clock = [0.0]  # simulated time since the first poll
@@ -431,10 +419,6 @@ def backoff_delay_at(elapsed_s: float, backoff: Backoff) -> float:
         if clock[0] >= elapsed_s:
             return delay
     raise AssertionError("unreachable: delays() never ends")
-
-
-def row(*cells: str) -> str:
-    return "| " + " | ".join(cells) + " |"
 
 
 def results_table(cycles: list[Cycle], cost: CheckDiffCost, rounds: int) -> str:
@@ -489,7 +473,7 @@ def results_table(cycles: list[Cycle], cost: CheckDiffCost, rounds: int) -> str:
             False,
         ),
     ):
-        cell = f"{statistics.median(values):.2f} ms (p95 {p95(values):.2f} ms)"
+        cell = median_p95(values, " ms")
         target, ok = "-", "-"
         if judged:
             target = f"<= {CHECK_DIFF_TARGET_MS:g} ms (p95)"
@@ -539,42 +523,18 @@ def runs_table(cycles: list[Cycle]) -> str:
     return "\n".join(rows)
 
 
-def machine() -> list[str]:
-    def out(*cmd: str) -> str:
-        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
-
-    mem_kb = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal:")
-    )
-    return [
-        f"- date: {out('date', '-u')}",
-        f"- machine: {out('uname', '-m')}, {out('nproc')} CPUs, {mem_kb / 1024 / 1024:.1f} GiB RAM",
-        f"- Python {platform.python_version()}, Ray {importlib.metadata.version('ray')}, "
-        f"pulumi SDK {importlib.metadata.version('pulumi')} (no Pulumi CLI on this machine: the "
-        "real `python -m pulumi.dynamic` host is driven over gRPC by tests/harness)",
-    ]
-
-
-def command() -> str:
-    script = "-m bench.serve_bench" if __package__ else shlex.quote(sys.argv[0])
-    return " ".join([sys.executable, script, *map(shlex.quote, sys.argv[1:])])
-
-
-def load_average() -> str:
-    return Path("/proc/loadavg").read_text().split()[0]
-
-
 def section(cycles: list[Cycle], cost: CheckDiffCost, runs: int, rounds: int, load: str) -> str:
     backoff = Backoff()
     return "\n".join(
         [
-            f"## serve_bench: raw Serve REST API vs ServeApplicationProvider, {runs} runs each",
-            "",
-            *machine(),
-            f"- command (from the repo root): `{command()}`",
-            f"- 1-min load average at start / end: {load} / {load_average()} (a shared machine)",
+            *heading(
+                f"serve_bench: raw Serve REST API vs ServeApplicationProvider, {runs} runs each",
+                packages={"Ray": "ray", "pulumi SDK": "pulumi"},
+                note="no Pulumi CLI on this machine: the real `python -m pulumi.dynamic` host is "
+                "driven over gRPC by tests/harness",
+                script=__spec__,
+                load=load,
+            ),
             "- one local Ray head (`RayHead.start(num_cpus=4)`); Serve already running for every "
             "deploy; replicas at 0.1 CPU; a new app name per run; runs interleaved raw, provider, "
             "raw, ...; one untimed warm-up run of each path first",
@@ -595,13 +555,6 @@ def section(cycles: list[Cycle], cost: CheckDiffCost, runs: int, rounds: int, lo
             "",
         ]
     )
-
-
-def append(text: str) -> None:
-    if not BENCHMARKS.exists():
-        BENCHMARKS.write_text(INTRO)
-    with BENCHMARKS.open("a") as out:
-        out.write("\n" + text)
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -641,11 +594,7 @@ def main() -> int:
         print("Ray head stopped; timing Check+Diff in the host ...", flush=True)
         cost = check_diff_cost(host, created, args.rounds)
 
-    text = section(cycles, cost, args.runs, args.rounds, load)
-    print(text)
-    if not args.no_append:
-        append(text)
-        print(f"appended to {BENCHMARKS}")
+    publish(section(cycles, cost, args.runs, args.rounds, load), to_file=not args.no_append)
     return 0
 
 
