@@ -1239,4 +1239,5 @@ def test_public_names() -> None:
         "LoggingConfig",
         "ServeConfig",
         "check_app",
+        "check_serve_options",
     }

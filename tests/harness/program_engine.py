@@ -193,13 +193,15 @@ class ProgramEngine:
             outputs = self.host.update(urn, old.id, old.outputs, checked)
             self._commit(urn, typ, ResourceState(urn, old.id, checked, outputs), "update")
             return old.id, plain(outputs)
+        # The engine re-checks without olds on replace (so a new name is drawn), in preview too;
+        # a preview then shows the checked inputs as the new resource's outputs.
         if self._preview:
-            return self._step(urn, "replace", "", checked)
+            return self._step(urn, "replace", "", self._check(urn, {}, news))
         if diff.delete_before_replace:
             self._delete(old, typ)
             with self._lock:
                 self.state.pop(urn, None)
-        fresh = self._check(urn, {}, news)  # the engine re-checks without olds on replace
+        fresh = self._check(urn, {}, news)
         id_, outputs = self.host.create(urn, fresh)
         if not diff.delete_before_replace:
             with self._lock:
