@@ -858,8 +858,7 @@ def test_ray_column_of_invalid_cases(
 ) -> None:
     """Where Ray's PUT schema takes a case we refuse, Serve would drop it or fail later."""
     pytest.importorskip("ray.serve")
-    if case == "name_missing":
-        pytest.skip("Ray names it 'default'; we require the name (it is the resource's identity)")
+    # name_missing: Ray names the app "default"; we require the name (it is the identity).
     assert _ray_accepts(copy.deepcopy(raw)) is not ray_rejects
 
 
