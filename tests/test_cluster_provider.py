@@ -371,3 +371,18 @@ def test_kubeconfig_content_stays_secret_in_outputs_errors_and_logs(
         )
     assert token not in failure.value.details and content not in failure.value.details
     assert token not in engine.host.log
+
+
+def test_a_conflicting_update_is_read_again_and_retried(
+    engine: Engine, api: FakeKubeServer, kubeconfig: Path
+) -> None:
+    urn = urn_of(TYPE, "conflict")
+    engine.up(urn, inputs(kubeconfig, resource_name="conflict"))
+    name = engine.state[urn].outputs["name"]
+    api.reset_requests()
+    api.inject(status=409, count=1, match=("PATCH", CLUSTERS + "/" + name))
+    assert engine.up(urn, inputs(kubeconfig, scaled(2), resource_name="conflict")).op == "update"
+    patches = [r.status for r in api.writes(CLUSTERS) if r.method == "PATCH"]
+    assert patches == [409, 200]
+    obj = live(api, name)
+    assert obj is not None and obj["spec"]["workerGroupSpecs"][0]["replicas"] == 2
