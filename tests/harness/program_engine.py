@@ -21,6 +21,7 @@ happened (apps RUNNING before the Service switched, old cluster deleted last).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -38,6 +39,23 @@ from .provider_host import CheckFailed, ProviderHost, ResourceState, strip_secre
 from .pulumi_mocks import mocked_runtime
 
 DYNAMIC_PREFIX = "pulumi-python:dynamic"
+
+
+def _expected_failure(record: logging.LogRecord) -> bool:
+    """Keep asyncio's log free of the failed steps a test provokes on purpose.
+
+    When a step fails, the outputs of its dependents stay failed futures that nobody awaits (as
+    in a real failed `pulumi up`); asyncio reports each one at garbage collection. The failure
+    itself is in ``Run.failure``, where tests assert on it.
+    """
+    message = record.getMessage()
+    return not (
+        message.startswith("Future exception was never retrieved")
+        and ("ProviderError(" in message or "CheckFailed(" in message)
+    )
+
+
+logging.getLogger("asyncio").addFilter(_expected_failure)
 SERVICE_TYPE = "kubernetes:core/v1:Service"
 KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"
 
