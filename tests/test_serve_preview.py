@@ -200,3 +200,31 @@ def test_bad_inputs_fail_at_check_naming_the_field(
     fields = {prop: reason for prop, reason in outcome.failures}
     assert field in fields, outcome.failures
     assert fragment in fields[field]
+
+
+PROXY = {"service": "fruit-abcde-head-svc", "namespace": "ray", "port": "dashboard"}
+
+
+@pytest.mark.parametrize(
+    ("old_kube", "new_kube", "op"),
+    [
+        ({"path": "/home/dev/.kube/config"}, {"path": "/ci/kubeconfig"}, "update"),
+        (
+            {"path": "/home/dev/.kube/config"},
+            {"content": "apiVersion: v1\nkind: Config\n"},
+            "update",
+        ),
+        ({"context": "prod"}, {"context": "staging"}, "replace"),
+    ],
+    ids=["another-path", "path-to-content", "another-context"],
+)
+def test_how_the_proxy_is_reached_is_not_identity_but_the_cluster_is(
+    provider_host: ProviderHost, old_kube: dict[str, Any], new_kube: dict[str, Any], op: str
+) -> None:
+    engine = Engine(provider_host)
+    old_dashboard = {**PROXY, "kube": old_kube}
+    engine.state[URN] = ResourceState(
+        URN, "fruit_app@k8s", inputs(dashboard=old_dashboard), outputs(dashboard=old_dashboard)
+    )
+    step = engine.preview(URN, inputs(dashboard={**PROXY, "kube": new_kube}))
+    assert step.op == op

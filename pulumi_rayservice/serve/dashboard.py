@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..kube.config import Kube, kube_identity, kube_to_input
+from ..kube.config import Kube, kube_to_input
 
 DEFAULT_PROXY_PORT = "dashboard"
 DASHBOARD_KEYS = ("url", "token", "service", "namespace", "port", "kube")
@@ -166,12 +166,16 @@ class DashboardTarget:
 
     @property
     def key(self) -> str:
-        """Identity: which dashboard this is. Never contains a secret."""
+        """Identity: which dashboard this is. Never contains a secret.
+
+        For the service proxy: the kubeconfig context (which cluster), namespace, Service and
+        port; not the kubeconfig's path or content, which differ between a laptop and CI that
+        reach the same cluster (a different path must not replace every app).
+        """
         if self.url is not None:
             return self.url
-        return (
-            f"k8s:{kube_identity(self.kube)}/{self.namespace}/services/{self.service}:{self.port}"
-        )
+        context = (self.kube or {}).get("context") or "current-context"
+        return f"k8s:{context}/{self.namespace}/services/{self.service}:{self.port}"
 
     def describe(self) -> str:
         """Short human form for messages."""
