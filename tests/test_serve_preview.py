@@ -177,6 +177,13 @@ def test_check_with_unknowns_passes_and_keeps_them(provider_host: ProviderHost) 
         (inputs(dashboard={"url": "http://user:pw@127.0.0.1:8265"}), "dashboard.url", "token="),
         (inputs(dashboard={}), "dashboard", "url="),
         (inputs(timeout_s=0), "timeout_s", "> 0"),
+        (inputs(drain_s=-1), "drain_s", ">= 0"),
+        (
+            inputs(serve_options={"http_options": {"prot": 9000}}),
+            "serve_options.http_options.prot",
+            "port",
+        ),
+        (inputs(surprise=1), "surprise", "unknown input"),
         (inputs(app=None), "app", "required"),
     ],
     ids=[
@@ -190,6 +197,9 @@ def test_check_with_unknowns_passes_and_keeps_them(provider_host: ProviderHost) 
         "url-credentials",
         "no-target",
         "timeout",
+        "drain",
+        "serve-options-typo",
+        "unknown-input",
         "no-app",
     ],
 )

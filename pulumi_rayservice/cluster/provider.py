@@ -36,6 +36,7 @@ from pulumi.dynamic import (
 )
 from pulumi.output import Unknown
 
+from .._util.inputs import changed_inputs, check_seconds, unknown_inputs
 from .._util.normalize import canonical, contains_unknown, strip_provider
 from .._util.polling import Backoff, Deadline
 from .._util.secrets import SecretsRedacted, wrap_secret_paths
@@ -172,9 +173,7 @@ class RayClusterProvider(ResourceProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate the spec against KubeRay's CRD and rules; draw or keep the name."""
         inputs = strip_provider(news)
-        failures: list[tuple[str, str]] = []
-        for key in sorted(set(inputs) - set(INPUT_KEYS)):
-            failures.append((key, f"unknown input; allowed: {', '.join(INPUT_KEYS)}"))
+        failures = unknown_inputs(inputs, INPUT_KEYS)
 
         namespace = inputs.get("namespace", "default")
         if not contains_unknown(namespace) and (
@@ -201,12 +200,7 @@ class RayClusterProvider(ResourceProvider):
             ):
                 failures.append((violation.path, violation.message))
 
-        timeout = inputs.get("timeout_s", DEFAULT_TIMEOUT_S)
-        if not contains_unknown(timeout):
-            if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-                failures.append(("timeout_s", f"got {timeout!r}; must be a number of seconds > 0"))
-            else:
-                inputs["timeout_s"] = canonical(timeout)
+        failures.extend(check_seconds(inputs, "timeout_s", DEFAULT_TIMEOUT_S))
         return CheckResult(
             wrap_secret_paths(inputs, SECRET_PATHS),
             [CheckFailure(prop, reason) for prop, reason in failures],
@@ -215,15 +209,8 @@ class RayClusterProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Pure: KubeRay's rule decides in-place vs new cluster; nothing is contacted."""
         olds, news = strip_provider(olds), strip_provider(news)
-        changed: list[str] = []
+        changed = changed_inputs(olds, news, [k for k in INPUT_KEYS if k != "spec"], INPUT_DEFAULTS)
         replaces: list[str] = []
-        for key in INPUT_KEYS:
-            if key == "spec":
-                continue
-            new = news.get(key, INPUT_DEFAULTS.get(key))
-            old = olds.get(key, INPUT_DEFAULTS.get(key))
-            if contains_unknown(new) or canonical(old) != canonical(new):
-                changed.append(key)
         for key in ("namespace", "name", "redis_password"):
             if key in changed:
                 replaces.append(key)

@@ -31,6 +31,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from .._util.inputs import changed_inputs, check_seconds, unknown_inputs
 from .._util.normalize import canonical, contains_unknown, strip_provider
 from .._util.polling import Deadline
 from .._util.secrets import SecretsRedacted, wrap_secret_paths
@@ -120,10 +121,7 @@ class ServeApplicationProvider(ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate inputs; failures name the field (``app.deployments[0].num_replicas``)."""
         inputs = strip_provider(news)
-        failures: list[tuple[str, str]] = []
-        unknown_keys = sorted(set(inputs) - set(INPUT_KEYS))
-        for key in unknown_keys:
-            failures.append((key, f"unknown input; allowed: {', '.join(INPUT_KEYS)}"))
+        failures = unknown_inputs(inputs, INPUT_KEYS)
 
         app = inputs.get("app")
         if app is None:
@@ -152,22 +150,13 @@ class ServeApplicationProvider(ResourceProvider):
             failures.extend(problems)
             if options is not None:
                 inputs["serve_options"] = options
-        drain = inputs.get("drain_s", 0)
-        if not contains_unknown(drain) and (
-            isinstance(drain, bool) or not isinstance(drain, int | float) or drain < 0
-        ):
-            failures.append(("drain_s", f"got {drain!r}; must be a number of seconds >= 0"))
+        failures.extend(check_seconds(inputs, "drain_s", 0, allow_zero=True))
 
         token = inputs.get("token")
         if token is not None and not contains_unknown(token) and not isinstance(token, str):
             failures.append(("token", f"got {type(token).__name__}; must be a string"))
 
-        timeout = inputs.get("timeout_s", DEFAULT_TIMEOUT_S)
-        if not contains_unknown(timeout):
-            if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-                failures.append(("timeout_s", f"got {timeout!r}; must be a number of seconds > 0"))
-            else:
-                inputs["timeout_s"] = canonical(timeout)
+        failures.extend(check_seconds(inputs, "timeout_s", DEFAULT_TIMEOUT_S))
         for flag in ("adopt", "rollback_on_failure"):
             value = inputs.get(flag)
             if value is not None and not contains_unknown(value) and not isinstance(value, bool):
@@ -181,13 +170,7 @@ class ServeApplicationProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Pure: compare previous outputs with new inputs; never contacts the dashboard."""
         olds, news = strip_provider(olds), strip_provider(news)
-        changed = [
-            key
-            for key in INPUT_KEYS
-            if contains_unknown(news.get(key))
-            or canonical(olds.get(key, INPUT_DEFAULTS.get(key)))
-            != canonical(news.get(key, INPUT_DEFAULTS.get(key)))
-        ]
+        changed = changed_inputs(olds, news, INPUT_KEYS, INPUT_DEFAULTS)
         replaces: list[str] = []
         old_app, new_app = olds.get("app") or {}, news.get("app")
         new_name = new_app.get("name") if isinstance(new_app, Mapping) else new_app
