@@ -280,3 +280,16 @@ def test_dashboard_url_and_service_together_are_refused() -> None:
 
     assert "url=" in str(caught.value)
     assert "service=" in str(caught.value)
+
+
+def test_a_token_given_beside_a_cluster_dashboard_is_a_secret(mocks: RecordingMocks) -> None:
+    target = {"service": "c-head-svc", "namespace": "ray", "port": "dashboard"}
+
+    def program() -> rs.ServeApplication:
+        return rs.ServeApplication(
+            "fruit", app=fruit_app_from_yaml(), dashboard=target, token=TOKEN
+        )
+
+    inputs = run_program(mocks, program).inputs
+    assert rpc.is_rpc_secret(inputs["token"]) and TOKEN in all_strings(inputs["token"])
+    assert inputs["dashboard"] == target

@@ -40,6 +40,8 @@ class ServeApplication(Resource, module="rayservice", name="ServeApplication"):
         wait_for_removal: on delete, wait until Serve no longer lists the app (its replicas shut
             down gracefully, a few seconds). ``RayService`` turns it off for its apps: their
             cluster is deleted right after them, or Serve finishes the removal on its own.
+        token: the Ray token of a cluster with token auth, e.g. with ``dashboard=cluster.dashboard``
+            (a ``Dashboard(token=...)`` carries its own); always a secret.
 
     """
 
@@ -76,12 +78,15 @@ class ServeApplication(Resource, module="rayservice", name="ServeApplication"):
         drain_s: pulumi.Input[float] = 0,
         cluster_revision: pulumi.Input[str] | None = None,
         wait_for_removal: bool = True,
+        token: pulumi.Input[str] | None = None,
     ) -> None:
-        target, token = dashboard_to_inputs(dashboard)
+        target, dashboard_token = dashboard_to_inputs(dashboard)
+        if token is not None:
+            dashboard_token = pulumi.Output.secret(token)
         props: dict[str, Any] = {
             "app": app.to_serve_dict() if isinstance(app, ServeApp) else app,
             "dashboard": target,
-            "token": token,
+            "token": dashboard_token,
             "timeout_s": timeout_s,
             "adopt": adopt,
             "rollback_on_failure": rollback_on_failure,
