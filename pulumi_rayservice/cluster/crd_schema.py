@@ -2,20 +2,18 @@
 
 A bad spec must fail at ``pulumi preview`` with the field that is wrong, not minutes into
 ``pulumi up`` with a 422 from the API server or, worse, a cluster that the operator silently refuses
-to reconcile (KubeRay reports its own validation failures only as events). So ``check`` runs three
-layers here, in the order a real cluster applies them:
+to reconcile (KubeRay reports its own validation failures only as events). So ``check`` runs
+:func:`validate_cluster_spec`, which applies three layers in the order a real cluster applies them:
 
 1. the API server's structural-schema handling of KubeRay's own CRD (``ray.io/v1``, shipped in the
    package as ``data/raycluster.v1.schema.json``, built by ``scripts/build_crd_schema.py``):
    unknown fields (pruned silently by a real server, rejected under ``fieldValidation=Strict``; we
    reject them, since a typo that is dropped is a setting that never applies), schema defaults, then
-   OpenAPI v3.0 validation (int-or-string quantities, int32/int64, enums, patterns);
-2. the operator's rules that the schema does not hold (``ValidateRayClusterSpec`` and
-   ``ValidateRayClusterMetadata`` in KubeRay's ``ray-operator/controllers/ray/utils/validation.go``,
-   the webhook's unique group names, the CRD's CEL rule on ``managedBy``);
-3. one rule of our own: with autoscaling off, ``replicas`` outside ``[minReplicas, maxReplicas]``
-   is refused, because KubeRay would silently clamp it (``GetWorkerGroupDesiredReplicas``) and run a
-   different number of workers than the program says.
+   OpenAPI v3.0 validation (int-or-string quantities, int32/int64, enums, patterns). This module
+   owns this layer;
+2. the operator's rules that the schema does not hold, and
+3. one rule of our own on ``replicas``, both in :mod:`.operator_rules` (with the name check,
+   :func:`validate_cluster_name`, re-exported here).
 
 The Pulumi engine sends every number as a float, so specs are validated through
 :func:`~pulumi_rayservice._util.normalize.canonical` (``2.0`` is ``2``; ``1.5`` stays a float and a
@@ -30,14 +28,16 @@ import functools
 import json
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from typing import Any
 
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 from pulumi_rayservice._util.normalize import canonical
+
+from .operator_rules import MAX_CLUSTER_NAME_LENGTH, operator_violations, validate_cluster_name
+from .violations import SpecViolation, join_path, short_repr
 
 __all__ = [
     "MAX_CLUSTER_NAME_LENGTH",
@@ -50,58 +50,6 @@ __all__ = [
 ]
 
 _SCHEMA_RESOURCE = "raycluster.v1.schema.json"
-
-#: KubeRay's ``MaxRayClusterNameLength`` (``ray-operator/controllers/ray/utils/constant.go``):
-#: 63 (a DNS label) minus ``len("-serve-svc")``, its longest Service-name suffix.
-MAX_CLUSTER_NAME_LENGTH = 53
-
-# DNS-1035 label, as k8s.io/apimachinery's IsDNS1035Label (which KubeRay calls for the name).
-_DNS1035_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DNS1035_MAX = 63
-# Label keys and values, as IsQualifiedName / IsValidLabelValue (KubeRay's validateRayGroupLabels).
-_LABEL_NAME_RE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_DNS1123_SUBDOMAIN_RE = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
-# k8s.io/apimachinery's ParseGeneric: two or more dot-separated numbers, anything after.
-_GENERIC_VERSION_RE = re.compile(r"^\s*v?([0-9]+(?:\.[0-9]+)+)")
-# A path segment that can be written as ``.name``; anything else (``nvidia.com/gpu``) as ``[key]``.
-_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-# Constants from KubeRay (utils/constant.go, apis/ray/v1/raycluster_types.go).
-_ANNOTATION_FT_ENABLED = "ray.io/ft-enabled"
-_ANNOTATION_EXTERNAL_STORAGE_NS = "ray.io/external-storage-namespace"
-_ENV_RAY_REDIS_ADDRESS = "RAY_REDIS_ADDRESS"
-_ENV_REDIS_PASSWORD = "REDIS_PASSWORD"
-_ENV_REDIS_USERNAME = "REDIS_USERNAME"
-_ENV_AUTOSCALER_V2 = "RAY_enable_autoscaler_v2"
-_ENV_GEN_AUTOSCALER_CMD = "KUBERAY_GEN_AUTOSCALER_START_CMD"
-_RAY_START_RESOURCE_PARAMS = ("num-cpus", "num-gpus", "memory", "resources")
-_MANAGED_BY_VALUES = ("ray.io/kuberay-operator", "kueue.x-k8s.io/multikueue")
-_AUTH_MIN_RAY = (2, 52, 0)
-_K8S_AUTH_MIN_RAY = (2, 55, 0)
-
-_MAX_REPR = 120
-
-
-@dataclass(frozen=True)
-class SpecViolation:
-    """One reason a RayCluster spec (or name) would be refused.
-
-    Attributes:
-        path: Where, as the API server writes field paths: ``spec.workerGroupSpecs[0].replicas``,
-            ``spec.headGroupSpec.template.spec.containers[0].resources.limits.cpu``,
-            ``metadata.name``.
-        message: What is wrong, with the value received and what is allowed, e.g.
-            ``'three' is not of type 'integer'``.
-
-    """
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
 
 
 # Loading -------------------------------------------------------------------------------------
@@ -148,24 +96,11 @@ def _validator() -> Any:
 # Paths ---------------------------------------------------------------------------------------
 
 
-def _join(path: str, part: str | int) -> str:
-    if isinstance(part, int):
-        return f"{path}[{part}]"
-    if _IDENT_RE.match(part):
-        return f"{path}.{part}"
-    return f"{path}[{part}]"
-
-
 def _path(parts: Iterable[str | int], root: str = "spec") -> str:
     path = root
     for part in parts:
-        path = _join(path, part)
+        path = join_path(path, part)
     return path
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= _MAX_REPR else text[: _MAX_REPR - 3] + "..."
 
 
 # Structural schema: unknown fields and defaults -----------------------------------------------
@@ -184,21 +119,21 @@ def _unknown_fields(schema: Mapping[str, Any], value: Any, path: str) -> Iterato
             for key, sub in value.items():
                 child = props.get(key)
                 if child is not None:
-                    yield from _unknown_fields(child, sub, _join(path, key))
+                    yield from _unknown_fields(child, sub, join_path(path, key))
                 elif isinstance(additional, Mapping):
-                    yield from _unknown_fields(additional, sub, _join(path, key))
+                    yield from _unknown_fields(additional, sub, join_path(path, key))
                 elif additional is True or _preserves_unknown(schema):
                     continue
                 else:
-                    yield SpecViolation(_join(path, key), _unknown_message(key, props))
+                    yield SpecViolation(join_path(path, key), _unknown_message(key, props))
         elif isinstance(additional, Mapping):
             for key, sub in value.items():
-                yield from _unknown_fields(additional, sub, _join(path, key))
+                yield from _unknown_fields(additional, sub, join_path(path, key))
     elif isinstance(value, list):
         items = schema.get("items")
         if isinstance(items, Mapping):
             for index, sub in enumerate(value):
-                yield from _unknown_fields(items, sub, _join(path, index))
+                yield from _unknown_fields(items, sub, join_path(path, index))
 
 
 def _unknown_message(key: str, known: Iterable[str]) -> str:
@@ -268,21 +203,22 @@ def _schema_violations(spec: Mapping[str, Any]) -> Iterator[SpecViolation]:
                 if "pattern" in schema
                 else ""
             )
-            message = f"{_short(error.instance)} is not of type 'integer' or 'string'{hint}"
+            message = f"{short_repr(error.instance)} is not of type 'integer' or 'string'{hint}"
             yield SpecViolation(_path(parts), message)
             continue
         if validator == "pattern" and schema.get("x-kubernetes-int-or-string"):
             message = (
-                f"{_short(error.instance)} is not a Kubernetes quantity (e.g. '2', '1500m', '4Gi')"
+                f"{short_repr(error.instance)} is not a Kubernetes quantity "
+                "(e.g. '2', '1500m', '4Gi')"
             )
             yield SpecViolation(_path(parts), message)
             continue
         if validator == "format" and error.validator_value in ("int32", "int64"):
-            message = f"{_short(error.instance)} is out of range for {error.validator_value}"
+            message = f"{short_repr(error.instance)} is out of range for {error.validator_value}"
             yield SpecViolation(_path(parts), message)
             continue
         if validator == "type":
-            message = f"{_short(error.instance)} is not of type {error.validator_value!r}"
+            message = f"{short_repr(error.instance)} is not of type {error.validator_value!r}"
             yield SpecViolation(_path(parts), message)
             continue
         yield SpecViolation(_path(parts), _truncate(error.message))
@@ -290,364 +226,6 @@ def _schema_violations(spec: Mapping[str, Any]) -> Iterator[SpecViolation]:
 
 def _truncate(message: str, limit: int = 300) -> str:
     return message if len(message) <= limit else message[: limit - 3] + "..."
-
-
-# KubeRay operator rules ----------------------------------------------------------------------
-
-
-def _obj(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _seq(value: Any) -> Sequence[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _containers(group: Mapping[str, Any]) -> Sequence[Any]:
-    return _seq(_obj(_obj(group.get("template")).get("spec")).get("containers"))
-
-
-def _env(container: Any) -> dict[str, Any]:
-    """Env vars of a container by name (the value, or None for ``valueFrom``)."""
-    out: dict[str, Any] = {}
-    for var in _seq(_obj(container).get("env")):
-        if isinstance(var, Mapping) and isinstance(var.get("name"), str):
-            out[var["name"]] = var.get("value")
-    return out
-
-
-def _generic_version(text: Any) -> tuple[int, ...] | None:
-    """Parse a version as k8s ``version.ParseGeneric`` does (``2.52.0``, ``2.53``, ``v2.5rc1``)."""
-    if not isinstance(text, str):
-        return None
-    match = _GENERIC_VERSION_RE.match(text)
-    if match is None:
-        return None
-    return tuple(int(p) for p in match.group(1).split("."))
-
-
-def _version_lt(version: tuple[int, ...], minimum: tuple[int, ...]) -> bool:
-    width = max(len(version), len(minimum))
-    return version + (0,) * (width - len(version)) < minimum + (0,) * (width - len(minimum))
-
-
-def _label_violations(path: str, labels: Any, group: str) -> Iterator[SpecViolation]:
-    for key, val in _obj(labels).items():
-        prefix, _, name = str(key).rpartition("/")
-        if (
-            not name
-            or len(name) > 63
-            or not _LABEL_NAME_RE.match(name)
-            or (prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN_RE.match(prefix)))
-        ):
-            yield SpecViolation(
-                _join(path, str(key)),
-                f"invalid label key {key!r} for {group} group: a qualified name is an optional "
-                "DNS subdomain prefix and '/', then at most 63 characters of alphanumerics, "
-                "'-', '_' or '.', starting and ending with an alphanumeric",
-            )
-        if isinstance(val, str) and val and (len(val) > 63 or not _LABEL_NAME_RE.match(val)):
-            yield SpecViolation(
-                _join(path, str(key)),
-                f"invalid label value {val!r} for {group} group: at most 63 characters of "
-                "alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric",
-            )
-
-
-def _group_violations(path: str, group: Mapping[str, Any], name: str) -> Iterator[SpecViolation]:
-    """KubeRay's validateRayGroupResources and validateRayGroupLabels, for one group."""
-    params = _obj(group.get("rayStartParams"))
-    set_params = [p for p in _RAY_START_RESOURCE_PARAMS if params.get(p)]
-    if set_params and _obj(group.get("resources")):
-        yield SpecViolation(
-            _join(path, "resources"),
-            f"resources are set both here and in rayStartParams ({', '.join(set_params)}) for "
-            f"{name} group; KubeRay allows only one of the two",
-        )
-    if "labels" in params:
-        yield SpecViolation(
-            _join(_join(path, "rayStartParams"), "labels"),
-            f"rayStartParams['labels'] is not supported for {name} group; use the group's "
-            "top-level 'labels' field instead",
-        )
-    yield from _label_violations(_join(path, "labels"), group.get("labels"), name)
-
-
-def _operator_violations(
-    raw: Mapping[str, Any], spec: Mapping[str, Any], annotations: Mapping[str, str]
-) -> Iterator[SpecViolation]:
-    """KubeRay's ValidateRayClusterSpec (and the webhook's unique group names) on a defaulted spec.
-
-    ``raw`` is the spec as written (to tell "given" from "defaulted"), ``spec`` the defaulted one.
-    Rules behind operator feature gates that we cannot see (networkPolicy, tlsOptions,
-    historyServerOptions, the RocksDB GCS backend, suspending worker groups without autoscaling)
-    are left to the operator.
-    """
-    head = _obj(spec.get("headGroupSpec"))
-    head_path = "spec.headGroupSpec"
-    head_containers = _containers(head)
-    if not head_containers:
-        yield SpecViolation(
-            f"{head_path}.template.spec.containers",
-            "headGroupSpec should have at least one container (KubeRay runs Ray in the first one, "
-            "conventionally named 'ray-head'); got none",
-        )
-    head_env = _env(head_containers[0]) if head_containers else {}
-    head_params = _obj(head.get("rayStartParams"))
-    yield from _group_violations(head_path, head, "Head")
-
-    autoscaling = spec.get("enableInTreeAutoscaling") is True
-    autoscaler = _obj(spec.get("autoscalerOptions"))
-    autoscaler_v2 = autoscaler.get("version") == "v2"
-    v2_env = head_env.get(_ENV_AUTOSCALER_V2) in ("1", "true")
-
-    raw_groups = _seq(raw.get("workerGroupSpecs"))
-    seen: dict[str, int] = {}
-    for index, group in enumerate(_seq(spec.get("workerGroupSpecs"))):
-        if not isinstance(group, Mapping):
-            continue
-        path = f"spec.workerGroupSpecs[{index}]"
-        raw_group = _obj(raw_groups[index]) if index < len(raw_groups) else {}
-        group_name = group.get("groupName")
-        label = str(group_name) if group_name is not None else f"#{index}"
-        if not _containers(group):
-            yield SpecViolation(
-                f"{path}.template.spec.containers",
-                f"worker group {label!r} should have at least one container (the first one is "
-                "the Ray container, conventionally named 'ray-worker'); got none",
-            )
-        if isinstance(group_name, str):
-            if group_name in seen:
-                yield SpecViolation(
-                    f"{path}.groupName",
-                    f"duplicate groupName {group_name!r} (also in "
-                    f"workerGroupSpecs[{seen[group_name]}]); worker group names must be unique",
-                )
-            else:
-                seen[group_name] = index
-        yield from _replica_violations(path, group, raw_group, label, autoscaling)
-        yield from _group_violations(path, group, label)
-        idle = group.get("idleTimeoutSeconds")
-        if isinstance(idle, int) and not isinstance(idle, bool):
-            if idle < 0:
-                yield SpecViolation(
-                    f"{path}.idleTimeoutSeconds",
-                    f"idleTimeoutSeconds must be non-negative, got {idle}",
-                )
-            elif not (autoscaler_v2 or v2_env):
-                yield SpecViolation(
-                    f"{path}.idleTimeoutSeconds",
-                    "idleTimeoutSeconds is set, but autoscaler v2 is not enabled; set "
-                    "spec.autoscalerOptions.version to 'v2'",
-                )
-        if autoscaling and group.get("suspend") is True:
-            yield SpecViolation(
-                f"{path}.suspend",
-                f"worker group {label!r} cannot be suspended with the autoscaler enabled",
-            )
-
-    yield from _gcs_violations(spec, head_path, head_env, head_params, annotations)
-
-    if not autoscaling and head_env.get(_ENV_AUTOSCALER_V2) in ("1", "true"):
-        yield SpecViolation(
-            f"{head_path}.template.spec.containers[0].env",
-            f"environment variable {_ENV_AUTOSCALER_V2} cannot be set to "
-            f"{head_env[_ENV_AUTOSCALER_V2]!r} when enableInTreeAutoscaling is false; set "
-            "enableInTreeAutoscaling: true to use autoscaler v2",
-        )
-    if autoscaling:
-        if "version" in autoscaler and _ENV_AUTOSCALER_V2 in head_env:
-            yield SpecViolation(
-                "spec.autoscalerOptions.version",
-                f"both autoscalerOptions.version and the head container env var "
-                f"{_ENV_AUTOSCALER_V2} are set; use only the former",
-            )
-        if autoscaler_v2:
-            pods = [(head_path, head)] + [
-                (f"spec.workerGroupSpecs[{i}]", _obj(g))
-                for i, g in enumerate(_seq(spec.get("workerGroupSpecs")))
-            ]
-            for path, group in pods:
-                policy = _obj(_obj(group.get("template")).get("spec")).get("restartPolicy")
-                if policy not in (None, "", "Never"):
-                    yield SpecViolation(
-                        f"{path}.template.spec.restartPolicy",
-                        "restartPolicy must be 'Never' or unset with autoscaler v2, "
-                        f"got {policy!r}",
-                    )
-    idle = autoscaler.get("idleTimeoutSeconds")
-    if isinstance(idle, int) and not isinstance(idle, bool) and idle < 0:
-        yield SpecViolation(
-            "spec.autoscalerOptions.idleTimeoutSeconds",
-            f"idleTimeoutSeconds must be non-negative, got {idle}",
-        )
-    if _ENV_GEN_AUTOSCALER_CMD in _env(autoscaler):
-        yield SpecViolation(
-            "spec.autoscalerOptions.env",
-            f"autoscalerOptions.env must not contain {_ENV_GEN_AUTOSCALER_CMD}: KubeRay manages it",
-        )
-
-    yield from _auth_violations(spec)
-
-    managed_by = spec.get("managedBy")
-    if isinstance(managed_by, str) and managed_by not in _MANAGED_BY_VALUES:
-        # A CEL rule (x-kubernetes-validations) in the CRD: the API server enforces it.
-        yield SpecViolation(
-            "spec.managedBy",
-            f"managedBy {managed_by!r} is not allowed; use one of {list(_MANAGED_BY_VALUES)}",
-        )
-
-
-def _replica_violations(
-    path: str,
-    group: Mapping[str, Any],
-    raw_group: Mapping[str, Any],
-    label: str,
-    autoscaling: bool,
-) -> Iterator[SpecViolation]:
-    def as_int(value: Any) -> int | None:
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-    low, high = as_int(group.get("minReplicas")), as_int(group.get("maxReplicas"))
-    replicas = as_int(raw_group.get("replicas"))  # only when given: the default 0 is clamped up
-    if low is not None and low < 0:
-        yield SpecViolation(f"{path}.minReplicas", f"minReplicas must be >= 0, got {low}")
-    if high is not None and high < 0:
-        yield SpecViolation(f"{path}.maxReplicas", f"maxReplicas must be >= 0, got {high}")
-    if low is not None and high is not None and low > high:
-        yield SpecViolation(
-            f"{path}.minReplicas",
-            f"worker group {label!r} has minReplicas {low} greater than maxReplicas {high}",
-        )
-        return
-    if autoscaling or replicas is None:
-        return  # with autoscaling on, replicas belongs to the autoscaler
-    low = 0 if low is None else low
-    if replicas < low or (high is not None and replicas > high):
-        allowed = f"[{low}, {high}]" if high is not None else f">= {low}"
-        yield SpecViolation(
-            f"{path}.replicas",
-            f"replicas {replicas} is outside minReplicas..maxReplicas {allowed} for worker group "
-            f"{label!r}; KubeRay would silently run "
-            f"{min(max(replicas, low), high if high is not None else replicas)} workers",
-        )
-
-
-def _gcs_violations(
-    spec: Mapping[str, Any],
-    head_path: str,
-    head_env: Mapping[str, Any],
-    head_params: Mapping[str, Any],
-    annotations: Mapping[str, str],
-) -> Iterator[SpecViolation]:
-    options = spec.get("gcsFaultToleranceOptions")
-    env_path = f"{head_path}.template.spec.containers[0].env"
-    if annotations.get(_ANNOTATION_FT_ENABLED) and options is not None:
-        yield SpecViolation(
-            "spec.gcsFaultToleranceOptions",
-            f"the {_ANNOTATION_FT_ENABLED} annotation and gcsFaultToleranceOptions are both set; "
-            "use only gcsFaultToleranceOptions",
-        )
-    ft_enabled = options is not None or annotations.get(_ANNOTATION_FT_ENABLED) == "true"
-    if not ft_enabled and _ENV_RAY_REDIS_ADDRESS in head_env:
-        yield SpecViolation(
-            env_path,
-            f"{_ENV_RAY_REDIS_ADDRESS} is set, which implicitly enables GCS fault tolerance, but "
-            "gcsFaultToleranceOptions is not set; set gcsFaultToleranceOptions instead",
-        )
-    if options is not None:
-        if head_params.get("redis-password"):
-            yield SpecViolation(
-                f"{head_path}.rayStartParams[redis-password]",
-                "cannot set 'redis-password' in rayStartParams with gcsFaultToleranceOptions; "
-                "use gcsFaultToleranceOptions.redisPassword",
-            )
-        if _ENV_REDIS_PASSWORD in head_env:
-            yield SpecViolation(
-                env_path,
-                f"cannot set {_ENV_REDIS_PASSWORD} in the head container with "
-                "gcsFaultToleranceOptions; use gcsFaultToleranceOptions.redisPassword",
-            )
-        if _ENV_RAY_REDIS_ADDRESS in head_env:
-            yield SpecViolation(
-                env_path,
-                f"cannot set {_ENV_RAY_REDIS_ADDRESS} in the head container with "
-                "gcsFaultToleranceOptions; use gcsFaultToleranceOptions.redisAddress",
-            )
-        if annotations.get(_ANNOTATION_EXTERNAL_STORAGE_NS):
-            yield SpecViolation(
-                "spec.gcsFaultToleranceOptions",
-                f"cannot set the {_ANNOTATION_EXTERNAL_STORAGE_NS} annotation with "
-                "gcsFaultToleranceOptions; use gcsFaultToleranceOptions.externalStorageNamespace",
-            )
-        opts = _obj(options)
-        if opts.get("backend", "redis") == "redis" and "storage" in opts:
-            yield SpecViolation(
-                "spec.gcsFaultToleranceOptions.storage",
-                "storage only applies to the 'rocksdb' backend, not 'redis'",
-            )
-        if opts.get("backend") == "rocksdb":
-            for field in (
-                "redisAddress",
-                "redisUsername",
-                "redisPassword",
-                "externalStorageNamespace",
-            ):
-                if opts.get(field):
-                    yield SpecViolation(
-                        f"spec.gcsFaultToleranceOptions.{field}",
-                        f"cannot set {field} when backend is 'rocksdb'",
-                    )
-    if head_params.get("redis-username") or _ENV_REDIS_USERNAME in head_env:
-        yield SpecViolation(
-            f"{head_path}.rayStartParams[redis-username]"
-            if head_params.get("redis-username")
-            else env_path,
-            "cannot set the redis username in rayStartParams or env; use "
-            "gcsFaultToleranceOptions.redisUsername",
-        )
-
-
-def _auth_violations(spec: Mapping[str, Any]) -> Iterator[SpecViolation]:
-    auth = _obj(spec.get("authOptions"))
-    k8s_auth = auth.get("enableK8sTokenAuth") is True
-    if auth.get("mode") != "token":
-        if k8s_auth:
-            yield SpecViolation(
-                "spec.authOptions.enableK8sTokenAuth",
-                "enableK8sTokenAuth is enabled but authOptions.mode is not 'token'",
-            )
-        return
-    ray_version = spec.get("rayVersion")
-    if not ray_version:
-        yield SpecViolation(
-            "spec.rayVersion",
-            "authOptions.mode is 'token' but rayVersion is not set; "
-            "Ray 2.52.0 or later is required",
-        )
-        return
-    parsed = _generic_version(ray_version)
-    if parsed is None:
-        yield SpecViolation(
-            "spec.rayVersion", f"rayVersion {ray_version!r} is not a version like '2.52.0'"
-        )
-        return
-    if _version_lt(parsed, _AUTH_MIN_RAY):
-        yield SpecViolation(
-            "spec.rayVersion",
-            f"authOptions.mode 'token' needs Ray 2.52.0 or later, got {ray_version!r}",
-        )
-    if k8s_auth:
-        if _version_lt(parsed, _K8S_AUTH_MIN_RAY):
-            yield SpecViolation(
-                "spec.rayVersion",
-                f"authOptions.enableK8sTokenAuth needs Ray 2.55.0 or later, got {ray_version!r}",
-            )
-        if auth.get("secretName"):
-            yield SpecViolation(
-                "spec.authOptions.secretName",
-                "authOptions.enableK8sTokenAuth and authOptions.secretName are both set",
-            )
 
 
 # Public entry points -------------------------------------------------------------------------
@@ -687,7 +265,7 @@ def validate_cluster_spec(
     refused = tuple(v.path for v in violations)
     violations.extend(
         v
-        for v in _operator_violations(raw, defaulted, annotations or {})
+        for v in operator_violations(raw, defaulted, annotations or {})
         if not any(_is_within(v.path, p) for p in refused)
     )
     return violations
@@ -695,39 +273,3 @@ def validate_cluster_spec(
 
 def _is_within(path: str, parent: str) -> bool:
     return path == parent or path.startswith((parent + ".", parent + "["))
-
-
-def validate_cluster_name(name: str) -> list[SpecViolation]:
-    """Check a RayCluster object name as KubeRay's ``ValidateRayClusterMetadata`` does.
-
-    The name must be a DNS-1035 label (it becomes Service names) and at most
-    :data:`MAX_CLUSTER_NAME_LENGTH` (53) characters, so ``<name>-serve-svc`` still fits in 63.
-
-    Args:
-        name: The ``metadata.name`` of the RayCluster.
-
-    Returns:
-        The violations (path ``metadata.name``); empty when the name is fine.
-
-    """
-    path = "metadata.name"
-    if not isinstance(name, str) or not name:
-        return [SpecViolation(path, f"name must be a non-empty string, got {_short(name)}")]
-    violations: list[SpecViolation] = []
-    if len(name) > MAX_CLUSTER_NAME_LENGTH:
-        violations.append(
-            SpecViolation(
-                path,
-                f"name {name!r} is {len(name)} characters; KubeRay allows at most "
-                f"{MAX_CLUSTER_NAME_LENGTH} (63 minus the '-serve-svc' suffix of its Services)",
-            )
-        )
-    if len(name) > _DNS1035_MAX or not _DNS1035_RE.match(name):
-        violations.append(
-            SpecViolation(
-                path,
-                f"name {name!r} is not a DNS-1035 label: use lower case letters, digits and '-', "
-                "start with a letter and end with a letter or digit (e.g. 'my-name', 'abc-123')",
-            )
-        )
-    return violations

@@ -11,7 +11,7 @@ import re
 import secrets
 import string
 
-from .crd_schema import MAX_CLUSTER_NAME_LENGTH
+from .operator_rules import MAX_CLUSTER_NAME_LENGTH
 
 SUFFIX_LENGTH = 5
 _ALPHABET = string.ascii_lowercase + string.digits

@@ -15,13 +15,15 @@ client from the ``kube`` input inside each call.
 - update: a conditional merge patch of what may change in place, then wait until ready again.
 - read: the live object in the program's shape (server defaults and autoscaler counts normalized).
 - delete: DELETE, then wait until the object is gone (finalizers); already gone is success.
+
+This module holds the engine calls; the inputs are parsed in :mod:`.inputs`, the spec is
+validated by :mod:`.crd_schema` and :mod:`.operator_rules`, and the waits live in :mod:`.waiting`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -38,133 +40,32 @@ from pulumi.output import Unknown
 
 from .._util.inputs import changed_inputs, check_seconds, unknown_inputs
 from .._util.normalize import canonical, contains_unknown, strip_provider
-from .._util.polling import Backoff, Deadline
+from .._util.polling import Deadline
 from .._util.secrets import SecretsRedacted, wrap_secret_paths
-from ..errors import ClusterNotReadyError, KubeConflictError, KubeError, RayServiceError
-from ..kube.client import GONE, RAY_CLUSTER, KubeClient, WatchUnavailable
-from ..serve.client import DashboardClient, RetryPolicy
-from ..serve.dashboard import DashboardTarget
+from ..errors import ClusterNotReadyError, KubeConflictError, KubeError
+from ..kube.client import RAY_CLUSTER, KubeClient
 from . import readiness
 from .changes import Change, as_written, classify, patch_spec, revision
-from .crd_schema import validate_cluster_name, validate_cluster_spec
+from .crd_schema import validate_cluster_spec
+from .inputs import (
+    DEFAULT_TIMEOUT_S,
+    INPUT_DEFAULTS,
+    INPUT_KEYS,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    RESOURCE_LABEL,
+    ClusterInputs,
+    label_value,
+)
 from .naming import generate_name
+from .operator_rules import validate_cluster_name
+from .waiting import after_failed_create, wait_gone, wait_ready
 
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY = "pulumi-rayservice"
-RESOURCE_LABEL = "rayservice.pulumi.com/resource"
 SERVE_SERVICE_ANNOTATION = "ray.io/enable-serve-service"
-DEFAULT_TIMEOUT_S = 900.0
-CLEANUP_TIMEOUT_S = 120.0
 CONFLICT_RETRIES = 4
-INPUT_KEYS = (
-    "spec", "namespace", "name", "auto_named", "resource_name", "kube", "timeout_s",
-    "keep_on_failure", "labels", "annotations", "redis_password", "wait_for_dashboard",
-)  # fmt: skip
-INPUT_DEFAULTS: dict[str, Any] = {
-    "namespace": "default",
-    "timeout_s": DEFAULT_TIMEOUT_S,
-    "keep_on_failure": False,
-    "labels": {},
-    "annotations": {},
-    "wait_for_dashboard": True,
-}
 SECRET_PATHS = (("kube", "content"), ("redis_password",), ("dashboard", "kube", "content"))
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _UNKNOWN_MARK = "\x00unknown"
-
-
-@dataclass(frozen=True)
-class ClusterInputs:
-    """The checked inputs of one RayCluster."""
-
-    spec: dict[str, Any]
-    namespace: str
-    name: str
-    auto_named: bool
-    resource_name: str
-    kube: dict[str, Any] | None
-    timeout_s: float
-    keep_on_failure: bool
-    labels: dict[str, str]
-    annotations: dict[str, str]
-    redis_password: str | None
-    wait_for_dashboard: bool
-    raw: dict[str, Any]
-
-    @classmethod
-    def parse(cls, props: Mapping[str, Any]) -> ClusterInputs:
-        """Read checked inputs (or previous outputs, which carry the same keys)."""
-        return cls(
-            spec=canonical(dict(props["spec"])),
-            namespace=str(props.get("namespace") or "default"),
-            name=str(props["name"]),
-            auto_named=bool(props.get("auto_named", False)),
-            resource_name=str(props.get("resource_name") or props["name"]),
-            kube=dict(props["kube"]) if props.get("kube") else None,
-            timeout_s=float(props.get("timeout_s") or DEFAULT_TIMEOUT_S),
-            keep_on_failure=bool(props.get("keep_on_failure", False)),
-            labels={str(k): str(v) for k, v in (props.get("labels") or {}).items()},
-            annotations={str(k): str(v) for k, v in (props.get("annotations") or {}).items()},
-            redis_password=props.get("redis_password") or None,
-            wait_for_dashboard=bool(props.get("wait_for_dashboard", True)),
-            raw={k: props[k] for k in INPUT_KEYS if k in props},
-        )
-
-    @property
-    def resource_id(self) -> str:
-        """The Pulumi id: ``namespace/name``."""
-        return f"{self.namespace}/{self.name}"
-
-    @property
-    def head_service(self) -> str:
-        """KubeRay's head Service name."""
-        return f"{self.name}-head-svc"
-
-    def all_labels(self) -> dict[str, str]:
-        """The user's labels plus ours, which mark the object as managed by this package."""
-        return {
-            **self.labels,
-            MANAGED_BY_LABEL: MANAGED_BY,
-            RESOURCE_LABEL: _label_value(self.resource_name),
-        }
-
-    def spec_to_send(self) -> dict[str, Any]:
-        """The spec with the secret Redis password put back in (it is kept out of state)."""
-        spec = dict(self.spec)
-        if self.redis_password:
-            gcs = dict(spec.get("gcsFaultToleranceOptions") or {})
-            gcs["redisPassword"] = {"value": self.redis_password}
-            spec["gcsFaultToleranceOptions"] = gcs
-        return spec
-
-    def manifest(self) -> dict[str, Any]:
-        """The whole object to POST."""
-        return {
-            "apiVersion": RAY_CLUSTER.api_version,
-            "kind": RAY_CLUSTER.kind,
-            "metadata": {
-                "name": self.name,
-                "namespace": self.namespace,
-                "labels": self.all_labels(),
-                "annotations": dict(self.annotations),
-            },
-            "spec": self.spec_to_send(),
-        }
-
-    def dashboard(self) -> dict[str, Any]:
-        """The ``Dashboard`` input that reaches this cluster through the API server proxy."""
-        target: dict[str, Any] = {
-            "service": self.head_service,
-            "namespace": self.namespace,
-            "port": "dashboard",
-        }
-        if self.kube:
-            target["kube"] = dict(self.kube)
-        return target
-
-    def secrets(self) -> list[Any]:
-        """Secret values of this call, blanked out of any error."""
-        return [(self.kube or {}).get("content"), self.redis_password]
 
 
 class RayClusterProvider(ResourceProvider):
@@ -255,11 +156,9 @@ class RayClusterProvider(ResourceProvider):
                     raise
                 obj = _adopt(kube, inputs, existing)
             try:
-                obj = _wait_ready(kube, inputs, Deadline(inputs.timeout_s), obj)
+                obj = wait_ready(kube, inputs, Deadline(inputs.timeout_s), obj)
             except ClusterNotReadyError as error:
-                raise ClusterNotReadyError(
-                    f"{error} {_after_failed_create(kube, inputs)}"
-                ) from None
+                raise ClusterNotReadyError(f"{error} {after_failed_create(kube, inputs)}") from None
             return CreateResult(inputs.resource_id, _outputs(inputs, obj))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -283,7 +182,7 @@ class RayClusterProvider(ResourceProvider):
                 except KubeConflictError:
                     if attempt == CONFLICT_RETRIES:
                         raise
-            obj = _wait_ready(kube, inputs, Deadline(inputs.timeout_s), patched)
+            obj = wait_ready(kube, inputs, Deadline(inputs.timeout_s), patched)
             return UpdateResult(_outputs(inputs, obj))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -311,7 +210,7 @@ class RayClusterProvider(ResourceProvider):
         inputs = ClusterInputs.parse(props)
         with SecretsRedacted(inputs.secrets()), KubeClient(inputs.kube) as kube:
             if kube.delete(RAY_CLUSTER, inputs.namespace, inputs.name):
-                _wait_gone(kube, inputs, Deadline(inputs.timeout_s))
+                wait_gone(kube, inputs, Deadline(inputs.timeout_s))
 
 
 def _check_name(inputs: dict[str, Any], olds: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -365,12 +264,6 @@ def _kube_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
     return contains_unknown(new) or canonical(olds.get("kube") or None) != canonical(new or None)
 
 
-def _label_value(text: str) -> str:
-    """A valid label value (<= 63 chars of [A-Za-z0-9._-], alphanumeric at both ends)."""
-    value = re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:63].strip("-._")
-    return value or "raycluster"
-
-
 def _kept(live: Any, desired: Mapping[str, str]) -> dict[str, str]:
     """Live values of the keys the program manages (others belong to KubeRay or other tools)."""
     live_map = live if isinstance(live, Mapping) else {}
@@ -380,9 +273,9 @@ def _kept(live: Any, desired: Mapping[str, str]) -> dict[str, str]:
 def _adopt(kube: KubeClient, inputs: ClusterInputs, existing: Mapping[str, Any]) -> dict[str, Any]:
     """Take over an object of our name only if this package made it for this resource."""
     labels = (existing.get("metadata") or {}).get("labels") or {}
-    ours = labels.get(MANAGED_BY_LABEL) == MANAGED_BY and labels.get(
-        RESOURCE_LABEL
-    ) == _label_value(inputs.resource_name)
+    ours = labels.get(MANAGED_BY_LABEL) == MANAGED_BY and (
+        labels.get(RESOURCE_LABEL) == label_value(inputs.resource_name)
+    )
     if not ours:
         raise KubeError(
             f"a RayCluster named {inputs.resource_id} already exists and is not managed by "
@@ -429,107 +322,6 @@ def merge_patch_between(current: Any, desired: Any) -> Any:
             continue
         patch[key] = merge_patch_between(current.get(key), value)
     return patch
-
-
-def _wait_ready(
-    kube: KubeClient, inputs: ClusterInputs, deadline: Deadline, obj: dict[str, Any]
-) -> dict[str, Any]:
-    """Wait until KubeRay reports the head ready AND the dashboard answers through the proxy.
-
-    ``obj`` is the object as the last write returned it; changes are awaited with a watch from
-    its resourceVersion (polling once the operator's part is done and only the dashboard is
-    awaited, or when watching is not allowed).
-    """
-    waiter = _ChangeWaiter(kube, inputs)
-    dashboard = DashboardTarget.from_input(inputs.dashboard())
-    last_reason = ""
-    while True:
-        state = readiness.Readiness.of(obj)
-        reason = state.reason
-        if state.ready and not inputs.wait_for_dashboard:
-            return obj
-        if state.ready:
-            try:
-                with DashboardClient.for_target(dashboard, retry=RetryPolicy(attempts=1)) as probe:
-                    probe.version()
-                return obj
-            except RayServiceError as error:
-                reason = f"head pod ready, dashboard not answering through the proxy yet ({error})"
-        if reason != last_reason:
-            pulumi.log.info(f"RayCluster {inputs.resource_id}: {reason}")
-            last_reason = reason
-        if deadline.expired():
-            events = readiness.describe_events(kube.events_for(inputs.namespace, inputs.name))
-            raise ClusterNotReadyError(
-                f"RayCluster {inputs.resource_id} was not ready within {deadline.timeout_s:g}s: "
-                f"{reason}. Conditions: {readiness.describe_conditions(obj)}."
-                + (f" Recent events: {events}." if events else "")
-            )
-        changed = waiter.next(obj, deadline, poll=state.ready)
-        if changed is GONE:
-            raise ClusterNotReadyError(
-                f"RayCluster {inputs.resource_id} disappeared while waiting for it to be ready"
-            )
-        obj = changed
-
-
-def _wait_gone(kube: KubeClient, inputs: ClusterInputs, deadline: Deadline) -> None:
-    """Wait until the object is gone (KubeRay's finalizers run first)."""
-    obj = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
-    waiter = _ChangeWaiter(kube, inputs)
-    while obj is not None and obj is not GONE:
-        if deadline.expired():
-            finalizers = (obj.get("metadata") or {}).get("finalizers") or []
-            raise KubeError(
-                f"RayCluster {inputs.resource_id} was still terminating after "
-                f"{deadline.timeout_s:g}s (finalizers: {', '.join(finalizers) or 'none'}); "
-                "run `pulumi destroy` again to keep waiting"
-            )
-        obj = waiter.next(obj, deadline, poll=False)
-
-
-class _ChangeWaiter:
-    """The next state of one RayCluster: by watch while it works, else by polling with backoff."""
-
-    def __init__(self, kube: KubeClient, inputs: ClusterInputs) -> None:
-        self._kube = kube
-        self._inputs = inputs
-        self._watch = True
-        self._delays = Backoff(initial_s=0.2, max_s=3.0, fast_s=30.0, fast_max_s=0.5).delays()
-
-    def next(self, obj: Mapping[str, Any], deadline: Deadline, *, poll: bool) -> dict[str, Any]:
-        """The object after its next change (or a fresh read), or ``GONE``."""
-        version = (obj.get("metadata") or {}).get("resourceVersion")
-        if self._watch and not poll and version:
-            try:
-                changed = self._kube.next_change(
-                    RAY_CLUSTER, self._inputs.namespace, self._inputs.name, str(version),
-                    timeout_s=min(deadline.remaining(), 60.0),
-                )  # fmt: skip
-                if changed is not None:
-                    return changed
-            except WatchUnavailable as error:
-                self._watch = False
-                pulumi.log.info(f"RayCluster {self._inputs.resource_id}: {error}; polling")
-        else:
-            deadline.sleep(next(self._delays))
-        fresh = self._kube.get(RAY_CLUSTER, self._inputs.namespace, self._inputs.name)
-        return GONE if fresh is None else fresh
-
-
-def _after_failed_create(kube: KubeClient, inputs: ClusterInputs) -> str:
-    """Delete the failed cluster again (unless kept); say what was left."""
-    if inputs.keep_on_failure:
-        return (
-            f"The RayCluster was kept for inspection (keep_on_failure=True): "
-            f"kubectl -n {inputs.namespace} describe raycluster {inputs.name}"
-        )
-    try:
-        if kube.delete(RAY_CLUSTER, inputs.namespace, inputs.name):
-            _wait_gone(kube, inputs, Deadline(min(inputs.timeout_s, CLEANUP_TIMEOUT_S)))
-    except RayServiceError as error:
-        return f"Deleting it again failed ({error}); it may still exist"
-    return "It was deleted again; nothing was left in the cluster"
 
 
 def _outputs(inputs: ClusterInputs, obj: Mapping[str, Any]) -> dict[str, Any]:

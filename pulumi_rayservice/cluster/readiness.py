@@ -3,7 +3,7 @@
 ``status.state`` becomes ``ready`` once in KubeRay and never goes back, so it is not trusted alone.
 Ready here means: the operator has seen the current generation (``observedGeneration``), the head
 Pod is ready (condition ``HeadPodReady``), and the dashboard answers through the chosen target
-(checked by the provider, not here). What is not ready is explained from the conditions and the
+(checked by :mod:`.waiting`, not here). What is not ready is explained from the conditions and the
 recent events of the cluster and its pods (image pull errors, unschedulable pods).
 """
 

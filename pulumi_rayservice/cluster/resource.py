@@ -10,7 +10,8 @@ import pulumi
 from pulumi.dynamic import Resource
 
 from ..kube.config import Kube, kube_to_input
-from .provider import DEFAULT_TIMEOUT_S, RayClusterProvider
+from .inputs import DEFAULT_TIMEOUT_S
+from .provider import RayClusterProvider
 from .spec import ClusterSpec
 
 

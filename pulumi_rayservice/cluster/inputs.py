@@ -1,0 +1,145 @@
+"""``ClusterInputs``: the checked inputs of one ``RayCluster``, and what is derived from them alone.
+
+The provider receives its inputs (or the previous outputs, which carry the same keys) as a plain
+dict in every engine call. Parsing them in one place gives every call, and the waits in
+:mod:`.waiting`, the same typed view: the object to POST, the labels that mark it as ours, the
+dashboard target, the secrets to keep out of errors. Nothing here talks to Kubernetes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .._util.normalize import canonical
+from ..kube.client import RAY_CLUSTER
+
+__all__ = [
+    "DEFAULT_TIMEOUT_S",
+    "INPUT_DEFAULTS",
+    "INPUT_KEYS",
+    "MANAGED_BY",
+    "MANAGED_BY_LABEL",
+    "RESOURCE_LABEL",
+    "ClusterInputs",
+    "label_value",
+]
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "pulumi-rayservice"
+RESOURCE_LABEL = "rayservice.pulumi.com/resource"
+DEFAULT_TIMEOUT_S = 900.0
+INPUT_KEYS = (
+    "spec", "namespace", "name", "auto_named", "resource_name", "kube", "timeout_s",
+    "keep_on_failure", "labels", "annotations", "redis_password", "wait_for_dashboard",
+)  # fmt: skip
+INPUT_DEFAULTS: dict[str, Any] = {
+    "namespace": "default",
+    "timeout_s": DEFAULT_TIMEOUT_S,
+    "keep_on_failure": False,
+    "labels": {},
+    "annotations": {},
+    "wait_for_dashboard": True,
+}
+
+
+@dataclass(frozen=True)
+class ClusterInputs:
+    """The checked inputs of one RayCluster."""
+
+    spec: dict[str, Any]
+    namespace: str
+    name: str
+    auto_named: bool
+    resource_name: str
+    kube: dict[str, Any] | None
+    timeout_s: float
+    keep_on_failure: bool
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    redis_password: str | None
+    wait_for_dashboard: bool
+    raw: dict[str, Any]
+
+    @classmethod
+    def parse(cls, props: Mapping[str, Any]) -> ClusterInputs:
+        """Read checked inputs (or previous outputs, which carry the same keys)."""
+        return cls(
+            spec=canonical(dict(props["spec"])),
+            namespace=str(props.get("namespace") or "default"),
+            name=str(props["name"]),
+            auto_named=bool(props.get("auto_named", False)),
+            resource_name=str(props.get("resource_name") or props["name"]),
+            kube=dict(props["kube"]) if props.get("kube") else None,
+            timeout_s=float(props.get("timeout_s") or DEFAULT_TIMEOUT_S),
+            keep_on_failure=bool(props.get("keep_on_failure", False)),
+            labels={str(k): str(v) for k, v in (props.get("labels") or {}).items()},
+            annotations={str(k): str(v) for k, v in (props.get("annotations") or {}).items()},
+            redis_password=props.get("redis_password") or None,
+            wait_for_dashboard=bool(props.get("wait_for_dashboard", True)),
+            raw={k: props[k] for k in INPUT_KEYS if k in props},
+        )
+
+    @property
+    def resource_id(self) -> str:
+        """The Pulumi id: ``namespace/name``."""
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def head_service(self) -> str:
+        """KubeRay's head Service name."""
+        return f"{self.name}-head-svc"
+
+    def all_labels(self) -> dict[str, str]:
+        """The user's labels plus ours, which mark the object as managed by this package."""
+        return {
+            **self.labels,
+            MANAGED_BY_LABEL: MANAGED_BY,
+            RESOURCE_LABEL: label_value(self.resource_name),
+        }
+
+    def spec_to_send(self) -> dict[str, Any]:
+        """The spec with the secret Redis password put back in (it is kept out of state)."""
+        spec = dict(self.spec)
+        if self.redis_password:
+            gcs = dict(spec.get("gcsFaultToleranceOptions") or {})
+            gcs["redisPassword"] = {"value": self.redis_password}
+            spec["gcsFaultToleranceOptions"] = gcs
+        return spec
+
+    def manifest(self) -> dict[str, Any]:
+        """The whole object to POST."""
+        return {
+            "apiVersion": RAY_CLUSTER.api_version,
+            "kind": RAY_CLUSTER.kind,
+            "metadata": {
+                "name": self.name,
+                "namespace": self.namespace,
+                "labels": self.all_labels(),
+                "annotations": dict(self.annotations),
+            },
+            "spec": self.spec_to_send(),
+        }
+
+    def dashboard(self) -> dict[str, Any]:
+        """The ``Dashboard`` input that reaches this cluster through the API server proxy."""
+        target: dict[str, Any] = {
+            "service": self.head_service,
+            "namespace": self.namespace,
+            "port": "dashboard",
+        }
+        if self.kube:
+            target["kube"] = dict(self.kube)
+        return target
+
+    def secrets(self) -> list[Any]:
+        """Secret values of this call, blanked out of any error."""
+        return [(self.kube or {}).get("content"), self.redis_password]
+
+
+def label_value(text: str) -> str:
+    """A valid label value (<= 63 chars of [A-Za-z0-9._-], alphanumeric at both ends)."""
+    value = re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:63].strip("-._")
+    return value or "raycluster"

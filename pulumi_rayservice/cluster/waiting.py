@@ -1,0 +1,151 @@
+"""Waiting for a RayCluster to become ready or to be gone, and saying why it did not.
+
+A RayCluster takes from seconds (a warm image) to many minutes (a multi-GB image pull, a node pool
+scaling up) to come up, and its deletion waits for KubeRay's finalizers. So the waits here:
+
+- watch first: a watch from the last seen ``resourceVersion`` returns on the operator's next write,
+  so the end of a wait is seen as it happens at one request per change (at most a minute each),
+  not a poll every fraction of a second. When the watch cannot be used (no RBAC ``watch`` verb,
+  410 Gone, a dropped stream: ``WatchUnavailable``) the waiter polls with backoff for the rest of
+  the call;
+- check the dashboard: KubeRay's "head pod ready" is not yet usable; the dashboard must also answer
+  through the API server proxy, the way ``ServeApplication`` reaches it next (unless
+  ``wait_for_dashboard=False``). No object change announces that, so that part is polled;
+- fail with a message a user can act on: on timeout, what was still missing, the cluster's
+  conditions and recent events (image pull errors, unschedulable pods); after a failed create,
+  whether the object was deleted again or kept for ``kubectl describe``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+
+from .._util.polling import Backoff, Deadline
+from ..errors import ClusterNotReadyError, KubeError, RayServiceError
+from ..kube.client import GONE, RAY_CLUSTER, KubeClient, WatchUnavailable
+from ..serve.client import DashboardClient, RetryPolicy
+from ..serve.dashboard import DashboardTarget
+from . import readiness
+from .inputs import ClusterInputs
+
+__all__ = ["CLEANUP_TIMEOUT_S", "after_failed_create", "wait_gone", "wait_ready"]
+
+#: How long a failed create waits for the object to be deleted again (at most ``timeout_s``).
+CLEANUP_TIMEOUT_S = 120.0
+
+
+def wait_ready(
+    kube: KubeClient, inputs: ClusterInputs, deadline: Deadline, obj: dict[str, Any]
+) -> dict[str, Any]:
+    """Wait until KubeRay reports the head ready AND the dashboard answers through the proxy.
+
+    ``obj`` is the object as the last write returned it; changes are awaited with a watch from
+    its resourceVersion (polling once the operator's part is done and only the dashboard is
+    awaited, or when watching is not allowed).
+
+    Returns:
+        The ready object, as last read.
+
+    Raises:
+        ClusterNotReadyError: Not ready by ``deadline`` (with the reason, conditions and recent
+            events), or the object disappeared meanwhile.
+
+    """
+    waiter = _ChangeWaiter(kube, inputs)
+    dashboard = DashboardTarget.from_input(inputs.dashboard())
+    last_reason = ""
+    while True:
+        state = readiness.Readiness.of(obj)
+        reason = state.reason
+        if state.ready and not inputs.wait_for_dashboard:
+            return obj
+        if state.ready:
+            try:
+                with DashboardClient.for_target(dashboard, retry=RetryPolicy(attempts=1)) as probe:
+                    probe.version()
+                return obj
+            except RayServiceError as error:
+                reason = f"head pod ready, dashboard not answering through the proxy yet ({error})"
+        if reason != last_reason:
+            pulumi.log.info(f"RayCluster {inputs.resource_id}: {reason}")
+            last_reason = reason
+        if deadline.expired():
+            events = readiness.describe_events(kube.events_for(inputs.namespace, inputs.name))
+            raise ClusterNotReadyError(
+                f"RayCluster {inputs.resource_id} was not ready within {deadline.timeout_s:g}s: "
+                f"{reason}. Conditions: {readiness.describe_conditions(obj)}."
+                + (f" Recent events: {events}." if events else "")
+            )
+        changed = waiter.next(obj, deadline, poll=state.ready)
+        if changed is GONE:
+            raise ClusterNotReadyError(
+                f"RayCluster {inputs.resource_id} disappeared while waiting for it to be ready"
+            )
+        obj = changed
+
+
+def wait_gone(kube: KubeClient, inputs: ClusterInputs, deadline: Deadline) -> None:
+    """Wait until the object is gone (KubeRay's finalizers run first).
+
+    Raises:
+        KubeError: Still terminating at ``deadline`` (naming the finalizers left).
+
+    """
+    obj = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
+    waiter = _ChangeWaiter(kube, inputs)
+    while obj is not None and obj is not GONE:
+        if deadline.expired():
+            finalizers = (obj.get("metadata") or {}).get("finalizers") or []
+            raise KubeError(
+                f"RayCluster {inputs.resource_id} was still terminating after "
+                f"{deadline.timeout_s:g}s (finalizers: {', '.join(finalizers) or 'none'}); "
+                "run `pulumi destroy` again to keep waiting"
+            )
+        obj = waiter.next(obj, deadline, poll=False)
+
+
+class _ChangeWaiter:
+    """The next state of one RayCluster: by watch while it works, else by polling with backoff."""
+
+    def __init__(self, kube: KubeClient, inputs: ClusterInputs) -> None:
+        self._kube = kube
+        self._inputs = inputs
+        self._watch = True
+        self._delays = Backoff(initial_s=0.2, max_s=3.0, fast_s=30.0, fast_max_s=0.5).delays()
+
+    def next(self, obj: Mapping[str, Any], deadline: Deadline, *, poll: bool) -> dict[str, Any]:
+        """The object after its next change (or a fresh read), or ``GONE``."""
+        version = (obj.get("metadata") or {}).get("resourceVersion")
+        if self._watch and not poll and version:
+            try:
+                changed = self._kube.next_change(
+                    RAY_CLUSTER, self._inputs.namespace, self._inputs.name, str(version),
+                    timeout_s=min(deadline.remaining(), 60.0),
+                )  # fmt: skip
+                if changed is not None:
+                    return changed
+            except WatchUnavailable as error:
+                self._watch = False
+                pulumi.log.info(f"RayCluster {self._inputs.resource_id}: {error}; polling")
+        else:
+            deadline.sleep(next(self._delays))
+        fresh = self._kube.get(RAY_CLUSTER, self._inputs.namespace, self._inputs.name)
+        return GONE if fresh is None else fresh
+
+
+def after_failed_create(kube: KubeClient, inputs: ClusterInputs) -> str:
+    """Delete the failed cluster again (unless kept); say what was left."""
+    if inputs.keep_on_failure:
+        return (
+            f"The RayCluster was kept for inspection (keep_on_failure=True): "
+            f"kubectl -n {inputs.namespace} describe raycluster {inputs.name}"
+        )
+    try:
+        if kube.delete(RAY_CLUSTER, inputs.namespace, inputs.name):
+            wait_gone(kube, inputs, Deadline(min(inputs.timeout_s, CLEANUP_TIMEOUT_S)))
+    except RayServiceError as error:
+        return f"Deleting it again failed ({error}); it may still exist"
+    return "It was deleted again; nothing was left in the cluster"
