@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.provider_host import ProviderHost
+from tests.harness.provider_host import Engine, ProviderHost
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -54,3 +54,14 @@ def provider_host() -> Iterator[ProviderHost]:
         yield host
     finally:
         host.close()
+
+
+@pytest.fixture
+def engine(provider_host: ProviderHost) -> Iterator[Engine]:
+    """Fresh engine state per test; whatever the test left deployed is destroyed after it."""
+    engine = Engine(provider_host)
+    try:
+        yield engine
+    finally:
+        for _ in engine.destroy_all():
+            pass

@@ -55,16 +55,6 @@ def kubeconfig(server: FakeKubeServer, tmp_path_factory: pytest.TempPathFactory)
     return server.write_kubeconfig(tmp_path_factory.mktemp("kube") / "kubeconfig")
 
 
-@pytest.fixture
-def engine(provider_host: ProviderHost) -> Iterator[Engine]:
-    engine = Engine(provider_host)
-    try:
-        yield engine
-    finally:
-        for _ in engine.destroy_all():
-            pass
-
-
 def inputs(kubeconfig: Path, spec: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
     return {
         "spec": spec if spec is not None else sample_cluster_spec(),

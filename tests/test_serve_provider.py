@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -48,17 +47,6 @@ def inputs(app: dict[str, Any], dashboard: dict[str, Any], **extra: Any) -> dict
         PROVIDER_KEY: provider_input(ServeApplicationProvider()),
         **extra,
     }
-
-
-@pytest.fixture
-def engine(provider_host: ProviderHost) -> Iterator[Engine]:
-    """A fresh engine state per test; whatever the test left deployed is destroyed after it."""
-    engine = Engine(provider_host)
-    try:
-        yield engine
-    finally:
-        for _ in engine.destroy_all():
-            pass
 
 
 @pytest.fixture
