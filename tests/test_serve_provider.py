@@ -26,10 +26,10 @@ from tests.harness.provider_host import (
 from tests.harness.serve_apps import (
     answer,
     app_details,
+    change_out_of_band,
     deployment,
     fruit_app,
     math_app,
-    put_raw,
     replica_ids,
     serve_details,
     wait_for,
@@ -185,12 +185,7 @@ def test_refresh_sees_an_out_of_band_change_and_up_converges(
 
     drifted = copy.deepcopy(app)
     deployment(drifted, "MangoStand")["user_config"] = {"price": 5}
-    others = [
-        a["deployed_app_config"]
-        for name, a in serve_details(ray_head.dashboard_url)["applications"].items()
-        if name != "drift_app"
-    ]
-    put_raw(ray_head.dashboard_url, [*others, drifted])
+    change_out_of_band(ray_head.dashboard_url, add=drifted)
     wait_for(lambda: answer(ray_head.serve_url, "/drift", ["MANGO", 1]) == "5", what="drift")
 
     refreshed = engine.refresh(urn)
@@ -207,12 +202,7 @@ def test_refresh_of_an_app_removed_out_of_band_reports_it_gone(
     urn = urn_of(TYPE, "vanish")
     app = fruit_app(app_uris["fruit_stand"], name="vanish_app", route_prefix="/vanish")
     engine.up(urn, inputs(app, dashboard))
-    others = [
-        a["deployed_app_config"]
-        for name, a in serve_details(ray_head.dashboard_url)["applications"].items()
-        if name != "vanish_app"
-    ]
-    put_raw(ray_head.dashboard_url, others)
+    change_out_of_band(ray_head.dashboard_url, remove="vanish_app")
     wait_for(lambda: app_details(ray_head.dashboard_url, "vanish_app") is None, what="removal")
     assert engine.refresh(urn) is None
 
@@ -221,11 +211,7 @@ def test_existing_app_of_another_owner_is_refused_unless_adopted(
     engine: Engine, ray_head: Any, app_uris: dict[str, str], dashboard: dict[str, Any]
 ) -> None:
     theirs = fruit_app(app_uris["fruit_stand"], name="their_app", route_prefix="/theirs")
-    others = [
-        a["deployed_app_config"]
-        for a in serve_details(ray_head.dashboard_url)["applications"].values()
-    ]
-    put_raw(ray_head.dashboard_url, [*others, theirs])
+    change_out_of_band(ray_head.dashboard_url, add=theirs)
     wait_for(
         lambda: (app_details(ray_head.dashboard_url, "their_app") or {}).get("status") == "RUNNING"
     )
@@ -317,12 +303,7 @@ def test_a_new_cluster_revision_deploys_the_app_again(
     app = fruit_app(app_uris["fruit_stand"], name="revision_app", route_prefix="/revision")
     engine.up(urn, inputs(app, dashboard, cluster_revision="rev-a"))
     # KubeRay recreated the cluster's pods in place: Serve's state is gone.
-    others = [
-        a["deployed_app_config"]
-        for name, a in serve_details(ray_head.dashboard_url)["applications"].items()
-        if name != "revision_app"
-    ]
-    put_raw(ray_head.dashboard_url, others)
+    change_out_of_band(ray_head.dashboard_url, remove="revision_app")
     wait_for(lambda: app_details(ray_head.dashboard_url, "revision_app") is None, what="removal")
 
     step = engine.up(urn, inputs(app, dashboard, cluster_revision="rev-b"))

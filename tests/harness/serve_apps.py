@@ -76,6 +76,18 @@ def put_raw(dashboard_url: str, applications: list[dict[str, Any]]) -> None:
     reply.raise_for_status()
 
 
+def change_out_of_band(
+    dashboard_url: str, *, remove: str | None = None, add: dict[str, Any] | None = None
+) -> None:
+    """Someone else's read-merge-write: drop app ``remove`` and/or put ``add``, keep the rest."""
+    apps = [
+        app["deployed_app_config"]
+        for name, app in serve_details(dashboard_url)["applications"].items()
+        if name not in (remove, (add or {}).get("name"))
+    ]
+    put_raw(dashboard_url, [*apps, add] if add is not None else apps)
+
+
 def wait_for(predicate: Any, timeout: float = 60, what: str = "condition") -> Any:
     """Poll ``predicate`` with backoff until it returns something truthy."""
     deadline = time.monotonic() + timeout
