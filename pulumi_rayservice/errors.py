@@ -36,13 +36,15 @@ class DashboardError(RayServiceError):
 class DashboardUnreachableError(DashboardError, TemporaryError):
     """No answer from the dashboard (connection refused, timeout, 502/503/504 after retries).
 
-    ``refused`` is True when the host actively refused or does not resolve: nothing listens there
-    any more, which ``delete`` takes as "the cluster is already gone".
+    ``refused``: the host actively refused or does not resolve (nothing listens there now; that
+    proves nothing about the cluster, which may only be behind a stopped port-forward).
+    ``maybe_applied``: a write may have reached Serve before the answer was lost.
     """
 
-    def __init__(self, message: str, *, refused: bool = False) -> None:
+    def __init__(self, message: str, *, refused: bool = False, maybe_applied: bool = False):
         super().__init__(message)
         self.refused = refused
+        self.maybe_applied = maybe_applied
 
 
 class DashboardGoneError(DashboardError):
@@ -63,6 +65,26 @@ class ServeDeployError(RayServiceError):
 
 class AppOwnershipError(RayServiceError):
     """An application of that name already runs on the cluster and was not deployed by us."""
+
+
+class ServeStateUnknownError(DashboardError):
+    """What Serve runs could not be established, so nothing was written.
+
+    The dashboard answers Serve's empty schema when it cannot reach the controller; writing on
+    that answer would drop every app on the cluster.
+    """
+
+
+class ImperativeAppsError(RayServiceError):
+    """Apps deployed from Python (``serve.run``) run on a Ray that a PUT would take them from."""
+
+
+class ConcurrentWriterError(RayServiceError):
+    """Another writer changed Serve's config under us (it took no lock); what was seen is named."""
+
+
+class LockTimeoutError(RayServiceError):
+    """A cluster's writer lock stayed held by someone else for the whole wait (holder named)."""
 
 
 # Kubernetes API ------------------------------------------------------------------------------

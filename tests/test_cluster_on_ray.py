@@ -17,7 +17,7 @@ import requests
 
 from pulumi_rayservice.cluster.provider import RayClusterProvider
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
-from tests.fake_kube import FakeKubeServer
+from tests.fake_kube import LEASES, FakeKubeServer
 from tests.fake_kube.fixtures import sample_cluster_spec
 from tests.harness.processes import session_pids
 from tests.harness.provider_host import PROVIDER_KEY, Engine, ProviderHost, provider_input, urn_of
@@ -77,11 +77,16 @@ def test_fruit_stand_on_a_kuberay_cluster_through_the_api_server_proxy(
             },
         )
         assert engine.state[app_urn].outputs["status"] == "RUNNING"
-        assert (
-            engine.state[app_urn]
-            .outputs["target"]
-            .endswith(f"/default/services/{cluster['head_service']}:dashboard")
+        # The identity: the API server the kubeconfig resolves to, the port as a number.
+        assert engine.state[app_urn].outputs["target"] == (
+            f"{server.url}/api/v1/namespaces/default/services/{cluster['head_service']}:8265"
         )
+        # Every write ran under the cluster's Lease, released afterwards.
+        lease = server.get(LEASES, "default", f"{cluster['head_service']}-serve-config")
+        assert lease is not None and lease["spec"]["holderIdentity"] == ""
+        assert lease["spec"]["leaseTransitions"] >= 0
+        lease_writes = [r for r in server.requests if "/leases" in r.path and r.method != "GET"]
+        assert lease_writes and all(r.status in (200, 201) for r in lease_writes)
         assert (
             through_proxy(server, cluster["head_service"], "serve", "/fruit", ["MANGO", 2]) == "6"
         )

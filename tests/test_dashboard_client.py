@@ -50,6 +50,7 @@ class Reply:
     body: str | bytes | Mapping[str, Any] | list[Any] = b""
     content_type: str = "application/json"
     drop: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
 
     def payload(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -118,6 +119,8 @@ def _handler(fake_ref: list[FakeDashboard]) -> type[BaseHTTPRequestHandler]:
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(payload)))
+            for name, value in reply.headers:
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
 
@@ -176,13 +179,14 @@ class CountingSession(requests.Session):
 # what is sent ---------------------------------------------------------------------------------
 
 
-def test_get_applications_sends_declarative_query_to_exact_path(dashboard: FakeDashboard) -> None:
+def test_get_applications_asks_for_every_app_at_the_exact_path(dashboard: FakeDashboard) -> None:
     dashboard.answer(Reply(200, EMPTY_APPS))
 
     assert client_for(dashboard.url).get_applications() == EMPTY_APPS
 
     [sent] = dashboard.requests
-    assert (sent.method, sent.path, sent.query) == ("GET", APPS_PATH, {"api_type": ["declarative"]})
+    # No api_type: ?api_type=declarative would hide the apps deployed with serve.run.
+    assert (sent.method, sent.path, sent.query) == ("GET", APPS_PATH, {})
     assert sent.body == b""
 
 
@@ -255,13 +259,54 @@ def test_503_then_200_succeeds_after_retries(dashboard: FakeDashboard) -> None:
 
 
 @pytest.mark.parametrize("status", [502, 504])
-def test_gateway_errors_are_retried(dashboard: FakeDashboard, status: int) -> None:
-    dashboard.answer(Reply(status, "bad gateway"), Reply(200, b""))
+def test_gateway_errors_of_a_read_are_retried(dashboard: FakeDashboard, status: int) -> None:
+    dashboard.answer(Reply(status, "bad gateway"), Reply(200, EMPTY_APPS))
 
-    client_for(dashboard.url).put_applications(CONFIG)
+    assert client_for(dashboard.url).get_applications() == EMPTY_APPS
+    assert [r.method for r in dashboard.requests] == ["GET", "GET"]
 
-    assert [r.method for r in dashboard.requests] == ["PUT", "PUT"]
-    assert json.loads(dashboard.requests[1].body) == CONFIG
+
+@pytest.mark.parametrize("reply", [Reply(502, "bad gateway"), Reply(503, "x"), Reply(drop=True)])
+def test_a_put_is_sent_once_and_its_lost_answer_may_have_applied(
+    dashboard: FakeDashboard, reply: Reply
+) -> None:
+    # Its body was built from a read: a retry must read and merge again, never resend it.
+    dashboard.answer(reply, Reply(200, b""))
+
+    with pytest.raises(DashboardUnreachableError) as caught:
+        client_for(dashboard.url).put_applications(CONFIG)
+
+    assert [r.method for r in dashboard.requests] == ["PUT"]
+    assert caught.value.maybe_applied is True
+    assert caught.value.refused is False
+    assert TOKEN not in error_text(caught.value)
+
+
+def test_a_put_to_a_refused_port_is_known_not_applied() -> None:
+    with pytest.raises(DashboardUnreachableError) as caught:
+        client_for(f"http://127.0.0.1:{free_port()}").put_applications(CONFIG)
+
+    assert caught.value.refused is True
+    assert caught.value.maybe_applied is False
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+def test_a_redirect_is_an_error_naming_where_it_pointed(
+    dashboard: FakeDashboard, status: int, method: str
+) -> None:
+    sso = (("Location", "https://login.example.com/sso"),)
+    dashboard.answer(Reply(status, b"", headers=sso), Reply(200, EMPTY_APPS))
+    client = client_for(dashboard.url)
+    with pytest.raises(DashboardError) as caught:
+        if method == "GET":
+            client.get_applications()
+        else:
+            client.put_applications(CONFIG)
+
+    assert f"HTTP {status} redirect to https://login.example.com/sso" in str(caught.value)
+    assert len(dashboard.requests) == 1  # never followed, never retried
+    assert TOKEN not in error_text(caught.value)
 
 
 def test_503_every_time_gives_unreachable_after_all_attempts(dashboard: FakeDashboard) -> None:
@@ -472,11 +517,7 @@ def proxy_target(kube: Mapping[str, Any]) -> DashboardTarget:
 
 def _assert_proxied(dashboard: FakeDashboard) -> None:
     [sent] = dashboard.requests
-    assert (sent.method, sent.path, sent.query) == (
-        "GET",
-        PROXY_PATH,
-        {"api_type": ["declarative"]},
-    )
+    assert (sent.method, sent.path, sent.query) == ("GET", PROXY_PATH, {})
     assert sent.headers["x-ray-authorization"] == f"Bearer {TOKEN}"
     assert sent.headers["user-agent"] == f"pulumi-rayservice/{__version__}"
 
@@ -553,3 +594,57 @@ def test_broken_kubeconfig_content_is_kube_config_error_without_secrets(content:
     assert TOKEN not in text
     assert content.strip() not in text
     assert "inline kubeconfig" in str(caught.value) or "kubeconfig content" in str(caught.value)
+
+
+# Ray's state API: is a Serve controller alive? ------------------------------------------------
+
+
+def actors_reply(*states: str, partial: str = "") -> Reply:
+    actors = [
+        {"class_name": "ServeController", "state": state, "name": "SERVE_CONTROLLER_ACTOR"}
+        for state in states
+    ]
+    return Reply(
+        200,
+        {
+            "result": True,
+            "msg": "",
+            "data": {
+                "result": {
+                    "total": len(actors),
+                    "result": actors,
+                    "partial_failure_warning": partial,
+                    "warnings": None,
+                }
+            },
+        },
+    )
+
+
+def test_serve_controller_states_asks_the_state_api_for_serve_controllers(
+    dashboard: FakeDashboard,
+) -> None:
+    dashboard.answer(actors_reply("DEAD", "ALIVE"))
+
+    assert client_for(dashboard.url).serve_controller_states() == ["DEAD", "ALIVE"]
+    [sent] = dashboard.requests
+    assert sent.path == "/api/v0/actors"
+    assert sent.query["filter_keys"] == ["class_name"]
+    assert sent.query["filter_predicates"] == ["="]
+    assert sent.query["filter_values"] == ["ServeController"]
+    assert sent.headers["x-ray-authorization"] == f"Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        actors_reply("ALIVE", partial="2 of 3 nodes did not answer"),
+        Reply(200, {"result": False, "msg": "GCS timed out", "data": {}}),
+        Reply(200, {"unexpected": "shape"}),
+    ],
+)
+def test_an_incomplete_state_api_answer_is_an_error(dashboard: FakeDashboard, reply: Reply) -> None:
+    dashboard.answer(reply)
+
+    with pytest.raises(DashboardError):
+        client_for(dashboard.url).serve_controller_states()

@@ -7,9 +7,11 @@ inputs that are not known yet (a dashboard of a cluster that will be created in 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
 from tests.harness.provider_host import (
@@ -213,28 +215,136 @@ def test_bad_inputs_fail_at_check_naming_the_field(
 
 
 PROXY = {"service": "fruit-abcde-head-svc", "namespace": "ray", "port": "dashboard"}
+PROXY_PATH = "/api/v1/namespaces/ray/services/fruit-abcde-head-svc:8265"
+
+
+def kubeconfig(servers: dict[str, str], current: str) -> str:
+    """A kubeconfig with one context per server (context name -> API server URL)."""
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": f"c-{n}", "cluster": {"server": u}} for n, u in servers.items()],
+            "users": [{"name": "u", "user": {"token": "t"}}],
+            "contexts": [
+                {"name": n, "context": {"cluster": f"c-{n}", "user": "u"}} for n in servers
+            ],
+            "current-context": current,
+        }
+    )
+
+
+CLUSTER_A = "https://10.0.0.1:6443"
+CLUSTER_B = "https://10.9.9.9:6443"
 
 
 @pytest.mark.parametrize(
     ("old_kube", "new_kube", "op"),
     [
-        ({"path": "/home/dev/.kube/config"}, {"path": "/ci/kubeconfig"}, "update"),
-        (
-            {"path": "/home/dev/.kube/config"},
-            {"content": "apiVersion: v1\nkind: Config\n"},
-            "update",
-        ),
-        ({"context": "prod"}, {"context": "staging"}, "replace"),
+        ({"path": "home"}, {"path": "ci"}, "update"),
+        ({"path": "home"}, {"content": "home"}, "update"),
+        ({"path": "home", "context": "prod"}, {"path": "home"}, "update"),
+        ({"path": "home", "context": "prod"}, {"path": "home", "context": "staging"}, "replace"),
+        ({"path": "home", "context": "prod"}, {"path": "moved", "context": "prod"}, "replace"),
     ],
-    ids=["another-path", "path-to-content", "another-context"],
+    ids=[
+        "another-path-same-server",
+        "path-to-content-same-server",
+        "explicit-vs-current-context",
+        "context-of-another-server",
+        "same-context-name-now-another-server",
+    ],
 )
-def test_how_the_proxy_is_reached_is_not_identity_but_the_cluster_is(
-    provider_host: ProviderHost, old_kube: dict[str, Any], new_kube: dict[str, Any], op: str
+def test_the_cluster_reached_is_identity_not_how_it_is_reached(
+    provider_host: ProviderHost,
+    tmp_path: Path,
+    old_kube: dict[str, str],
+    new_kube: dict[str, str],
+    op: str,
+) -> None:
+    files = {
+        # prod is the current context of both the laptop's and CI's kubeconfig.
+        "home": kubeconfig({"prod": CLUSTER_A, "staging": CLUSTER_B}, current="prod"),
+        "ci": kubeconfig({"ci-prod": CLUSTER_A}, current="ci-prod"),
+        # Same context name, now another API server: another cluster.
+        "moved": kubeconfig({"prod": CLUSTER_B}, current="prod"),
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+
+    def resolve(kube: dict[str, str]) -> dict[str, str]:
+        out = dict(kube)
+        if "path" in out:
+            out["path"] = str(tmp_path / out["path"])
+        if "content" in out:
+            out["content"] = files[out["content"]]
+        return out
+
+    engine = Engine(provider_host)
+    old_dashboard = {**PROXY, "kube": resolve(old_kube)}
+    engine.state[URN] = ResourceState(
+        URN,
+        "fruit_app@k8s",
+        inputs(dashboard=old_dashboard),
+        {**outputs(dashboard=old_dashboard), "target": CLUSTER_A + PROXY_PATH},
+    )
+    step = engine.preview(URN, inputs(dashboard={**PROXY, "kube": resolve(new_kube)}))
+    assert step.op == op
+    if op == "replace":
+        assert step.diff is not None and step.diff.replaces == ["dashboard"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "new_port", "op"),
+    [
+        (CLUSTER_A + PROXY_PATH, "8265", "update"),
+        (
+            "https://10.0.0.1:6443/api/v1/namespaces/ray/services/fruit-abcde-head-svc:8443",
+            "dashboard",
+            "replace",
+        ),
+        # Written by an earlier version: the context name was the identity.
+        ("k8s:prod/ray/services/fruit-abcde-head-svc:dashboard", "dashboard", "same"),
+        ("k8s:staging/ray/services/fruit-abcde-head-svc:dashboard", "dashboard", "replace"),
+    ],
+    ids=["named-vs-numbered-port", "another-port", "legacy-same", "legacy-other-context"],
+)
+def test_stored_targets_are_compared_as_one_identity(
+    provider_host: ProviderHost, tmp_path: Path, stored: str, new_port: str, op: str
+) -> None:
+    path = tmp_path / "kubeconfig"
+    path.write_text(kubeconfig({"prod": CLUSTER_A}, current="prod"), encoding="utf-8")
+    kube = {"path": str(path), "context": "prod"}
+    engine = Engine(provider_host)
+    old_dashboard = {**PROXY, "kube": kube}
+    engine.state[URN] = ResourceState(
+        URN,
+        "fruit_app@k8s",
+        inputs(dashboard=old_dashboard),
+        {**outputs(dashboard=old_dashboard), "target": stored},
+    )
+    step = engine.preview(URN, inputs(dashboard={**PROXY, "port": new_port, "kube": kube}))
+    assert step.op == op
+
+
+@pytest.mark.parametrize(
+    ("old_url", "new_url", "op"),
+    [
+        ("http://localhost:8265", "http://127.0.0.1:8265", "update"),
+        ("http://LOCALHOST:8265/", "http://[::1]:8265", "update"),
+        ("http://127.0.0.1:8265", "http://127.0.0.1:8266", "replace"),
+        ("http://ray.example.com", "http://RAY.example.com:80", "update"),
+        ("https://ray.example.com", "http://ray.example.com", "replace"),
+    ],
+)
+def test_one_dashboard_url_under_many_spellings_is_one_cluster(
+    provider_host: ProviderHost, old_url: str, new_url: str, op: str
 ) -> None:
     engine = Engine(provider_host)
-    old_dashboard = {**PROXY, "kube": old_kube}
+    old = {"url": old_url}
     engine.state[URN] = ResourceState(
-        URN, "fruit_app@k8s", inputs(dashboard=old_dashboard), outputs(dashboard=old_dashboard)
+        URN, "fruit_app@x", inputs(dashboard=old), {**outputs(dashboard=old), "target": old_url}
     )
-    step = engine.preview(URN, inputs(dashboard={**PROXY, "kube": new_kube}))
+    app = changed("deployments.0.user_config.price", 4)
+    step = engine.preview(URN, inputs(app=app, dashboard={"url": new_url}))
     assert step.op == op

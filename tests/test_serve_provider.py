@@ -229,17 +229,26 @@ def test_existing_app_of_another_owner_is_refused_unless_adopted(
     assert answer(ray_head.serve_url, "/theirs", ["MANGO", 1]) == "7"
 
 
-def test_delete_succeeds_when_the_cluster_is_gone(
+def test_a_refused_connection_does_not_prove_the_cluster_gone(
     provider_host: ProviderHost, app_uris: dict[str, str]
 ) -> None:
+    # A forgotten port-forward refuses connections too: destroy and refresh must not drop an app
+    # that may still run; they fail and say what to do.
     from tests.harness.processes import free_port
 
     engine = Engine(provider_host)
-    props = inputs(fruit_app(app_uris["fruit_stand"]), {"url": f"http://127.0.0.1:{free_port()}"})
-    props = engine.check(urn_of(TYPE, "gone"), props)
-    gone = {**props, "app_name": "fruit_app"}
-    provider_host.delete(urn_of(TYPE, "gone"), "fruit_app@gone", gone)
-    assert "already gone" in provider_host.log
+    urn = urn_of(TYPE, "gone")
+    props = engine.check(
+        urn, inputs(fruit_app(app_uris["fruit_stand"]), {"url": f"http://127.0.0.1:{free_port()}"})
+    )
+    state = {**props, "app_name": "fruit_app", "target": props["dashboard"]["url"]}
+    with pytest.raises(ProviderError) as failure:
+        provider_host.delete(urn, "fruit_app@gone", state)
+    assert "does not prove the cluster is gone" in failure.value.message
+    assert "pulumi state delete" in failure.value.message
+    with pytest.raises(ProviderError) as failure:
+        provider_host.read(urn, "fruit_app@gone", state, props)
+    assert "pulumi refresh" in failure.value.message
 
 
 def test_secret_token_stays_out_of_outputs_errors_and_logs(

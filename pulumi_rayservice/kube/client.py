@@ -45,6 +45,7 @@ class CustomResourceKind:
 
 
 RAY_CLUSTER = CustomResourceKind("ray.io", "v1", "rayclusters", "RayCluster")
+LEASE_API_VERSION = "coordination.k8s.io/v1"
 GONE: dict[str, Any] = {"gone": True}
 """What :meth:`KubeClient.next_change` returns when the object was deleted (compare with ``is``)."""
 
@@ -75,6 +76,7 @@ class KubeClient:
         self._api_client = api_client(kube)
         self._custom: Any = client.CustomObjectsApi(self._api_client)
         self._core: Any = client.CoreV1Api(self._api_client)
+        self._coordination: Any = client.CoordinationV1Api(self._api_client)
         self.retry = retry or KubeRetryPolicy()
 
     def close(self) -> None:
@@ -130,16 +132,20 @@ class KubeClient:
             ),
         )  # fmt: skip
 
-    def delete(self, kind: CustomResourceKind, namespace: str, name: str) -> dict[str, Any] | None:
+    def delete(
+        self, kind: CustomResourceKind, namespace: str, name: str, *, uid: str | None = None
+    ) -> dict[str, Any] | None:
         """DELETE the object; the answer (the object, or a ``Status`` when it went at once).
 
-        None when it was already gone.
+        None when it was already gone. With ``uid``, only that object is deleted (a
+        precondition): another object that took the name meanwhile is a ``KubeConflictError``.
         """
+        options = {"preconditions": {"uid": uid}} if uid else None
         try:
             answer = self._call(
                 f"delete {kind.kind} {namespace}/{name}",
                 lambda: self._custom.delete_namespaced_custom_object(
-                    kind.group, kind.version, namespace, kind.plural, name
+                    kind.group, kind.version, namespace, kind.plural, name, body=options
                 ),
             )
         except KubeNotFoundError:
@@ -197,6 +203,42 @@ class KubeClient:
             raise WatchUnavailable(f"watch failed: {type(error).__name__}") from None
         finally:
             watcher.stop()
+
+    # leases (coordination.k8s.io/v1) -------------------------------------------------------
+
+    def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Lease, or None when it does not exist."""
+        try:
+            lease = self._call(
+                f"get Lease {namespace}/{name}",
+                lambda: self._coordination.read_namespaced_lease(name, namespace),
+            )
+        except KubeNotFoundError:
+            return None
+        return self._plain(lease)
+
+    def create_lease(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST a Lease. Raises ``KubeConflictError`` when one of that name exists."""
+        name = body.get("metadata", {}).get("name", "")
+        return self._plain(
+            self._call(
+                f"create Lease {namespace}/{name}",
+                lambda: self._coordination.create_namespaced_lease(namespace, dict(body)),
+            )
+        )
+
+    def replace_lease(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """PUT a Lease conditional on the ``metadata.resourceVersion`` in ``body``.
+
+        Raises ``KubeConflictError`` (409) when the Lease changed since that version was read.
+        """
+        name = body.get("metadata", {}).get("name", "")
+        return self._plain(
+            self._call(
+                f"update Lease {namespace}/{name}",
+                lambda: self._coordination.replace_namespaced_lease(name, namespace, dict(body)),
+            )
+        )
 
     # core objects ---------------------------------------------------------------------------
 

@@ -131,7 +131,7 @@ def load_client_configuration(kube: Mapping[str, Any] | None) -> Any:
                 data, context=context, client_configuration=configuration, persist_config=False
             )
         else:
-            path = kube.get("path") or _default_kubeconfig_path()
+            path = kube.get("path") or default_kubeconfig_path()
             if path is None:
                 config.load_incluster_config(client_configuration=configuration)
             else:
@@ -183,7 +183,56 @@ def http_auth(kube: Mapping[str, Any] | None) -> HttpAuth:
     )
 
 
-def _default_kubeconfig_path() -> str | None:
+def api_server_of(kube: Mapping[str, Any] | None) -> str | None:
+    """The API server URL a kube input resolves to, or None when the kubeconfig does not say.
+
+    Read from the kubeconfig alone (the context's cluster's ``server``), or from the in-cluster
+    environment: no network, no auth plugin, so a preview can compare clusters. The official
+    client resolves the same entries when it connects.
+    """
+    kube = kube or {}
+    try:
+        if kube.get("in_cluster"):
+            return _in_cluster_server()
+        if kube.get("content"):
+            data = yaml.safe_load(str(kube["content"]))
+        else:
+            path = kube.get("path") or default_kubeconfig_path()
+            if path is None:
+                return _in_cluster_server()
+            data = yaml.safe_load(Path(str(path)).expanduser().read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(data, Mapping):
+        return None
+    context_name = kube.get("context") or data.get("current-context")
+    context = _named(data.get("contexts"), context_name).get("context")
+    if not isinstance(context, Mapping):
+        return None
+    cluster = _named(data.get("clusters"), context.get("cluster")).get("cluster")
+    server = cluster.get("server") if isinstance(cluster, Mapping) else None
+    return str(server) if isinstance(server, str) and server else None
+
+
+def _named(entries: Any, name: Any) -> Mapping[str, Any]:
+    """The entry called ``name`` of a kubeconfig list (contexts, clusters), or an empty mapping."""
+    if not isinstance(entries, list) or not isinstance(name, str):
+        return {}
+    for entry in entries:
+        if isinstance(entry, Mapping) and entry.get("name") == name:
+            return entry
+    return {}
+
+
+def _in_cluster_server() -> str | None:
+    host = os.environ.get("KUBERNETES_SERVICE_HOST")
+    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    if not host:
+        return None
+    return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+
+
+def default_kubeconfig_path() -> str | None:
     """``kubectl``'s search: ``$KUBECONFIG`` (first entry), then ``~/.kube/config``, else None."""
     env = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
     if env:

@@ -1,9 +1,12 @@
 """The Ray dashboard's Serve REST API, as a small typed client.
 
-One place turns HTTP into this package's errors: connection failures and 502/503/504 are retried
-with backoff (the dashboard answers 503 for a moment while Serve's controller starts, and the API
-server's proxy answers 503 until the head Service has an endpoint), 401/403 become
-``DashboardAuthError``, a 400 on PUT becomes ``ServeConfigRejectedError`` with Serve's own text.
+One place turns HTTP into this package's errors: connection failures and 502/503/504 of a read are
+retried with backoff (the dashboard answers 503 for a moment while Serve's controller starts, and
+the API server's proxy answers 503 until the head Service has an endpoint), 401/403 become
+``DashboardAuthError``, a 400 on PUT becomes ``ServeConfigRejectedError`` with Serve's own text, a
+redirect is an error naming where it pointed. A PUT is sent once and never retried here: its body
+was built from a read, and a retry must read and merge again (the deployer does), so a failure
+says whether the PUT may have reached Serve.
 Requests never look like a browser (the dashboard answers 405 to those), every call has a timeout,
 and the token never appears in a message or a log line.
 """
@@ -30,6 +33,8 @@ from ..kube.config import http_auth
 from .dashboard import DashboardTarget
 
 SERVE_APPLICATIONS = "/api/serve/applications/"
+STATE_ACTORS = "/api/v0/actors"
+SERVE_CONTROLLER_CLASS = "ServeController"
 RETRYABLE_STATUS = frozenset({502, 503, 504})
 MAX_BODY_IN_MESSAGE = 300
 GONE_PROBLEMS = frozenset({"connection refused", "name or service not known"})
@@ -108,20 +113,71 @@ class DashboardClient:
     # Serve REST API -------------------------------------------------------------------------
 
     def get_applications(self) -> dict[str, Any]:
-        """``GET /api/serve/applications/?api_type=declarative``: config and status of every app."""
-        reply = self._request("GET", SERVE_APPLICATIONS, params={"api_type": "declarative"})
-        return self._json(reply)
+        """``GET /api/serve/applications/``: config, status and source of EVERY app.
+
+        Without ``api_type``: apps deployed from Python (``serve.run``) are listed too (with
+        ``source: imperative``); ``?api_type=declarative`` would hide them from the merge.
+        """
+        return self._json(self._request("GET", SERVE_APPLICATIONS))
 
     def put_applications(self, config: Mapping[str, Any]) -> None:
-        """``PUT /api/serve/applications/``: replace the WHOLE set of declarative apps.
+        """``PUT /api/serve/applications/``: replace the WHOLE set of declarative apps, once.
 
-        A 200 means Serve accepted the config, not that anything runs yet.
+        A 200 means Serve accepted the config, not that anything runs yet. Never retried.
 
         Raises:
             ServeConfigRejectedError: Serve's schema check refused it (400), with Serve's text.
+            DashboardUnreachableError: no answer; ``maybe_applied`` says whether the request
+                may have reached Serve (a timeout, a dropped answer, a 502/503/504 of a proxy).
 
         """
-        self._request("PUT", SERVE_APPLICATIONS, body=config)
+        self._request("PUT", SERVE_APPLICATIONS, body=config, attempts=1)
+
+    def serve_controller_states(self) -> list[str]:
+        """The states of Serve's controller actors, from Ray's state API (``/api/v0/actors``).
+
+        This is how a stopped Serve is told from a controller the dashboard cannot reach: both
+        make the Serve API answer its empty schema, but only a stopped Serve has no controller
+        actor that is alive, restarting or being created (a shut-down one stays listed as DEAD).
+
+        Raises:
+            DashboardError: the state API did not give a complete answer (a partial failure of
+                the GCS query counts as no answer).
+
+        """
+        reply = self._request(
+            "GET",
+            STATE_ACTORS,
+            params={
+                "filter_keys": "class_name",
+                "filter_predicates": "=",
+                "filter_values": SERVE_CONTROLLER_CLASS,
+                "detail": "false",
+            },
+        )
+        body = self._json(reply)
+        data = body.get("data")
+        listing = data.get("result") if isinstance(data, dict) else None
+        actors = listing.get("result") if isinstance(listing, dict) else None
+        if (
+            body.get("result") is not True
+            or not isinstance(listing, dict)
+            or not isinstance(actors, list)
+        ):
+            raise DashboardError(
+                f"Ray's state API on {self.description} gave no actor list: "
+                f"{_short(str(body.get('msg') or body))}"
+            )
+        if listing.get("partial_failure_warning"):
+            raise DashboardError(
+                f"Ray's state API on {self.description} answered in part only: "
+                f"{_short(str(listing['partial_failure_warning']))}"
+            )
+        return [
+            str(actor.get("state") or "")
+            for actor in actors
+            if isinstance(actor, dict) and actor.get("class_name") == SERVE_CONTROLLER_CLASS
+        ]
 
     def version(self) -> dict[str, Any]:
         """``GET /api/version``: the dashboard's API and Ray versions."""
@@ -136,6 +192,7 @@ class DashboardClient:
         *,
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
+        attempts: int | None = None,
     ) -> requests.Response:
         url = self.base_url + path
         headers = dict(self.headers)
@@ -145,7 +202,9 @@ class DashboardClient:
             data = json.dumps(body)
         delay = self.retry.initial_s
         last_problem = ""
-        for attempt in range(1, self.retry.attempts + 1):
+        tries = attempts or self.retry.attempts
+        maybe_applied = False
+        for attempt in range(1, tries + 1):
             try:
                 reply = self.session.request(
                     method,
@@ -160,27 +219,38 @@ class DashboardClient:
                 )
             except requests.ConnectionError as error:
                 last_problem = _connection_problem(error)
+                maybe_applied = maybe_applied or last_problem not in GONE_PROBLEMS
             except requests.Timeout:
                 last_problem = f"no answer within {self.timeout[1]:.0f}s"
+                maybe_applied = True
             else:
                 if reply.status_code not in RETRYABLE_STATUS:
                     self._raise_for_status(method, path, reply)
                     return reply
                 last_problem = f"HTTP {reply.status_code} {_short(reply.text)}".strip()
-            if attempt < self.retry.attempts:
+                maybe_applied = True
+            if attempt < tries:
                 time.sleep(delay)
                 delay = min(self.retry.max_s, delay * self.retry.factor)
+        after = f"after {tries} attempts" if tries > 1 else f"to {method} {path}"
         raise DashboardUnreachableError(
-            f"Ray dashboard at {self.description} is unreachable after "
-            f"{self.retry.attempts} attempts: {last_problem}",
+            f"Ray dashboard at {self.description} gave no answer {after}: {last_problem}",
             refused=last_problem in GONE_PROBLEMS,
+            maybe_applied=maybe_applied and method != "GET",
         )
 
     def _raise_for_status(self, method: str, path: str, reply: requests.Response) -> None:
         status = reply.status_code
+        where = f"{method} {path} on {self.description}"
+        if 300 <= status < 400:
+            # Never followed: a redirect would take the credentials and the PUT somewhere else.
+            location = reply.headers.get("Location") or "nowhere"
+            raise DashboardError(
+                f"{where}: HTTP {status} redirect to {_short(location)}; the dashboard URL "
+                "must point at the dashboard itself (nothing was sent there)"
+            )
         if status < 400:
             return
-        where = f"{method} {path} on {self.description}"
         if status in (401, 403):
             what = "token missing" if status == 401 else "token refused"
             raise DashboardAuthError(

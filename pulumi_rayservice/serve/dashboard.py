@@ -11,21 +11,24 @@ Two ways in:
   API server's service proxy (``/api/v1/namespaces/{ns}/services/{svc}:dashboard/proxy/``), so
   ``pulumi up`` works from a laptop or CI with only a kubeconfig. ``RayCluster.dashboard`` is one.
 
-The identity of a target (what decides replace-vs-update and which lock serializes PUTs) is the URL,
-or namespace/service/port plus the kube identity; the token is a credential, not identity.
+The identity of a target (what decides replace-vs-update and which lock serializes PUTs) is built
+in :mod:`.identity`: the normalized URL, or the API server the kubeconfig resolves to plus
+namespace, Service and port; the token is a credential, not identity.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..kube.config import Kube, kube_to_input
+from ..kube.config import Kube, api_server_of, kube_to_input
+from .identity import proxy_identity, same_cluster, url_identity
 
 DEFAULT_PROXY_PORT = "dashboard"
 DASHBOARD_KEYS = ("url", "token", "service", "namespace", "port", "kube")
@@ -164,18 +167,37 @@ class DashboardTarget:
             token=token or data.get("token") or None,
         )
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Identity: which dashboard this is. Never contains a secret.
+        """Identity: which cluster's dashboard this is (:mod:`.identity`). Never holds a secret.
 
-        For the service proxy: the kubeconfig context (which cluster), namespace, Service and
-        port; not the kubeconfig's path or content, which differ between a laptop and CI that
-        reach the same cluster (a different path must not replace every app).
+        For the service proxy: the API server the kubeconfig resolves to, namespace, Service and
+        port; not the kubeconfig's path, content or context name, which differ between a laptop
+        and CI that reach the same cluster (a different path must not replace every app).
         """
+        if self.url is not None:
+            return url_identity(self.url)
+        return proxy_identity(
+            api_server_of(self.kube), self.namespace, str(self.service), self.port
+        )
+
+    @property
+    def legacy_key(self) -> str:
+        """The identity that versions before 0.2 stored as ``target`` (kept to compare with)."""
         if self.url is not None:
             return self.url
         context = (self.kube or {}).get("context") or "current-context"
         return f"k8s:{context}/{self.namespace}/services/{self.service}:{self.port}"
+
+    def is_cluster_of(self, stored_target: Any) -> bool:
+        """Whether ``stored_target`` (a previous ``target`` output) names this target's cluster."""
+        if not isinstance(stored_target, str) or not stored_target:
+            return False
+        if stored_target.startswith("k8s:"):
+            return stored_target == self.legacy_key
+        if self.url is not None or "://" not in stored_target:
+            return url_identity(stored_target) == self.key
+        return same_cluster(stored_target, self.key)
 
     def describe(self) -> str:
         """Short human form for messages."""
@@ -187,6 +209,23 @@ class DashboardTarget:
 def dashboard_identity(data: Mapping[str, Any]) -> str:
     """The identity of a dashboard input dict, for diff (pure, no network, no secrets)."""
     return DashboardTarget.from_input(data).key
+
+
+def same_target(old_outputs: Mapping[str, Any], new_dashboard: Mapping[str, Any]) -> bool:
+    """Whether new dashboard inputs reach the cluster the previous outputs were deployed on.
+
+    The previous ``target`` output records the identity as resolved then (so a kubeconfig that now
+    points at another API server is another cluster); states without it fall back to the
+    previous ``dashboard`` input.
+    """
+    new = DashboardTarget.from_input(new_dashboard)
+    stored = old_outputs.get("target")
+    if isinstance(stored, str) and stored:
+        return new.is_cluster_of(stored)
+    old_dashboard = old_outputs.get("dashboard")
+    if not isinstance(old_dashboard, Mapping):
+        return False
+    return same_cluster(dashboard_identity(old_dashboard), new.key)
 
 
 def check_dashboard(raw: Any, field: str = "dashboard") -> list[tuple[str, str]]:

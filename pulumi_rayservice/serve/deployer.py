@@ -1,41 +1,68 @@
-"""Deploy, replace and remove ONE Serve application on a cluster that others may share.
+"""Deploy, replace and remove ONE Serve application on a cluster that others share.
 
-Serve's PUT replaces the whole set of applications, and has no ETag or lock. So every change is a
-read-merge-write of the whole config, serialized per dashboard by a process-wide lock (the Pulumi
-provider host serves calls on four threads, and a stack may hold several apps on one cluster):
-read what runs, put our app into (or out of) that list, PUT it back. Apps that belong to others are
-carried over exactly as Serve reports them. Removal is a PUT without our app, never ``DELETE``
-(which shuts Serve down for everyone).
+Serve's PUT replaces the whole set of applications and has no ETag or lock, so every change is a
+read-merge-write of the whole config, and the first rule is that what belongs to someone else is
+never changed, whatever fails and whoever else writes at the same time:
 
-A 200 from PUT only means "accepted": the waits below poll with backoff until the app is RUNNING
-with every deployment HEALTHY, Serve says DEPLOY_FAILED, or the deadline passes.
+- The write runs under the cluster's writer lock (:mod:`.writer_lock`): in-process, plus a Lease
+  or a machine-wide file lock, so writers that take it never interleave.
+- The read is proven before it is merged: the dashboard answers Serve's EMPTY schema both when
+  Serve is stopped and when it cannot reach the controller (a restart, a slow GCS). Writing on the
+  second would drop every app, so an empty answer is believed only when Ray's state API shows no
+  live Serve controller; in doubt nothing is written.
+- Other owners' apps are carried over exactly as Serve reports them (nulls, ``1.0``, every key);
+  only our own app is normalized. Apps deployed from Python (``serve.run``) cannot be carried: on
+  a Ray that would delete them the write is refused, naming them.
+- The PUT is sent once. A lost answer is settled by reading, and a retry reads and merges again:
+  a body built from an old read is never sent.
+- Every write is verified by reading again: ours is as written and every other app that was there
+  still is. An app dropped meanwhile by a writer that takes no lock (``serve deploy``, a raw PUT)
+  is put back by merging again, a bounded number of times, with a warning naming it.
+
+A 200 from PUT only means "accepted": the waits poll with backoff until the app is RUNNING with
+every deployment HEALTHY, Serve says DEPLOY_FAILED, or the deadline passes; if our app vanishes or
+changes while we wait, another writer replaced the config and the wait fails at once.
 """
 
 from __future__ import annotations
 
-import threading
+import contextlib
+import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import pulumi
 
 from .._util.normalize import canonical
 from .._util.polling import Backoff, Deadline
-from ..errors import ServeDeployError
+from .._util.versions import at_least, parse_version
+from ..errors import (
+    ConcurrentWriterError,
+    DashboardError,
+    DashboardUnreachableError,
+    ImperativeAppsError,
+    ServeConfigRejectedError,
+    ServeDeployError,
+    ServeStateUnknownError,
+)
 from .client import DashboardClient
-from .status import AppState, ServeSnapshot
+from .status import AppState, ServeSnapshot, same_config
+from .writer_lock import HeldLock
 
-_LOCKS: dict[str, threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
-
-
-def dashboard_lock(key: str) -> threading.Lock:
-    """The process-wide lock that serializes read-merge-write on one dashboard."""
-    with _LOCKS_GUARD:
-        return _LOCKS.setdefault(key, threading.Lock())
-
+KEEPS_IMPERATIVE_APPS_SINCE = (2, 12, 0)
+"""Ray versions from here on keep ``serve.run`` apps on a declarative PUT (ray-project/ray#44476,
+April 2024: only apps deployed declaratively are deleted when missing from the config)."""
+MAX_MERGES = 3
+"""How many times a write is merged again after another writer dropped an app meanwhile."""
+STATE_PROOF_S = 30.0
+"""How long an empty answer with a live controller is read again before the write is refused."""
 
 Guard = Callable[[ServeSnapshot, "AppState | None"], None]
 """Called under the lock with what runs now, before anything is written; raises to refuse."""
+WriterLock = Callable[[Deadline], "contextlib.AbstractContextManager[HeldLock]"]
+"""Takes the cluster's writer lock until the deadline (see :func:`.writer_lock.writer_lock`)."""
+Warn = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -67,13 +94,21 @@ def _require_running_options(running: Mapping[str, Any], wanted: Mapping[str, An
         )
 
 
+@dataclass
 class ServeDeployer:
-    """Read-merge-write and waits for one app name on one dashboard."""
+    """Read-merge-write and waits for one app name on one dashboard.
 
-    def __init__(self, client: DashboardClient, lock_key: str, *, backoff: Backoff | None = None):
-        self.client = client
-        self.lock_key = lock_key
-        self.backoff = backoff or Backoff()
+    ``wrote`` records whether a PUT may have changed the cluster (sent, and not refused by Serve's
+    schema check): the provider cleans up or rolls back only then.
+    """
+
+    client: DashboardClient
+    lock: WriterLock
+    backoff: Backoff = field(default_factory=Backoff)
+    warn: Warn = pulumi.log.warn
+    max_merges: int = MAX_MERGES
+    state_proof_s: float = STATE_PROOF_S
+    wrote: bool = False
 
     def __enter__(self) -> ServeDeployer:
         return self
@@ -81,17 +116,60 @@ class ServeDeployer:
     def __exit__(self, *_exc: object) -> None:
         self.client.close()
 
+    @property
+    def where(self) -> str:
+        """The dashboard, for messages."""
+        return self.client.description
+
+    # reading ------------------------------------------------------------------------------------
+
     def snapshot(self) -> ServeSnapshot:
-        """What runs on the cluster now."""
+        """What Serve reports now (every app, whatever deployed it)."""
         return ServeSnapshot.from_details(self.client.get_applications())
+
+    def read_for_write(self, deadline: Deadline) -> ServeSnapshot:
+        """What runs now, proven: an empty answer is believed only when Serve is proven stopped.
+
+        Raises:
+            ServeStateUnknownError: Serve's controller lives but the dashboard cannot reach it,
+                or whether it lives cannot be told; nothing is written on such a read.
+
+        """
+        delays = self.backoff.delays()
+        proof_deadline = Deadline(min(deadline.remaining(), self.state_proof_s))
+        while True:
+            snapshot = self.snapshot()
+            if snapshot.running or snapshot.apps:
+                return snapshot
+            try:
+                states = self.client.serve_controller_states()
+            except DashboardError as error:
+                raise ServeStateUnknownError(
+                    f"{self.where} reports no Serve apps and whether Serve runs cannot be "
+                    f"told ({error}); nothing was written"
+                ) from None
+            alive = [state for state in states if state != "DEAD"]
+            if not alive:
+                return snapshot  # proven: no Serve controller lives on this cluster
+            if not proof_deadline.sleep(next(delays)):
+                raise ServeStateUnknownError(
+                    f"{self.where} reports no Serve apps, but Serve's controller actor is "
+                    f"{alive[0]}: the dashboard cannot reach it (a controller restart or a slow "
+                    f"GCS) and answered so for {proof_deadline.timeout_s:g}s. Nothing was "
+                    "written; run again once Serve answers"
+                )
+
+    # writing ------------------------------------------------------------------------------------
 
     def apply(
         self,
         name: str,
         desired: Mapping[str, Any] | None,
         *,
+        deadline: Deadline,
         guard: Guard | None = None,
         serve_options: Mapping[str, Any] | None = None,
+        verbatim: bool = False,
     ) -> Applied:
         """Make the cluster's config hold ``desired`` for app ``name`` (None: remove it).
 
@@ -99,45 +177,167 @@ class ServeDeployer:
         Serve's deploy time and makes the app report DEPLOYING for a moment). ``serve_options``
         (http_options, grpc_options, proxy_location) go with the PUT that starts Serve; on a
         running Serve, which ignores them, a difference is an error instead of a silent no-op.
+        ``verbatim`` sends ``desired`` exactly as given (a config of someone else's being put
+        back), not normalized as our own app's is.
+
+        Raises:
+            ConcurrentWriterError: other writers kept changing the config under us.
+            ServeStateUnknownError, ImperativeAppsError, AppOwnershipError (from ``guard``),
+                LockTimeoutError: refused before anything was written.
+            DashboardError: the dashboard failed; ``wrote`` says whether a PUT may have landed.
+
         """
-        with dashboard_lock(self.lock_key):
-            snapshot = self.snapshot()
+        wanted = canonical(dict(desired)) if desired is not None else None
+        to_send = copy.deepcopy(dict(desired)) if verbatim and desired is not None else wanted
+        with self.lock(deadline) as held:
+            snapshot = self.read_for_write(deadline)
             before = snapshot.apps.get(name)
             if guard is not None:
                 guard(snapshot, before)
+            current = None if before is None or before.is_deleting else before.deployed_app_config
+            # A failed app is PUT again even when unchanged: that is how Serve retries a deploy.
+            if wanted == current and not (before is not None and before.is_failed):
+                return Applied(before=before, put=False)
+            if wanted is None and current is None:
+                return Applied(before=before, put=False)  # not there, or on its way out
+            self._refuse_imperative(snapshot, name)
             settings = dict(snapshot.settings)
-            if serve_options and desired is not None:
+            if serve_options and wanted is not None:
                 if snapshot.running:
                     _require_running_options(snapshot.settings, serve_options)
                 else:
                     settings.update(serve_options)
-            wanted = canonical(dict(desired)) if desired is not None else None
-            current = before.deployed_app_config if before is not None else None
-            if before is not None and before.status == "DELETING":
-                current = None
-            # A failed app is PUT again even when unchanged: that is how Serve retries a deploy.
-            if wanted == current and not (before is not None and before.is_failed):
-                return Applied(before=before, put=False)
-            others = [c for c in snapshot.declarative_configs() if c.get("name") != name]
-            applications = [*others, wanted] if wanted is not None else others
-            self.client.put_applications({**settings, "applications": applications})
+            self._write(name, to_send, snapshot, settings, held, deadline)
             return Applied(before=before, put=True)
 
-    def wait_applied(self, name: str, applied: Applied, deadline: Deadline) -> AppState:
-        """Wait for the outcome of an ``apply``: a new deploy if it PUT, else the current one."""
-        return self.wait_running(
-            name, since=applied.before if applied.put else None, deadline=deadline
+    def _write(
+        self,
+        name: str,
+        wanted: dict[str, Any] | None,
+        snapshot: ServeSnapshot,
+        settings: dict[str, Any],
+        held: HeldLock,
+        deadline: Deadline,
+    ) -> None:
+        """PUT ours merged into ``snapshot``, then verify; merge again while others drop apps."""
+        carried = snapshot.carried_configs(except_name=name)
+        for round_ in range(1, self.max_merges + 2):
+            body = {
+                **settings,
+                "applications": [*carried.values(), *([wanted] if wanted is not None else [])],
+            }
+            held.check_held()
+            self._put(name, body)
+            after = self._read_after_write(name, wanted)
+            dropped = sorted(
+                other
+                for other in carried
+                if other not in after.apps or after.apps[other].is_deleting
+            )
+            ours_written = _holds(after, name, wanted)
+            if ours_written and not dropped:
+                return
+            if round_ > self.max_merges:
+                break
+            # Someone wrote between our read and our write without the lock (``serve deploy``,
+            # a raw PUT, an older writer) and dropped apps: put back what they dropped.
+            if dropped:
+                self.warn(
+                    f"another writer that takes no lock dropped {', '.join(map(repr, dropped))} "
+                    f"from {self.where} while {name!r} was written; putting "
+                    f"{'it' if len(dropped) == 1 else 'them'} back as they were"
+                )
+            fresh = after.carried_configs(except_name=name)
+            carried = {**fresh, **{other: carried[other] for other in dropped}}
+            settings = dict(after.settings) or settings
+            if deadline.expired():
+                break
+        raise ConcurrentWriterError(
+            f"other writers kept replacing the Serve config of {self.where} while {name!r} was "
+            f"written ({self.max_merges + 1} writes, each undone); last seen: {name!r} "
+            f"{'as written' if ours_written else 'not as written'}"
+            + (f", {', '.join(map(repr, dropped))} missing" if dropped else "")
+            + ". Stop the other writer (it takes no lock) and run again"
         )
 
-    def wait_running(self, name: str, *, since: AppState | None, deadline: Deadline) -> AppState:
+    def _put(self, name: str, body: Mapping[str, Any]) -> None:
+        """Send the PUT once; record whether it may have changed the cluster."""
+        try:
+            self.client.put_applications(body)
+        except ServeConfigRejectedError:
+            raise  # Serve's schema check refused it: nothing changed
+        except DashboardUnreachableError as error:
+            if not error.maybe_applied:
+                raise  # never reached Serve
+            self.wrote = True  # the answer was lost: what happened is read below
+        except DashboardError:
+            self.wrote = True  # a server answered oddly: read what happened below
+        else:
+            self.wrote = True
+
+    def _read_after_write(self, name: str, wanted: Mapping[str, Any] | None) -> ServeSnapshot:
+        """Read again after a PUT; a read that fails leaves the outcome unknown, said so."""
+        try:
+            return self.snapshot()
+        except DashboardError as error:
+            raise DashboardError(
+                f"the Serve config was sent to {self.where} but reading it back failed ({error}):"
+                f" {name!r} may now run there "
+                + ("with the new config" if wanted is not None else "or be removed")
+                + "; other apps were sent back as they were. Run `pulumi refresh`, then "
+                "`pulumi up` again"
+            ) from None
+
+    def _refuse_imperative(self, snapshot: ServeSnapshot, name: str) -> None:
+        """Refuse to write where a PUT would delete apps deployed from Python code."""
+        names = [other for other in snapshot.imperative_apps() if other != name]
+        if not names:
+            return
+        try:
+            ray_version = str(self.client.version().get("ray_version") or "")
+        except DashboardError:
+            ray_version = ""
+        parsed = parse_version(ray_version)
+        if parsed is not None and at_least(parsed, KEEPS_IMPERATIVE_APPS_SINCE):
+            return  # this Ray keeps them: they are not in the PUT, and need not be
+        raise ImperativeAppsError(
+            f"{self.where} runs apps deployed from Python code (serve.run): "
+            f"{', '.join(map(repr, names))}. Ray {ray_version or 'of an unknown version'} "
+            "deletes such apps on a declarative PUT (Ray 2.12 and later keep them); nothing was "
+            "written. Deploy them declaratively (as ServeApplications) or upgrade Ray"
+        )
+
+    # waiting ------------------------------------------------------------------------------------
+
+    def wait_applied(
+        self, name: str, applied: Applied, deadline: Deadline, wanted: Mapping[str, Any] | None
+    ) -> AppState:
+        """Wait for the outcome of an ``apply``: a new deploy if it PUT, else the current one."""
+        return self.wait_running(
+            name,
+            since=applied.before if applied.put else None,
+            deadline=deadline,
+            wanted=canonical(dict(wanted)) if wanted is not None else None,
+        )
+
+    def wait_running(
+        self,
+        name: str,
+        *,
+        since: AppState | None,
+        deadline: Deadline,
+        wanted: Mapping[str, Any] | None = None,
+    ) -> AppState:
         """Poll until ``name`` is RUNNING with all deployments HEALTHY after our PUT.
 
         ``since`` is the app as it was before the PUT: a status older than that PUT (same
-        ``last_deployed_time_s``) is not an answer yet.
+        ``last_deployed_time_s``) is not an answer yet. ``wanted`` is the config we wrote: if the
+        app disappears or runs another config, another writer replaced the config.
 
         Raises:
             ServeDeployError: DEPLOY_FAILED (Serve's message), or the deadline passed (the
                 app's and the stuck deployments' messages).
+            ConcurrentWriterError: our app was removed or changed by another writer.
 
         """
         stale_time = since.last_deployed_time_s if since is not None else None
@@ -145,6 +345,8 @@ class ServeDeployer:
         last: AppState | None = None
         while True:
             state = self.snapshot().apps.get(name)
+            if wanted is not None:
+                _require_ours(self.where, name, state, wanted)
             if state is not None and (
                 stale_time is None or state.last_deployed_time_s != stale_time
             ):
@@ -176,3 +378,32 @@ class ServeDeployer:
                     f"{name!r} was still {state.status} on the cluster after "
                     f"{deadline.timeout_s:g}s of removal"
                 )
+
+
+def _holds(snapshot: ServeSnapshot, name: str, wanted: Mapping[str, Any] | None) -> bool:
+    """Whether the cluster holds our app as written (or no longer holds it, for a removal)."""
+    state = snapshot.apps.get(name)
+    if wanted is None:
+        return state is None or state.is_deleting
+    return (
+        state is not None
+        and not state.is_deleting
+        and state.deployed_app_config is not None
+        and same_config(state.deployed_app_config, canonical(dict(wanted)))
+    )
+
+
+def _require_ours(where: str, name: str, state: AppState | None, wanted: Mapping[str, Any]) -> None:
+    """Fail at once when our app was removed or rewritten by someone else while we wait."""
+    if state is None or state.is_deleting:
+        raise ConcurrentWriterError(
+            f"another writer replaced the Serve config of {where}: {name!r} was "
+            + ("removed" if state is None else "set to be deleted")
+            + " while it was deploying. Nothing else was changed by this operation; find the "
+            "other writer (it takes no lock) and run again"
+        )
+    if state.deployed_app_config is not None and not same_config(state.deployed_app_config, wanted):
+        raise ConcurrentWriterError(
+            f"another writer replaced the Serve config of {where}: {name!r} now runs a config "
+            "other than the one written. Find the other writer (it takes no lock) and run again"
+        )

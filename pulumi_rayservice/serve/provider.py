@@ -7,10 +7,14 @@ instance and calls it from four threads: the provider keeps no state and builds 
   silently drops) and the dashboard target; failures name the field. Nothing is contacted.
 - diff: pure. Replace only when the identity changes (app name, target dashboard); everything else
   is an in-place update and Serve decides what restarts.
-- create/update: read-merge-write, then wait for RUNNING. A failed create removes the app again; a
-  failed update puts the previous config back (``rollback_on_failure``) and says so.
-- read: what the cluster actually runs, so ``pulumi refresh`` shows drift; '' when gone.
-- delete: a PUT without the app; success when the app or the whole cluster is already gone.
+- create/update: read-merge-write under the cluster's writer lock (:mod:`.deployer`), then wait
+  for RUNNING. Whatever fails after a PUT may have landed, the cluster is put back: a failed create
+  removes the app again (or, with ``adopt=True``, puts the adopted config back), a failed update
+  puts the previous config back (``rollback_on_failure``); the message says what is left.
+- read: what the cluster actually runs, so ``pulumi refresh`` shows drift; '' when it is proven
+  gone (the API server says the head Service does not exist). A refused connection proves nothing
+  (a stopped port-forward) and fails, saying what to do.
+- delete: a PUT without the app; success when the app is gone or the cluster is proven gone.
 """
 
 from __future__ import annotations
@@ -40,20 +44,22 @@ from ..errors import (
     DashboardGoneError,
     DashboardUnreachableError,
     RayServiceError,
-    ServeDeployError,
 )
 from .client import DashboardClient
-from .dashboard import DashboardTarget, check_dashboard, dashboard_identity
+from .dashboard import DashboardTarget, check_dashboard, same_target
 from .deployer import ServeDeployer
 from .models import check_app, check_serve_options
 from .status import AppState, ServeSnapshot
+from .writer_lock import writer_lock
 
 DEFAULT_TIMEOUT_S = 600.0
 CLEANUP_TIMEOUT_S = 120.0
 INPUT_KEYS = (
     "app", "dashboard", "token", "timeout_s", "adopt", "rollback_on_failure", "serve_options",
-    "drain_s", "cluster_revision", "wait_for_removal",
+    "drain_s", "cluster_revision", "wait_for_removal", "owner",
 )  # fmt: skip
+CHANGE_KEYS = tuple(key for key in INPUT_KEYS if key != "owner")
+"""Inputs whose change is a change of the app (``owner`` only names the stack in lock holders)."""
 INPUT_DEFAULTS: dict[str, Any] = {
     "timeout_s": 600,
     "adopt": False,
@@ -76,6 +82,7 @@ class AppInputs:
     serve_options: dict[str, Any] | None
     drain_s: float
     wait_for_removal: bool
+    owner: str | None
     raw: dict[str, Any]
 
     @classmethod
@@ -93,6 +100,7 @@ class AppInputs:
             else None,
             drain_s=float(props.get("drain_s") or 0),
             wait_for_removal=bool(props.get("wait_for_removal", True)),
+            owner=str(props["owner"]) if props.get("owner") else None,
             raw=raw,
         )
 
@@ -156,6 +164,10 @@ class ServeApplicationProvider(ResourceProvider):
         if token is not None and not contains_unknown(token) and not isinstance(token, str):
             failures.append(("token", f"got {type(token).__name__}; must be a string"))
 
+        owner = inputs.get("owner")
+        if owner is not None and not contains_unknown(owner) and not isinstance(owner, str):
+            failures.append(("owner", f"got {type(owner).__name__}; must be a string"))
+
         failures.extend(check_seconds(inputs, "timeout_s", DEFAULT_TIMEOUT_S))
         for flag in ("adopt", "rollback_on_failure"):
             value = inputs.get(flag)
@@ -170,27 +182,28 @@ class ServeApplicationProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Pure: compare previous outputs with new inputs; never contacts the dashboard."""
         olds, news = strip_provider(olds), strip_provider(news)
-        changed = changed_inputs(olds, news, INPUT_KEYS, INPUT_DEFAULTS)
+        changed = changed_inputs(olds, news, CHANGE_KEYS, INPUT_DEFAULTS)
         replaces: list[str] = []
         old_app, new_app = olds.get("app") or {}, news.get("app")
         new_name = new_app.get("name") if isinstance(new_app, Mapping) else new_app
         if contains_unknown(new_name) or new_name != old_app.get("name"):
             replaces.append("app")
-        same_target = False
         new_dashboard = news.get("dashboard")
-        old_target = dashboard_identity(olds.get("dashboard") or {})
-        if (
-            contains_unknown(new_dashboard)
-            or not isinstance(new_dashboard, Mapping)
-            or dashboard_identity(new_dashboard) != old_target
-        ):
+        # Another cluster (a kubeconfig context that now points at another API server included)
+        # is a new app there and a removal here, never an in-place update.
+        same_cluster = (
+            isinstance(new_dashboard, Mapping)
+            and not contains_unknown(new_dashboard)
+            and same_target(olds, new_dashboard)
+        )
+        if not same_cluster:
             replaces.append("dashboard")
-        else:
-            same_target = True
+            if "dashboard" not in changed:
+                changed.append("dashboard")
         # A renamed app on the same cluster with the same route prefix cannot run beside the old
         # one (Serve refuses duplicate route prefixes): delete the old one first.
         delete_first = (
-            same_target
+            same_cluster
             and "app" in replaces
             and isinstance(new_app, Mapping)
             and not contains_unknown(new_app.get("route_prefix"))
@@ -203,40 +216,47 @@ class ServeApplicationProvider(ResourceProvider):
         )
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        """Deploy the app and wait until RUNNING; on failure remove it again."""
+        """Deploy the app and wait until RUNNING; on failure put the cluster back as it was."""
         inputs = AppInputs.parse(props)
-        with SecretsRedacted(inputs.secrets()), _deployer(inputs.target) as deployer:
-            applied = deployer.apply(
-                inputs.name,
-                inputs.app,
-                guard=_ownership_guard(inputs),
-                serve_options=inputs.serve_options,
-            )
+        deadline = Deadline(inputs.timeout_s)
+        with SecretsRedacted(inputs.secrets()), _deployer(inputs) as deployer:
+            found: list[AppState | None] = []
             try:
-                state = deployer.wait_applied(inputs.name, applied, Deadline(inputs.timeout_s))
-            except ServeDeployError as error:
-                raise ServeDeployError(
-                    f"{error}. {_remove_after_failure(deployer, inputs)}"
-                ) from None
+                applied = deployer.apply(
+                    inputs.name,
+                    inputs.app,
+                    deadline=deadline,
+                    guard=_ownership_guard(inputs, found),
+                    serve_options=inputs.serve_options,
+                )
+                state = deployer.wait_applied(inputs.name, applied, deadline, inputs.app)
+            except RayServiceError as error:
+                if not deployer.wrote:
+                    raise
+                adopted = found[0] if found and inputs.adopt else None
+                raise type(error)(f"{error}. {_undo_create(deployer, inputs, adopted)}") from None
             return CreateResult(inputs.resource_id, _outputs(inputs, state))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Apply the new config in place; on failure put the previous one back (rollback)."""
         inputs = AppInputs.parse(news)
         previous = canonical(olds.get("app"))
-        with SecretsRedacted(inputs.secrets()), _deployer(inputs.target) as deployer:
-            applied = deployer.apply(inputs.name, inputs.app, serve_options=inputs.serve_options)
+        deadline = Deadline(inputs.timeout_s)
+        with SecretsRedacted(inputs.secrets()), _deployer(inputs) as deployer:
             try:
-                state = deployer.wait_applied(inputs.name, applied, Deadline(inputs.timeout_s))
-            except ServeDeployError as error:
+                applied = deployer.apply(
+                    inputs.name, inputs.app, deadline=deadline, serve_options=inputs.serve_options
+                )
+                state = deployer.wait_applied(inputs.name, applied, deadline, inputs.app)
+            except RayServiceError as error:
+                if not deployer.wrote:
+                    raise
                 if not inputs.rollback_on_failure or not isinstance(previous, Mapping):
-                    raise ServeDeployError(
+                    raise type(error)(
                         f"{error}. The new config was left on the cluster "
                         "(rollback_on_failure=False); the next `pulumi up` applies it again."
                     ) from None
-                raise ServeDeployError(
-                    f"{error}. {_roll_back(deployer, inputs, previous)}"
-                ) from None
+                raise type(error)(f"{error}. {_roll_back(deployer, inputs, previous)}") from None
             return UpdateResult(_outputs(inputs, state))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -244,16 +264,18 @@ class ServeApplicationProvider(ResourceProvider):
         inputs = AppInputs.parse(props)
         with SecretsRedacted(inputs.secrets()):
             try:
-                with _deployer(inputs.target) as deployer:
-                    snapshot = deployer.snapshot()
+                with _deployer(inputs) as deployer:
+                    snapshot = deployer.read_for_write(Deadline(inputs.timeout_s))
             except DashboardGoneError:
-                return ReadResult("", {})
+                return ReadResult("", {})  # the API server says the head Service is gone
             except DashboardUnreachableError as error:
                 if error.refused:
-                    return ReadResult("", {})
+                    raise DashboardUnreachableError(
+                        _not_proven_gone(inputs, error, "refresh"), refused=True
+                    ) from None
                 raise
             state = snapshot.apps.get(inputs.name)
-            if state is None or state.deployed_app_config is None or state.status == "DELETING":
+            if state is None or state.deployed_app_config is None or state.is_deleting:
                 return ReadResult("", {})
             live = AppInputs(**{**inputs.__dict__, "app": state.deployed_app_config})
             outputs = _outputs(live, state)
@@ -263,25 +285,24 @@ class ServeApplicationProvider(ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Remove the app with a PUT of everything else; gone app or gone cluster is success."""
         inputs = AppInputs.parse(props)
-        with SecretsRedacted(inputs.secrets()), _deployer(inputs.target) as deployer:
+        with SecretsRedacted(inputs.secrets()), _deployer(inputs) as deployer:
             if inputs.drain_s > 0:
                 # In-flight requests (routed here before a Service switched away) finish first.
                 pulumi.log.info(f"draining {inputs.name!r} for {inputs.drain_s:g}s before removal")
                 time.sleep(inputs.drain_s)
+            deadline = Deadline(inputs.timeout_s)
             try:
-                applied = deployer.apply(inputs.name, None)
+                applied = deployer.apply(inputs.name, None, deadline=deadline)
             except DashboardGoneError:
-                return
+                return  # the API server says the head Service is gone: so are its apps
             except DashboardUnreachableError as error:
                 if not error.refused:
                     raise
-                pulumi.log.warn(
-                    f"{inputs.target.describe()} refuses connections; taking the cluster and "
-                    f"{inputs.name!r} as already gone"
-                )
-                return
-            if applied.before is not None and inputs.wait_for_removal:
-                deployer.wait_gone(inputs.name, deadline=Deadline(inputs.timeout_s))
+                raise DashboardUnreachableError(
+                    _not_proven_gone(inputs, error, "destroy"), refused=True
+                ) from None
+            if applied.put and inputs.wait_for_removal:
+                deployer.wait_gone(inputs.name, deadline=deadline)
 
 
 def route_prefix_of(app: Mapping[str, Any]) -> str | None:
@@ -290,17 +311,35 @@ def route_prefix_of(app: Mapping[str, Any]) -> str | None:
     return None if prefix is None else str(prefix)
 
 
-def _deployer(target: DashboardTarget) -> ServeDeployer:
-    return ServeDeployer(DashboardClient.for_target(target), target.key)
+def _deployer(inputs: AppInputs) -> ServeDeployer:
+    target = inputs.target
+    return ServeDeployer(
+        DashboardClient.for_target(target),
+        lock=lambda deadline: writer_lock(target, inputs.owner, deadline),
+    )
 
 
-def _ownership_guard(inputs: AppInputs) -> Any:
-    """Refuse to take over an app of that name that differs from ours, unless ``adopt=True``."""
+def _not_proven_gone(inputs: AppInputs, error: DashboardUnreachableError, command: str) -> str:
+    """A refused connection is not proof that the cluster and the app are gone: say what to do."""
+    return (
+        f"{error}. A refused connection does not prove the cluster is gone (a stopped "
+        f"port-forward or a restarting head refuse too), so {inputs.name!r} is not taken as "
+        f"removed. Make the dashboard reachable and run `pulumi {command}` again; if the cluster "
+        "is gone for good, drop the app from the stack with `pulumi state delete <urn>`"
+    )
+
+
+def _ownership_guard(inputs: AppInputs, found: list[AppState | None]) -> Any:
+    """Refuse to take over an app of that name that differs from ours, unless ``adopt=True``.
+
+    ``found`` receives the app as it ran before (to put an adopted config back after a failure).
+    """
 
     def guard(snapshot: ServeSnapshot, before: AppState | None) -> None:
+        found.append(before)
         prefix = route_prefix_of(inputs.app)
         for other in snapshot.apps.values():
-            taken = other.route_prefix == prefix and other.status != "DELETING"
+            taken = other.route_prefix == prefix and not other.is_deleting
             if other.name != inputs.name and prefix is not None and taken:
                 raise AppOwnershipError(
                     f"route_prefix {prefix} is already served by app {other.name!r} on "
@@ -308,7 +347,7 @@ def _ownership_guard(inputs: AppInputs) -> Any:
                 )
         if before is None or inputs.adopt:
             return
-        if before.deployed_app_config == inputs.app and before.status != "DELETING":
+        if before.deployed_app_config == inputs.app and not before.is_deleting:
             return  # exactly what we want runs already: a re-run after an interrupted create
         if before.deployed_app_config is None:
             origin = "from Python code (serve.run)"
@@ -323,24 +362,37 @@ def _ownership_guard(inputs: AppInputs) -> Any:
     return guard
 
 
-def _remove_after_failure(deployer: ServeDeployer, inputs: AppInputs) -> str:
-    """Take a failed new app off the cluster again; say what was left."""
+def _undo_create(deployer: ServeDeployer, inputs: AppInputs, adopted: AppState | None) -> str:
+    """Put the cluster back as it was before a failed create; say what was left."""
+    deadline = Deadline(CLEANUP_TIMEOUT_S)
+    if adopted is not None and adopted.config is not None and not adopted.is_deleting:
+        try:
+            applied = deployer.apply(inputs.name, adopted.config, deadline=deadline, verbatim=True)
+            deployer.wait_applied(inputs.name, applied, deadline, adopted.config)
+        except RayServiceError as restore_error:
+            return (
+                f"Putting the adopted config of {inputs.name!r} back failed ({restore_error}); "
+                f"{inputs.name!r} may run the new config or the adopted one"
+            )
+        return (
+            f"The config {inputs.name!r} ran before it was adopted was put back and is RUNNING "
+            "again; nothing else was changed"
+        )
     try:
-        applied = deployer.apply(inputs.name, None)
-        if applied.before is not None:
-            deployer.wait_gone(inputs.name, deadline=Deadline(CLEANUP_TIMEOUT_S))
+        applied = deployer.apply(inputs.name, None, deadline=deadline)
+        if applied.put:
+            deployer.wait_gone(inputs.name, deadline=deadline)
     except RayServiceError as cleanup_error:
-        return f"Removing it again failed ({cleanup_error}); it may still be on the cluster"
+        return f"Removing it again failed ({cleanup_error}); {inputs.name!r} may still be there"
     return "It was removed again; nothing was left on the cluster"
 
 
 def _roll_back(deployer: ServeDeployer, inputs: AppInputs, previous: Mapping[str, Any]) -> str:
     """Put the previous config back after a failed update; say whether it runs again."""
+    deadline = Deadline(min(inputs.timeout_s, CLEANUP_TIMEOUT_S))
     try:
-        applied = deployer.apply(inputs.name, previous)
-        deployer.wait_applied(
-            inputs.name, applied, Deadline(min(inputs.timeout_s, CLEANUP_TIMEOUT_S))
-        )
+        applied = deployer.apply(inputs.name, previous, deadline=deadline)
+        deployer.wait_applied(inputs.name, applied, deadline, previous)
     except RayServiceError as rollback_error:
         return f"Rolling back to the previous config failed too: {rollback_error}"
     return "Rolled back to the previous config, which is RUNNING again"

@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
+from .._util.owner import stack_owner
 from .dashboard import Dashboard, dashboard_to_inputs
 from .models import ServeApp
 from .provider import DEFAULT_TIMEOUT_S, ServeApplicationProvider
@@ -94,6 +95,7 @@ class ServeApplication(Resource, module="rayservice", name="ServeApplication"):
             "drain_s": drain_s,
             "cluster_revision": cluster_revision,
             "wait_for_removal": wait_for_removal,
+            "owner": stack_owner(),
             "app_name": None,
             "target": None,
             "status": None,

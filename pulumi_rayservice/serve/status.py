@@ -1,12 +1,18 @@
 """What Serve says about its applications, parsed once into small values.
 
-The dashboard's ``GET /api/serve/applications/?api_type=declarative`` answers with the cluster's
-Serve settings, every application's deployed config and its status. The deployer reads it before
-every PUT (to merge) and while waiting (to judge), so the parsing and the judging live here.
+The dashboard's ``GET /api/serve/applications/`` answers with the cluster's Serve settings, every
+application's deployed config and its status. The deployer reads it before every PUT (to merge),
+after it (to verify) and while waiting (to judge), so the parsing and the judging live here.
+
+Two views of an app's config are kept apart on purpose: ``config`` is exactly what Serve reports
+(nulls, ``1.0`` and every key kept), the only form in which another owner's app may be sent back;
+``deployed_app_config`` is its normalized form, used to compare with the config of our own app.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +23,7 @@ RUNNING = "RUNNING"
 DEPLOY_FAILED = "DEPLOY_FAILED"
 DELETING = "DELETING"
 HEALTHY = "HEALTHY"
+IMPERATIVE = "imperative"
 MAX_MESSAGE = 400
 
 # Top-level keys of the GET answer that belong in the PUT body. They are cluster-level: a running
@@ -42,7 +49,11 @@ class AppState:
     last_deployed_time_s: float | None
     route_prefix: str | None
     source: str | None
+    """``declarative`` (a PUT) or ``imperative`` (``serve.run``); absent before Ray 2.3x."""
     deployed_app_config: dict[str, Any] | None
+    """The deployed config, normalized (to compare with ours); None for ``serve.run`` apps."""
+    config: dict[str, Any] | None = None
+    """The deployed config exactly as Serve reported it: what a PUT must carry for other owners."""
     deployments: dict[str, DeploymentState] = field(default_factory=dict)
 
     @classmethod
@@ -64,6 +75,7 @@ class AppState:
             route_prefix=data.get("route_prefix"),
             source=data.get("source"),
             deployed_app_config=canonical(config) if isinstance(config, Mapping) else None,
+            config=copy.deepcopy(dict(config)) if isinstance(config, Mapping) else None,
             deployments=deployments,
         )
 
@@ -73,6 +85,22 @@ class AppState:
         return self.status == RUNNING and all(
             d.status == HEALTHY for d in self.deployments.values()
         )
+
+    @property
+    def is_deleting(self) -> bool:
+        """Serve is removing the app: it is on its way out and must never be sent back."""
+        return self.status == DELETING
+
+    @property
+    def is_imperative(self) -> bool:
+        """Deployed from Python (``serve.run``): it has no config a PUT could carry.
+
+        Ray tells by ``source``; versions that do not report it leave ``deployed_app_config``
+        empty for such apps (and for apps being deleted, which are told apart by status).
+        """
+        if self.source is not None:
+            return self.source == IMPERATIVE
+        return self.config is None and not self.is_deleting
 
     @property
     def is_failed(self) -> bool:
@@ -114,21 +142,36 @@ class ServeSnapshot:
             for name, app in (data.get("applications") or {}).items()
             if isinstance(app, Mapping)
         }
-        settings = {k: data[k] for k in CLUSTER_SETTINGS if data.get(k) is not None}
-        running = bool(data.get("controller_info")) or bool(data.get("http_options"))
+        settings = {k: copy.deepcopy(data[k]) for k in CLUSTER_SETTINGS if data.get(k) is not None}
+        # The dashboard answers Serve's EMPTY schema both when Serve is not started and when it
+        # cannot reach the controller: ``running`` False is not proof of anything on its own.
+        running = bool(data.get("controller_info"))
         return cls(apps=apps, settings=settings, running=running)
 
-    def declarative_configs(self) -> list[dict[str, Any]]:
-        """The configs a PUT must carry to keep every other declarative app as it is.
+    def carried_configs(self, *, except_name: str) -> dict[str, dict[str, Any]]:
+        """Name -> config, exactly as reported, of every other app a PUT must carry.
 
         Apps being deleted are left out (sending them back would resurrect them); apps deployed
-        from Python code (``serve.run``) have no declarative config and cannot be carried.
+        from Python code (``serve.run``) have no config to send.
         """
-        return [
-            app.deployed_app_config
-            for app in self.apps.values()
-            if app.deployed_app_config is not None and app.status != DELETING
-        ]
+        return {
+            name: app.config
+            for name, app in self.apps.items()
+            if name != except_name and app.config is not None and not app.is_deleting
+        }
+
+    def imperative_apps(self) -> list[str]:
+        """Names of the apps deployed from Python code (``serve.run``), sorted."""
+        return sorted(name for name, app in self.apps.items() if app.is_imperative)
+
+
+def same_config(a: Any, b: Any) -> bool:
+    """Whether two configs are the same to the byte: ``1.0`` is not ``1``, null is not absent."""
+    return _exact(a) == _exact(b)
+
+
+def _exact(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, allow_nan=True)
 
 
 def shorten(text: str, limit: int = MAX_MESSAGE) -> str:

@@ -26,6 +26,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable
@@ -37,7 +38,8 @@ import yaml
 from jsonschema import FormatChecker
 from openapi_schema_validator import OAS30Validator
 
-from .resources import NAMESPACES, PODS, SERVICES, ResourceType
+from . import status
+from .resources import LEASES, NAMESPACES, PODS, SERVICES, ResourceType
 from .status import Cause
 from .validation import dns1123_label_errors
 
@@ -464,6 +466,75 @@ def _no_checks(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
     return []
 
 
+# metav1.MicroTime decodes with time.Parse(RFC3339Micro): exactly six fractional digits.
+_MICRO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$")
+_LEASE_TIMES = ("acquireTime", "renewTime")
+
+
+def _lease_decode(obj: dict[str, Any]) -> None:
+    """Lease bodies that the real server cannot decode: a 400, before any validation."""
+    spec = obj.get("spec")
+    if spec is None:
+        return
+    if not isinstance(spec, dict):
+        raise status.bad_request(
+            f'Lease in version "v1" cannot be handled as a Lease: json: cannot unmarshal '
+            f"{type(spec).__name__} into Go struct field Lease.spec of type v1.LeaseSpec"
+        )
+    for key in _LEASE_TIMES:
+        value = spec.get(key)
+        if value is not None and (not isinstance(value, str) or not _MICRO_TIME.match(value)):
+            raise status.bad_request(
+                f'Lease in version "v1" cannot be handled as a Lease: parsing time {_quote(value)}'
+                ' as "2006-01-02T15:04:05.000000Z07:00": cannot parse as RFC3339Micro'
+            )
+    for key in ("leaseDurationSeconds", "leaseTransitions"):
+        value = spec.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise status.bad_request(
+                f'Lease in version "v1" cannot be handled as a Lease: json: cannot unmarshal '
+                f"{_quote(value)} into Go struct field LeaseSpec.spec.{key} of type int32"
+            )
+    if "holderIdentity" in spec and not isinstance(spec["holderIdentity"], str | None):
+        raise status.bad_request(
+            'Lease in version "v1" cannot be handled as a Lease: json: cannot unmarshal into '
+            "Go struct field LeaseSpec.spec.holderIdentity of type string"
+        )
+
+
+def _lease_validate(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+    """k8s.io/kubernetes/pkg/apis/coordination/validation.ValidateLeaseSpec."""
+    spec = obj.get("spec") or {}
+    causes: list[Cause] = []
+    duration = spec.get("leaseDurationSeconds")
+    if duration is not None and duration <= 0:
+        causes.append(
+            Cause(
+                "spec.leaseDurationSeconds",
+                "FieldValueInvalid",
+                f"Invalid value: {duration}: must be greater than 0",
+            )
+        )
+    transitions = spec.get("leaseTransitions")
+    if transitions is not None and transitions < 0:
+        causes.append(
+            Cause(
+                "spec.leaseTransitions",
+                "FieldValueInvalid",
+                f"Invalid value: {transitions}: must be greater than or equal to 0",
+            )
+        )
+    if spec.get("preferredHolder") and not spec.get("strategy"):
+        causes.append(
+            Cause(
+                "spec.strategy",
+                "FieldValueForbidden",
+                "Forbidden: strategy must be set when preferredHolder is set",
+            )
+        )
+    return causes
+
+
 Defaulter = Callable[[dict[str, Any], "dict[str, Any] | None"], None]
 Validator = Callable[[dict[str, Any], "dict[str, Any] | None"], list[Cause]]
 
@@ -471,7 +542,16 @@ _BUILTIN: dict[str, tuple[Defaulter, Validator]] = {
     SERVICES.plural: (_service_defaults, _service_validate),
     PODS.plural: (_pod_defaults, _pod_validate),
     NAMESPACES.plural: (_namespace_defaults, _no_checks),
+    LEASES.plural: (lambda obj, old: None, _lease_validate),
 }
+_DECODERS: dict[str, Callable[[dict[str, Any]], None]] = {LEASES.plural: _lease_decode}
+
+
+def builtin_decode(rt: ResourceType, obj: dict[str, Any]) -> None:
+    """Refuse, with the real server's 400, a body of a built-in type that it cannot decode."""
+    decoder = _DECODERS.get(rt.plural)
+    if decoder:
+        decoder(obj)
 
 
 def builtin_defaults(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import meta, status
-from .admission import builtin_defaults, builtin_validate, raycluster_schema
+from .admission import builtin_decode, builtin_defaults, builtin_validate, raycluster_schema
 from .patch import (
     APPLY_PATCH,
     JSON_PATCH,
@@ -643,6 +643,7 @@ class Registry:
             obj["metadata"] = {}
         elif not isinstance(metadata, dict):
             raise status.bad_request("metadata must be an object")
+        builtin_decode(rt, obj)
         return obj
 
     @staticmethod

@@ -185,7 +185,16 @@ NAMESPACES = ResourceType(
     verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
 )
 
-ALL_TYPES: tuple[ResourceType, ...] = (RAYCLUSTERS, SERVICES, PODS, EVENTS, NAMESPACES)
+LEASES = ResourceType(
+    group="coordination.k8s.io",
+    version="v1",
+    kind="Lease",
+    plural="leases",
+    singular="lease",
+    name_rule="subdomain",
+)
+
+ALL_TYPES: tuple[ResourceType, ...] = (RAYCLUSTERS, SERVICES, PODS, EVENTS, NAMESPACES, LEASES)
 
 
 def find_type(group: str, version: str, plural: str) -> ResourceType | None:

@@ -48,9 +48,7 @@ def answer(serve_url: str, route_prefix: str, body: Any) -> str:
 
 
 def serve_details(dashboard_url: str) -> dict[str, Any]:
-    reply = requests.get(
-        f"{dashboard_url}/api/serve/applications/", params={"api_type": "declarative"}, timeout=30
-    )
+    reply = requests.get(f"{dashboard_url}/api/serve/applications/", timeout=30)
     reply.raise_for_status()
     return dict(reply.json())
 
@@ -84,6 +82,8 @@ def change_out_of_band(
         app["deployed_app_config"]
         for name, app in serve_details(dashboard_url)["applications"].items()
         if name not in (remove, (add or {}).get("name"))
+        and app.get("deployed_app_config") is not None
+        and app.get("status") != "DELETING"
     ]
     put_raw(dashboard_url, [*apps, add] if add is not None else apps)
 
