@@ -376,3 +376,101 @@ def test_a_conflicting_update_is_read_again_and_retried(
     assert patches == [409, 200]
     obj = live(api, name)
     assert obj is not None and obj["spec"]["workerGroupSpecs"][0]["replicas"] == 2
+
+
+# ownership: another stack's cluster of the same name is never patched or deleted ----------------
+
+
+def test_another_stack_with_the_same_resource_and_fixed_name_is_refused_untouched(
+    provider_host: ProviderHost, api: FakeKubeServer, kubeconfig: Path
+) -> None:
+    stack_a, stack_b = Engine(provider_host), Engine(provider_host)
+    urn = urn_of(TYPE, "shared")
+    stack_a.up(urn, inputs(kubeconfig, resource_name="shared", name="shared-rc", owner="shop/a"))
+    before = live(api, "shared-rc")
+    assert before is not None
+    assert before["metadata"]["annotations"]["rayservice.pulumi.com/stack"] == "shop/a"
+    api.reset_requests()
+
+    with pytest.raises(ProviderError) as failure:
+        stack_b.up(
+            urn,
+            inputs(kubeconfig, scaled(3), resource_name="shared", name="shared-rc", owner="shop/b"),
+        )
+    message = failure.value.message
+    assert "for stack 'shop/a', not for this stack ('shop/b')" in message
+    assert "nothing was changed" in message
+    assert [(r.method, r.status) for r in api.writes()] == [("POST", 409)]
+    after = live(api, "shared-rc")
+    assert after is not None
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    stack_a.destroy(urn)
+    assert live(api, "shared-rc") is None
+
+
+def test_a_cluster_made_before_stacks_were_recorded_is_refused_with_how_to_take_it_over(
+    engine: Engine, api: FakeKubeServer, kubeconfig: Path
+) -> None:
+    manifest = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {
+            "name": "older",
+            "namespace": NS,
+            "labels": {
+                "app.kubernetes.io/managed-by": "pulumi-rayservice",
+                "rayservice.pulumi.com/resource": "older",
+            },
+        },
+        "spec": sample_cluster_spec(),
+    }
+    api.registry.create(RAYCLUSTERS, NS, manifest)
+    with pytest.raises(ProviderError) as failure:
+        engine.up(
+            urn_of(TYPE, "older"),
+            inputs(kubeconfig, resource_name="older", name="older", owner="shop/a"),
+        )
+    assert (
+        "kubectl -n default annotate raycluster older rayservice.pulumi.com/stack=shop/a"
+        in failure.value.message
+    )
+    api.registry.delete(RAYCLUSTERS, NS, "older")
+
+
+def test_an_object_that_took_our_name_is_neither_patched_nor_deleted(
+    engine: Engine, api: FakeKubeServer, kubeconfig: Path
+) -> None:
+    urn = urn_of(TYPE, "taken")
+    engine.up(urn, inputs(kubeconfig, resource_name="taken", name="taken-rc", owner="shop/a"))
+    ours = engine.state[urn].outputs["uid"]
+    # Ours is deleted out of band and someone else creates a cluster of the same name.
+    api.registry.delete(RAYCLUSTERS, NS, "taken-rc")
+    api.wait_for(lambda: live(api, "taken-rc") is None)
+    theirs = api.registry.create(
+        RAYCLUSTERS,
+        NS,
+        {
+            "apiVersion": "ray.io/v1",
+            "kind": "RayCluster",
+            "metadata": {"name": "taken-rc", "namespace": NS},
+            "spec": sample_cluster_spec(),
+        },
+    )
+    their_uid = theirs.obj["metadata"]["uid"]
+    assert their_uid != ours
+    api.reset_requests()
+
+    with pytest.raises(ProviderError) as failure:
+        engine.up(
+            urn,
+            inputs(kubeconfig, scaled(2), resource_name="taken", name="taken-rc", owner="shop/a"),
+        )
+    assert f"uid {ours}, now {their_uid}" in failure.value.message
+    assert not [r for r in api.writes() if r.method == "PATCH"]
+
+    engine.destroy(urn)  # ours is gone: success, theirs untouched
+    assert "someone else's object took the name and was left untouched" in engine.host.log
+    still = live(api, "taken-rc")
+    assert still is not None and still["metadata"]["uid"] == their_uid
+    assert [r.status for r in api.writes() if r.method == "DELETE"] == [409]
+    api.registry.delete(RAYCLUSTERS, NS, "taken-rc")

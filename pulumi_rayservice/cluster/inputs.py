@@ -8,6 +8,7 @@ dashboard target, the secrets to keep out of errors. Nothing here talks to Kuber
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ __all__ = [
     "MANAGED_BY",
     "MANAGED_BY_LABEL",
     "RESOURCE_LABEL",
+    "STACK_ANNOTATION",
     "ClusterInputs",
     "label_value",
 ]
@@ -30,10 +32,13 @@ __all__ = [
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "pulumi-rayservice"
 RESOURCE_LABEL = "rayservice.pulumi.com/resource"
+STACK_ANNOTATION = "rayservice.pulumi.com/stack"
+"""``<project>/<stack>`` that made the object: another stack's cluster of the same name is never
+taken for ours (an annotation: label values cannot hold every project and stack name)."""
 DEFAULT_TIMEOUT_S = 900.0
 INPUT_KEYS = (
     "spec", "namespace", "name", "auto_named", "resource_name", "kube", "timeout_s",
-    "keep_on_failure", "labels", "annotations", "redis_password", "wait_for_dashboard",
+    "keep_on_failure", "labels", "annotations", "redis_password", "wait_for_dashboard", "owner",
 )  # fmt: skip
 INPUT_DEFAULTS: dict[str, Any] = {
     "namespace": "default",
@@ -61,6 +66,7 @@ class ClusterInputs:
     annotations: dict[str, str]
     redis_password: str | None
     wait_for_dashboard: bool
+    owner: str | None
     raw: dict[str, Any]
 
     @classmethod
@@ -79,6 +85,7 @@ class ClusterInputs:
             annotations={str(k): str(v) for k, v in (props.get("annotations") or {}).items()},
             redis_password=props.get("redis_password") or None,
             wait_for_dashboard=bool(props.get("wait_for_dashboard", True)),
+            owner=str(props["owner"]) if props.get("owner") else None,
             raw={k: props[k] for k in INPUT_KEYS if k in props},
         )
 
@@ -100,6 +107,17 @@ class ClusterInputs:
             RESOURCE_LABEL: label_value(self.resource_name),
         }
 
+    @property
+    def stack(self) -> str:
+        """``<project>/<stack>`` owning the cluster (sent by the program: the host is not told)."""
+        if self.owner:
+            return self.owner
+        return f"{os.environ.get('PULUMI_PROJECT') or 'unknown-project'}/unknown-stack"
+
+    def all_annotations(self) -> dict[str, str]:
+        """The user's annotations plus ours, which name the stack that owns the object."""
+        return {**self.annotations, STACK_ANNOTATION: self.stack}
+
     def spec_to_send(self) -> dict[str, Any]:
         """The spec with the secret Redis password put back in (it is kept out of state)."""
         spec = dict(self.spec)
@@ -118,7 +136,7 @@ class ClusterInputs:
                 "name": self.name,
                 "namespace": self.namespace,
                 "labels": self.all_labels(),
-                "annotations": dict(self.annotations),
+                "annotations": self.all_annotations(),
             },
             "spec": self.spec_to_send(),
         }

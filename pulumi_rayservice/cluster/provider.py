@@ -10,11 +10,15 @@ client from the ``kube`` input inside each call.
   delete-before-replace. With ``upgradeStrategy: Recreate`` in the spec, a new-cluster change is
   an in-place update instead (KubeRay recreates the pods) and the preview warns of the downtime.
 - create: POST, then wait until ready; on timeout say why (conditions, events) and delete the
-  object again unless ``keep_on_failure``. An existing object of that name: ours -> adopted,
-  someone else's -> error, nothing touched.
-- update: a conditional merge patch of what may change in place, then wait until ready again.
-- read: the live object in the program's shape (server defaults and autoscaler counts normalized).
-- delete: DELETE, then wait until the object is gone (finalizers); already gone is success.
+  object again unless ``keep_on_failure``. An existing object of that name: made by this package
+  for this resource of this stack (labels and the stack annotation) -> adopted; anyone else's,
+  another stack's included -> error, nothing touched.
+- update: a merge patch of what may change in place, conditional on the resourceVersion of the
+  object read, which must be the one this resource created (its uid); then wait until ready again.
+- read: the live object in the program's shape (server defaults and autoscaler counts normalized);
+  an object of that name with another uid is not ours: ours is gone.
+- delete: DELETE with the uid as precondition, then wait until the object is gone (finalizers);
+  already gone (or replaced by someone else's object, left untouched) is success.
 
 This module holds the engine calls; the inputs are parsed in :mod:`.inputs`, the spec is
 validated by :mod:`.crd_schema` and :mod:`.operator_rules`, and the waits live in :mod:`.waiting`.
@@ -54,6 +58,7 @@ from .inputs import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
     RESOURCE_LABEL,
+    STACK_ANNOTATION,
     ClusterInputs,
     label_value,
 )
@@ -132,8 +137,10 @@ class RayClusterProvider(ResourceProvider):
                     "KubeRay recreate every Ray pod in place (upgradeStrategy: Recreate). Serve "
                     "is down until the new pods are ready and the apps are deployed again."
                 )
-        # Credentials and the name draw are not changes to the cluster.
-        changed = [key for key in changed if key not in ("kube", "auto_named", "resource_name")]
+        # Credentials, the name draw and the stack's name are not changes to the cluster.
+        changed = [
+            key for key in changed if key not in ("kube", "auto_named", "resource_name", "owner")
+        ]
         if _kube_changed(olds, news):
             changed.append("kube")
         return DiffResult(
@@ -173,6 +180,7 @@ class RayClusterProvider(ResourceProvider):
                         f"RayCluster {inputs.resource_id} no longer exists; run `pulumi refresh` "
                         "and `pulumi up` to create it again"
                     )
+                _require_same_object(inputs, olds, live)
                 try:
                     patched = kube.merge_patch(
                         RAY_CLUSTER, inputs.namespace, inputs.name,
@@ -192,6 +200,8 @@ class RayClusterProvider(ResourceProvider):
             obj = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
             if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
                 return ReadResult("", {})
+            if _other_object(props, obj):
+                return ReadResult("", {})  # ours was deleted; the name is someone else's now
             live_spec = _without_password(canonical(obj.get("spec") or {}))
             metadata = obj.get("metadata") or {}
             live = ClusterInputs(
@@ -208,8 +218,17 @@ class RayClusterProvider(ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """DELETE and wait until gone (KubeRay's finalizers may take a while)."""
         inputs = ClusterInputs.parse(props)
+        uid = props.get("uid") or None
         with SecretsRedacted(inputs.secrets()), KubeClient(inputs.kube) as kube:
-            if kube.delete(RAY_CLUSTER, inputs.namespace, inputs.name):
+            try:
+                deleted = kube.delete(RAY_CLUSTER, inputs.namespace, inputs.name, uid=uid)
+            except KubeConflictError:
+                pulumi.log.warn(
+                    f"RayCluster {inputs.resource_id} is no longer the one this stack created "
+                    f"(uid {uid}): someone else's object took the name and was left untouched"
+                )
+                return
+            if deleted:
                 wait_gone(kube, inputs, Deadline(inputs.timeout_s))
 
 
@@ -270,9 +289,36 @@ def _kept(live: Any, desired: Mapping[str, str]) -> dict[str, str]:
     return {k: str(live_map[k]) for k in desired if k in live_map}
 
 
+def _other_object(props: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
+    """Whether ``live`` is not the object these outputs were written for (another uid)."""
+    recorded = props.get("uid")
+    current = (live.get("metadata") or {}).get("uid")
+    return bool(recorded) and bool(current) and recorded != current
+
+
+def _require_same_object(
+    inputs: ClusterInputs, olds: Mapping[str, Any], live: Mapping[str, Any]
+) -> None:
+    """Refuse to patch an object of our name that is not the one this resource created."""
+    if _other_object(olds, live):
+        raise KubeError(
+            f"RayCluster {inputs.resource_id} is not the object this stack created (uid "
+            f"{olds.get('uid')}, now {(live.get('metadata') or {}).get('uid')}): it was deleted "
+            "and someone else's took the name. Nothing was changed; run `pulumi refresh`"
+        )
+    stack = ((live.get("metadata") or {}).get("annotations") or {}).get(STACK_ANNOTATION)
+    if stack is not None and stack != inputs.stack:
+        raise KubeError(
+            f"RayCluster {inputs.resource_id} belongs to stack {stack!r}, not {inputs.stack!r}; "
+            "nothing was changed"
+        )
+
+
 def _adopt(kube: KubeClient, inputs: ClusterInputs, existing: Mapping[str, Any]) -> dict[str, Any]:
-    """Take over an object of our name only if this package made it for this resource."""
-    labels = (existing.get("metadata") or {}).get("labels") or {}
+    """Take over an object of our name only if this package made it for this resource and stack."""
+    metadata = existing.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    stack = (metadata.get("annotations") or {}).get(STACK_ANNOTATION)
     ours = labels.get(MANAGED_BY_LABEL) == MANAGED_BY and (
         labels.get(RESOURCE_LABEL) == label_value(inputs.resource_name)
     )
@@ -281,6 +327,19 @@ def _adopt(kube: KubeClient, inputs: ClusterInputs, existing: Mapping[str, Any])
             f"a RayCluster named {inputs.resource_id} already exists and is not managed by "
             f"pulumi-rayservice for resource {inputs.resource_name!r} (label {MANAGED_BY_LABEL}); "
             "nothing was changed. Choose another name, or delete that cluster first"
+        )
+    if stack != inputs.stack:
+        made_by = (
+            f"for stack {stack!r}"
+            if stack
+            else "by a version that did not record the stack (to take it over, run `kubectl "
+            f"-n {inputs.namespace} annotate raycluster {inputs.name} "
+            f"{STACK_ANNOTATION}={inputs.stack}`)"
+        )
+        raise KubeError(
+            f"a RayCluster named {inputs.resource_id} was made by pulumi-rayservice {made_by}, "
+            f"not for this stack ({inputs.stack!r}); nothing was changed. Two stacks cannot "
+            "share a fixed name= in one namespace"
         )
     previous = ClusterInputs.parse(
         {**inputs.raw, "spec": existing.get("spec") or {}, "labels": {}, "annotations": {}}
@@ -301,7 +360,7 @@ def _update_patch(
     annotations: dict[str, Any] = {
         k: None for k in previous.annotations if k not in inputs.annotations
     }
-    annotations.update(inputs.annotations)
+    annotations.update(inputs.all_annotations())
     return {
         "metadata": {
             "resourceVersion": metadata.get("resourceVersion"),

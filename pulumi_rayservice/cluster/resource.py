@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
+from .._util.owner import stack_owner
 from ..kube.config import Kube, kube_to_input
 from .inputs import DEFAULT_TIMEOUT_S
 from .provider import RayClusterProvider
@@ -92,6 +93,7 @@ class RayCluster(Resource, module="rayservice", name="RayCluster"):
             "namespace": namespace,
             "name": name,
             "resource_name": resource_name,
+            "owner": stack_owner(),
             "kube": kube_to_input(kube),
             "timeout_s": timeout_s,
             "keep_on_failure": keep_on_failure,
