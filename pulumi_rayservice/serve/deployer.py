@@ -245,7 +245,7 @@ class ServeDeployer:
                 self.warn(
                     f"another writer that takes no lock dropped {', '.join(map(repr, dropped))} "
                     f"from {self.where} while {name!r} was written; putting "
-                    f"{'it' if len(dropped) == 1 else 'them'} back as they were"
+                    + ("it back as it was" if len(dropped) == 1 else "them back as they were")
                 )
             fresh = after.carried_configs(except_name=name)
             carried = {**fresh, **{other: carried[other] for other in dropped}}
