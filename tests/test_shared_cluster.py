@@ -361,3 +361,114 @@ def test_serve_run_apps_on_an_unknown_ray_version_are_refused(
             deployer.apply("y", ours(app_uris, "y"), deadline=Deadline(10))
         assert "of an unknown version" in str(caught.value)
         assert proxy.count("PUT") == 0
+
+
+# two stacks (two provider host processes) and a writer that takes no lock -----------------------
+
+
+def light_app(uri: str, name: str, increment: int) -> dict[str, Any]:
+    app = math_app(uri, name=name, route_prefix=f"/{name}")
+    deployment(app, "Adder")["user_config"] = {"increment": increment}
+    return app
+
+
+def test_two_stacks_and_a_lockless_writer_lose_nothing_and_a_rerun_converges(
+    ray_head: Any, app_uris: dict[str, str]
+) -> None:
+    import threading
+    import time
+
+    from tests.harness.provider_host import ProviderHost
+
+    uri = app_uris["math_app"]
+    url = ray_head.dashboard_url
+    hosts = [ProviderHost(), ProviderHost()]  # two processes, as two stacks' `pulumi up`
+    engines = [Engine(host) for host in hosts]
+    final: dict[tuple[int, str], dict[str, Any]] = {}  # (stack, urn) -> the app it wants
+    problems: list[str] = []
+    durations: list[float] = []
+    done = threading.Event()
+    raw_config: dict[str, Any] = {}
+
+    def stack(index: int) -> None:
+        engine = engines[index]
+        names = [f"s{index}_a", f"s{index}_b"]
+        try:
+            for round_ in range(3):
+                for name in names:
+                    app = light_app(uri, name, increment=10 * index + round_)
+                    urn = urn_of(TYPE, name)
+                    started = time.monotonic()
+                    try:
+                        engine.up(urn, inputs(app, url, timeout_s=90))
+                    except ProviderError as error:
+                        problems.append(error.message)
+                    durations.append(time.monotonic() - started)
+                    final[(index, urn)] = app
+            gone = urn_of(TYPE, names[1])
+            engine.destroy(gone)
+            final.pop((index, gone))
+        except BaseException as error:  # surfaced below
+            problems.append(f"stack {index}: {error!r}")
+
+    def settled() -> bool:
+        return all(a["status"] != "DEPLOYING" for a in serve_details(url)["applications"].values())
+
+    def lockless_writer() -> None:
+        # `serve deploy` of a merged file, in a loop: read, keep the others as read, PUT. It waits
+        # for the cluster to settle between writes: every PUT restarts the build of an app still
+        # deploying its first version (Serve's rule), so a writer in a tight loop starves them.
+        increment = 0
+        while not done.is_set():
+            increment += 1
+            details = serve_details(url)["applications"]
+            others = [
+                a["deployed_app_config"]
+                for n, a in details.items()
+                if n != "raw_app" and a.get("deployed_app_config") and a["status"] != "DELETING"
+            ]
+            mine = light_app(uri, "raw_app", increment=100 + increment)
+            put_raw(url, [*others, mine])
+            raw_config.update(mine)
+            wait_for(lambda: running(url, "raw_app"), 90, "raw_app")
+            wait_for(settled, 90, "the cluster to settle")
+
+    threads = [threading.Thread(target=stack, args=(i,)) for i in range(2)]
+    writer = threading.Thread(target=lockless_writer)
+    try:
+        writer.start()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        done.set()
+        writer.join()
+
+        # A failure is allowed only when it names the other writer; no operation waited for its
+        # timeout, and none hung.
+        for message in problems:
+            assert "another writer" in message or "other writers" in message, message
+        assert max(durations) < 80
+
+        # A re-run converges: every app that should exist exists with exactly its config.
+        for (index, urn), app in final.items():
+            engines[index].up(urn, inputs(app, url, timeout_s=90))
+        apps = {
+            name: a
+            for name, a in serve_details(url)["applications"].items()
+            if name.startswith(("s0_", "s1_", "raw_app")) and a["status"] != "DELETING"
+        }
+        expected = {app["name"]: app for app in final.values()}
+        expected["raw_app"] = raw_config
+        assert sorted(apps) == sorted(expected)
+        for name, app in expected.items():
+            assert exact(apps[name]["deployed_app_config"]) == exact(app), name
+    finally:
+        done.set()
+        for engine in engines:
+            for _ in engine.destroy_all():
+                pass
+        for host in hosts:
+            host.close()
+        change_out_of_band(url, remove="raw_app")
+        wait_for(lambda: app_details(url, "raw_app") is None, 60, "raw_app removal")

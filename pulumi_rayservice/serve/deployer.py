@@ -343,6 +343,7 @@ class ServeDeployer:
         stale_time = since.last_deployed_time_s if since is not None else None
         delays = self.backoff.delays()
         last: AppState | None = None
+        deploy_times: set[float] = set()
         while True:
             state = self.snapshot().apps.get(name)
             if wanted is not None:
@@ -351,12 +352,21 @@ class ServeDeployer:
                 stale_time is None or state.last_deployed_time_s != stale_time
             ):
                 last = state
+                if state.last_deployed_time_s is not None:
+                    deploy_times.add(state.last_deployed_time_s)
                 if state.is_running:
                     return state
                 if state.is_failed:
                     raise ServeDeployError(f"Serve could not deploy {name!r}: {state.explain()}")
             if not deadline.sleep(next(delays)):
                 seen = last.explain() if last is not None else "not listed by Serve yet"
+                if len(deploy_times) > 1:
+                    # Every PUT of the config restarts the build of an app still deploying its
+                    # first version, whoever sends it.
+                    seen += (
+                        f"; other writers sent the config {len(deploy_times) - 1} more times "
+                        "meanwhile, and Serve restarts an app's first deploy on every PUT"
+                    )
                 raise ServeDeployError(
                     f"{name!r} was not RUNNING within {deadline.timeout_s:g}s: {seen}"
                 )
