@@ -245,12 +245,13 @@ class LeaseLock:
             renewed = self.kube.replace_lease(self.namespace, _with_spec(lease, spec))
         except KubeConflictError:
             current = self.kube.get_lease(self.namespace, self.name)
-            holder = ((current or {}).get("spec") or {}).get("holderIdentity")
+            current_spec = (current or {}).get("spec") or {}
+            holder = current_spec.get("holderIdentity")
             if current is None or holder != self.holder:
                 self._mark_lost(f"{self.where} is now held by {holder!r}")
                 return
             renewed = self.kube.replace_lease(
-                self.namespace, _with_spec(current, {**current["spec"], "renewTime": micro_time()})
+                self.namespace, _with_spec(current, {**current_spec, "renewTime": micro_time()})
             )
         with self._guard:
             self._lease = renewed

@@ -49,7 +49,7 @@ class AppState:
     last_deployed_time_s: float | None
     route_prefix: str | None
     source: str | None
-    """``declarative`` (a PUT) or ``imperative`` (``serve.run``); absent before Ray 2.3x."""
+    """``declarative`` (a PUT) or ``imperative`` (``serve.run``); older Rays do not report it."""
     deployed_app_config: dict[str, Any] | None
     """The deployed config, normalized (to compare with ours); None for ``serve.run`` apps."""
     config: dict[str, Any] | None = None

@@ -27,6 +27,7 @@ import secrets
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -150,12 +151,13 @@ def _machine_lock(key: str, holder: str, deadline: Deadline, purpose: str) -> It
     directory = lock_dir()
     lock = FileLock(str(directory / f"{digest}.lock"), mode=0o666)
     about = directory / f"{digest}.holder"
+    asked = time.monotonic()
     try:
         lock.acquire(timeout=max(deadline.remaining(), 0.001), poll_interval=0.02)
     except Timeout:
         raise LockTimeoutError(
             f"{purpose} is held by {_read_holder(about)} (a file lock on this machine, "
-            f"{directory}); waited {deadline.timeout_s:g}s and wrote nothing"
+            f"{directory}); waited {time.monotonic() - asked:.0f}s and wrote nothing"
         ) from None
     try:
         with contextlib.suppress(OSError):
