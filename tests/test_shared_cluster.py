@@ -472,3 +472,33 @@ def test_two_stacks_and_a_lockless_writer_lose_nothing_and_a_rerun_converges(
             host.close()
         change_out_of_band(url, remove="raw_app")
         wait_for(lambda: app_details(url, "raw_app") is None, 60, "raw_app removal")
+
+
+def test_a_write_waits_for_another_apps_first_build_instead_of_restarting_it(
+    ray_head: Any, app_uris: dict[str, str]
+) -> None:
+    # Serve restarts the first build of every app in a PUT: writing while their app still builds
+    # would set their deploy back to the start. Ours is written once their build is done.
+    url = ray_head.dashboard_url
+    seen_at_our_put: list[dict[str, Any]] = []
+    theirs = their_app(app_uris["math_app"], name="building_math")
+    change_out_of_band(url, add=theirs)
+    assert (app_details(url, "building_math") or {}).get("deployments") in ({}, None)
+
+    def look() -> None:
+        seen_at_our_put.append(app_details(url, "building_math") or {})
+
+    try:
+        with FaultProxy(url) as proxy:
+            proxy.add(Fault("PUT", "/api/serve/applications/", "after", effect=look))
+            with deployer_for(proxy.url, []) as deployer:
+                app = ours(app_uris, "patient")
+                applied = deployer.apply("patient", app, deadline=Deadline(120))
+                deployer.wait_applied("patient", applied, Deadline(120), app)
+                deployer.apply("patient", None, deadline=Deadline(60))
+        [at_put, *_] = seen_at_our_put
+        assert at_put["deployments"], "our PUT landed while their first build was running"
+        wait_for(lambda: running(url, "building_math"), 120, "their app")
+    finally:
+        change_out_of_band(url, remove="building_math")
+        wait_for(lambda: app_details(url, "building_math") is None, 60, "removal")

@@ -57,6 +57,8 @@ MAX_MERGES = 3
 """How many times a write is merged again after another writer dropped an app meanwhile."""
 STATE_PROOF_S = 30.0
 """How long an empty answer with a live controller is read again before the write is refused."""
+BUILD_WAIT_S = 30.0
+"""How long a write waits for other apps' first builds to end before it restarts them anyway."""
 
 Guard = Callable[[ServeSnapshot, "AppState | None"], None]
 """Called under the lock with what runs now, before anything is written; raises to refuse."""
@@ -108,6 +110,7 @@ class ServeDeployer:
     warn: Warn = pulumi.log.warn
     max_merges: int = MAX_MERGES
     state_proof_s: float = STATE_PROOF_S
+    build_wait_s: float = BUILD_WAIT_S
     wrote: bool = False
 
     def __enter__(self) -> ServeDeployer:
@@ -159,6 +162,22 @@ class ServeDeployer:
                     "written; run again once Serve answers"
                 )
 
+    def _without_builds(
+        self, snapshot: ServeSnapshot, name: str, deadline: Deadline
+    ) -> ServeSnapshot:
+        """Let other apps' first builds end before writing (a PUT would restart them), bounded.
+
+        Serve restarts the build of an app still deploying its first version on every PUT, even
+        an unchanged one: writing now would set another owner's deploy (or our own app's sibling
+        in the same ``up``) back to the start. Build waits are a few seconds; after
+        ``BUILD_WAIT_S`` the write goes ahead.
+        """
+        wait = Deadline(min(self.build_wait_s, deadline.remaining()))
+        delays = self.backoff.delays()
+        while snapshot.building(except_name=name) and wait.sleep(next(delays)):
+            snapshot = self.read_for_write(deadline)
+        return snapshot
+
     # writing ------------------------------------------------------------------------------------
 
     def apply(
@@ -190,7 +209,7 @@ class ServeDeployer:
         wanted = canonical(dict(desired)) if desired is not None else None
         to_send = copy.deepcopy(dict(desired)) if verbatim and desired is not None else wanted
         with self.lock(deadline) as held:
-            snapshot = self.read_for_write(deadline)
+            snapshot = self._without_builds(self.read_for_write(deadline), name, deadline)
             before = snapshot.apps.get(name)
             if guard is not None:
                 guard(snapshot, before)

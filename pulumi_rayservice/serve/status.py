@@ -87,6 +87,15 @@ class AppState:
         )
 
     @property
+    def is_building(self) -> bool:
+        """Serve is building the app's first version (importing its code; no deployment yet).
+
+        Any PUT of the config, whoever sends it and even unchanged, cancels that build and starts
+        it again (Serve's ``apply_app_config`` while no code version is set).
+        """
+        return self.status == "DEPLOYING" and not self.deployments
+
+    @property
     def is_deleting(self) -> bool:
         """Serve is removing the app: it is on its way out and must never be sent back."""
         return self.status == DELETING
@@ -159,6 +168,10 @@ class ServeSnapshot:
             for name, app in self.apps.items()
             if name != except_name and app.config is not None and not app.is_deleting
         }
+
+    def building(self, *, except_name: str) -> list[str]:
+        """Names of the other apps whose first build a PUT now would restart, sorted."""
+        return sorted(n for n, app in self.apps.items() if n != except_name and app.is_building)
 
     def imperative_apps(self) -> list[str]:
         """Names of the apps deployed from Python code (``serve.run``), sorted."""
