@@ -91,7 +91,10 @@ def replicas(app: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def all_running(url: str, names: list[str]) -> bool:
-    apps = serve_details(url)["applications"]
+    try:
+        apps = serve_details(url)["applications"]
+    except requests.RequestException:
+        return False  # a dashboard busy starting 60 replicas on 2 cores may not answer in 30 s
     return all((apps.get(n) or {}).get("status") == "RUNNING" for n in names)
 
 

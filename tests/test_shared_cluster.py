@@ -502,3 +502,32 @@ def test_a_write_waits_for_another_apps_first_build_instead_of_restarting_it(
     finally:
         change_out_of_band(url, remove="building_math")
         wait_for(lambda: app_details(url, "building_math") is None, 60, "removal")
+
+
+def test_our_app_removed_by_another_writer_while_it_deploys_fails_at_once(
+    ray_head: Any, app_uris: dict[str, str]
+) -> None:
+    import time
+
+    from pulumi_rayservice.errors import ConcurrentWriterError
+
+    url = ray_head.dashboard_url
+    app = ours(app_uris, "vanishing")
+    with FaultProxy(url) as proxy, deployer_for(proxy.url, []) as deployer:
+        applied = deployer.apply("vanishing", app, deadline=Deadline(60))
+        # The first look of the wait lets another writer drop our app right after it.
+        proxy.add(
+            Fault(
+                "GET",
+                "/api/serve/applications/",
+                "after",
+                effect=lambda: change_out_of_band(url, remove="vanishing"),
+            )
+        )
+        started = time.monotonic()
+        with pytest.raises(ConcurrentWriterError) as caught:
+            deployer.wait_applied("vanishing", applied, Deadline(120), app)
+        assert time.monotonic() - started < 10  # not the 120 s deadline
+    assert "another writer replaced the Serve config" in str(caught.value)
+    assert "'vanishing'" in str(caught.value)
+    wait_for(lambda: app_details(url, "vanishing") is None, 60, "removal")
