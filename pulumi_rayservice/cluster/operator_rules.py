@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from .._util.versions import at_least, parse_version
 from .violations import SpecViolation, join_path, short_repr
 
 __all__ = ["MAX_CLUSTER_NAME_LENGTH", "operator_violations", "validate_cluster_name"]
@@ -42,8 +43,6 @@ _LABEL_NAME_RE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _DNS1123_SUBDOMAIN_RE = re.compile(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 )
-# k8s.io/apimachinery's ParseGeneric: two or more dot-separated numbers, anything after.
-_GENERIC_VERSION_RE = re.compile(r"^\s*v?([0-9]+(?:\.[0-9]+)+)")
 
 # Constants from KubeRay (utils/constant.go, apis/ray/v1/raycluster_types.go).
 _ANNOTATION_FT_ENABLED = "ray.io/ft-enabled"
@@ -78,21 +77,6 @@ def _env(container: Any) -> dict[str, Any]:
         if isinstance(var, Mapping) and isinstance(var.get("name"), str):
             out[var["name"]] = var.get("value")
     return out
-
-
-def _generic_version(text: Any) -> tuple[int, ...] | None:
-    """Parse a version as k8s ``version.ParseGeneric`` does (``2.52.0``, ``2.53``, ``v2.5rc1``)."""
-    if not isinstance(text, str):
-        return None
-    match = _GENERIC_VERSION_RE.match(text)
-    if match is None:
-        return None
-    return tuple(int(p) for p in match.group(1).split("."))
-
-
-def _version_lt(version: tuple[int, ...], minimum: tuple[int, ...]) -> bool:
-    width = max(len(version), len(minimum))
-    return version + (0,) * (width - len(version)) < minimum + (0,) * (width - len(minimum))
 
 
 def _label_violations(path: str, labels: Any, group: str) -> Iterator[SpecViolation]:
@@ -399,19 +383,19 @@ def _auth_violations(spec: Mapping[str, Any]) -> Iterator[SpecViolation]:
             "Ray 2.52.0 or later is required",
         )
         return
-    parsed = _generic_version(ray_version)
+    parsed = parse_version(ray_version)
     if parsed is None:
         yield SpecViolation(
             "spec.rayVersion", f"rayVersion {ray_version!r} is not a version like '2.52.0'"
         )
         return
-    if _version_lt(parsed, _AUTH_MIN_RAY):
+    if not at_least(parsed, _AUTH_MIN_RAY):
         yield SpecViolation(
             "spec.rayVersion",
             f"authOptions.mode 'token' needs Ray 2.52.0 or later, got {ray_version!r}",
         )
     if k8s_auth:
-        if _version_lt(parsed, _K8S_AUTH_MIN_RAY):
+        if not at_least(parsed, _K8S_AUTH_MIN_RAY):
             yield SpecViolation(
                 "spec.rayVersion",
                 f"authOptions.enableK8sTokenAuth needs Ray 2.55.0 or later, got {ray_version!r}",

@@ -30,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from .._util.versions import at_least, parse_version
+
 __all__ = [
     "DEFAULT_GPU_RESOURCE",
     "DEFAULT_HEAD_PORTS",
@@ -62,7 +64,6 @@ _QUANTITY_RE = re.compile(
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
 _LABEL_VALUE_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_VERSION_RE = re.compile(r"^\s*v?([0-9]+(?:\.[0-9]+)+)")
 _AUTH_MIN_RAY = (2, 52, 0)
 
 _STRICT = ConfigDict(extra="forbid")
@@ -130,11 +131,6 @@ def _params(params: dict[str, str | int | float | bool]) -> dict[str, str]:
         else:
             out[key] = str(value)
     return out
-
-
-def _version(text: str) -> tuple[int, ...] | None:
-    match = _VERSION_RE.match(text)
-    return tuple(int(p) for p in match.group(1).split(".")) if match else None
 
 
 class ComputeTemplate(BaseModel):
@@ -504,7 +500,7 @@ class ClusterSpec(BaseModel):
     @field_validator("ray_version")
     @classmethod
     def _check_version(cls, value: str) -> str:
-        if _version(value) is None:
+        if parse_version(value) is None:
             raise ValueError(f'Got "{value}" for ray_version. Use a Ray version such as "2.52.0".')
         return value
 
@@ -518,8 +514,8 @@ class ClusterSpec(BaseModel):
                     "unique."
                 )
             seen.add(group.name)
-        version = _version(self.ray_version)
-        if self.auth_token and version is not None and version < _AUTH_MIN_RAY:
+        version = parse_version(self.ray_version)
+        if self.auth_token and version is not None and not at_least(version, _AUTH_MIN_RAY):
             raise ValueError(
                 f'Got auth_token=True with ray_version "{self.ray_version}". Token '
                 "authentication needs Ray 2.52.0 or later."
