@@ -20,7 +20,7 @@ import pytest
 
 from pulumi_rayservice.cluster.provider import RayClusterProvider
 from tests.fake_kube import RAYCLUSTERS, FakeKubeServer, Scenario
-from tests.fake_kube.fixtures import sample_cluster_spec
+from tests.fake_kube.fixtures import raycluster, sample_cluster_spec
 from tests.harness.provider_host import (
     PROVIDER_KEY,
     Engine,
@@ -411,20 +411,11 @@ def test_another_stack_with_the_same_resource_and_fixed_name_is_refused_untouche
 def test_a_cluster_made_before_stacks_were_recorded_is_refused_with_how_to_take_it_over(
     engine: Engine, api: FakeKubeServer, kubeconfig: Path
 ) -> None:
-    manifest = {
-        "apiVersion": "ray.io/v1",
-        "kind": "RayCluster",
-        "metadata": {
-            "name": "older",
-            "namespace": NS,
-            "labels": {
-                "app.kubernetes.io/managed-by": "pulumi-rayservice",
-                "rayservice.pulumi.com/resource": "older",
-            },
-        },
-        "spec": sample_cluster_spec(),
+    labels = {
+        "app.kubernetes.io/managed-by": "pulumi-rayservice",
+        "rayservice.pulumi.com/resource": "older",
     }
-    api.registry.create(RAYCLUSTERS, NS, manifest)
+    api.registry.create(RAYCLUSTERS, NS, raycluster("older", labels=labels))
     with pytest.raises(ProviderError) as failure:
         engine.up(
             urn_of(TYPE, "older"),
@@ -446,16 +437,7 @@ def test_an_object_that_took_our_name_is_neither_patched_nor_deleted(
     # Ours is deleted out of band and someone else creates a cluster of the same name.
     api.registry.delete(RAYCLUSTERS, NS, "taken-rc")
     api.wait_for(lambda: live(api, "taken-rc") is None)
-    theirs = api.registry.create(
-        RAYCLUSTERS,
-        NS,
-        {
-            "apiVersion": "ray.io/v1",
-            "kind": "RayCluster",
-            "metadata": {"name": "taken-rc", "namespace": NS},
-            "spec": sample_cluster_spec(),
-        },
-    )
+    theirs = api.registry.create(RAYCLUSTERS, NS, raycluster("taken-rc"))
     their_uid = theirs.obj["metadata"]["uid"]
     assert their_uid != ours
     api.reset_requests()

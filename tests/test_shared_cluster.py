@@ -14,6 +14,8 @@ import copy
 import json
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +23,7 @@ import pytest
 
 from pulumi_rayservice._util.polling import Backoff, Deadline
 from pulumi_rayservice.errors import (
+    ConcurrentWriterError,
     ImperativeAppsError,
     ServeStateUnknownError,
 )
@@ -34,6 +37,7 @@ from tests.harness.provider_host import (
     PROVIDER_KEY,
     Engine,
     ProviderError,
+    ProviderHost,
     provider_input,
     urn_of,
 )
@@ -375,11 +379,6 @@ def light_app(uri: str, name: str, increment: int) -> dict[str, Any]:
 def test_two_stacks_and_a_lockless_writer_lose_nothing_and_a_rerun_converges(
     ray_head: Any, app_uris: dict[str, str]
 ) -> None:
-    import threading
-    import time
-
-    from tests.harness.provider_host import ProviderHost
-
     uri = app_uris["math_app"]
     url = ray_head.dashboard_url
     hosts = [ProviderHost(), ProviderHost()]  # two processes, as two stacks' `pulumi up`
@@ -507,10 +506,6 @@ def test_a_write_waits_for_another_apps_first_build_instead_of_restarting_it(
 def test_our_app_removed_by_another_writer_while_it_deploys_fails_at_once(
     ray_head: Any, app_uris: dict[str, str]
 ) -> None:
-    import time
-
-    from pulumi_rayservice.errors import ConcurrentWriterError
-
     url = ray_head.dashboard_url
     app = ours(app_uris, "vanishing")
     with FaultProxy(url) as proxy, deployer_for(proxy.url, []) as deployer:

@@ -183,7 +183,7 @@ class DashboardTarget:
 
     @property
     def legacy_key(self) -> str:
-        """The identity that versions before 0.2 stored as ``target`` (kept to compare with)."""
+        """The ``target`` earlier releases stored (the context name stood for the cluster)."""
         if self.url is not None:
             return self.url
         context = (self.kube or {}).get("context") or "current-context"
@@ -195,8 +195,8 @@ class DashboardTarget:
             return False
         if stored_target.startswith("k8s:"):
             return stored_target == self.legacy_key
-        if self.url is not None or "://" not in stored_target:
-            return url_identity(stored_target) == self.key
+        if self.url is not None:
+            return url_identity(stored_target) == self.key  # earlier releases stored it raw
         return same_cluster(stored_target, self.key)
 
     def describe(self) -> str:

@@ -101,7 +101,8 @@ class ServeDeployer:
     """Read-merge-write and waits for one app name on one dashboard.
 
     ``wrote`` records whether a PUT may have changed the cluster (sent, and not refused by Serve's
-    schema check): the provider cleans up or rolls back only then.
+    schema check): the provider cleans up or rolls back only then. ``replaced`` is the app as it
+    ran before the first such PUT (what a failed adoption puts back).
     """
 
     client: DashboardClient
@@ -112,6 +113,7 @@ class ServeDeployer:
     state_proof_s: float = STATE_PROOF_S
     build_wait_s: float = BUILD_WAIT_S
     wrote: bool = False
+    replaced: AppState | None = None
 
     def __enter__(self) -> ServeDeployer:
         return self
@@ -130,7 +132,7 @@ class ServeDeployer:
         """What Serve reports now (every app, whatever deployed it)."""
         return ServeSnapshot.from_details(self.client.get_applications())
 
-    def read_for_write(self, deadline: Deadline) -> ServeSnapshot:
+    def proven_snapshot(self, deadline: Deadline) -> ServeSnapshot:
         """What runs now, proven: an empty answer is believed only when Serve is proven stopped.
 
         Raises:
@@ -175,7 +177,7 @@ class ServeDeployer:
         wait = Deadline(min(self.build_wait_s, deadline.remaining()))
         delays = self.backoff.delays()
         while snapshot.building(except_name=name) and wait.sleep(next(delays)):
-            snapshot = self.read_for_write(deadline)
+            snapshot = self.proven_snapshot(deadline)
         return snapshot
 
     # writing ------------------------------------------------------------------------------------
@@ -209,7 +211,7 @@ class ServeDeployer:
         wanted = canonical(dict(desired)) if desired is not None else None
         to_send = copy.deepcopy(dict(desired)) if verbatim and desired is not None else wanted
         with self.lock(deadline) as held:
-            snapshot = self._without_builds(self.read_for_write(deadline), name, deadline)
+            snapshot = self._without_builds(self.proven_snapshot(deadline), name, deadline)
             before = snapshot.apps.get(name)
             if guard is not None:
                 guard(snapshot, before)
@@ -226,6 +228,8 @@ class ServeDeployer:
                     _require_running_options(snapshot.settings, serve_options)
                 else:
                     settings.update(serve_options)
+            if not self.wrote:
+                self.replaced = before
             self._write(name, to_send, snapshot, settings, held, deadline)
             return Applied(before=before, put=True)
 

@@ -220,20 +220,19 @@ class ServeApplicationProvider(ResourceProvider):
         inputs = AppInputs.parse(props)
         deadline = Deadline(inputs.timeout_s)
         with SecretsRedacted(inputs.secrets()), _deployer(inputs) as deployer:
-            found: list[AppState | None] = []
             try:
                 applied = deployer.apply(
                     inputs.name,
                     inputs.app,
                     deadline=deadline,
-                    guard=_ownership_guard(inputs, found),
+                    guard=_ownership_guard(inputs),
                     serve_options=inputs.serve_options,
                 )
                 state = deployer.wait_applied(inputs.name, applied, deadline, inputs.app)
             except RayServiceError as error:
                 if not deployer.wrote:
                     raise
-                adopted = found[0] if found and inputs.adopt else None
+                adopted = deployer.replaced if inputs.adopt else None
                 raise type(error)(f"{error}. {_undo_create(deployer, inputs, adopted)}") from None
             return CreateResult(inputs.resource_id, _outputs(inputs, state))
 
@@ -265,7 +264,7 @@ class ServeApplicationProvider(ResourceProvider):
         with SecretsRedacted(inputs.secrets()):
             try:
                 with _deployer(inputs) as deployer:
-                    snapshot = deployer.read_for_write(Deadline(inputs.timeout_s))
+                    snapshot = deployer.proven_snapshot(Deadline(inputs.timeout_s))
             except DashboardGoneError:
                 return ReadResult("", {})  # the API server says the head Service is gone
             except DashboardUnreachableError as error:
@@ -329,14 +328,10 @@ def _not_proven_gone(inputs: AppInputs, error: DashboardUnreachableError, comman
     )
 
 
-def _ownership_guard(inputs: AppInputs, found: list[AppState | None]) -> Any:
-    """Refuse to take over an app of that name that differs from ours, unless ``adopt=True``.
-
-    ``found`` receives the app as it ran before (to put an adopted config back after a failure).
-    """
+def _ownership_guard(inputs: AppInputs) -> Any:
+    """Refuse to take over an app of that name that differs from ours, unless ``adopt=True``."""
 
     def guard(snapshot: ServeSnapshot, before: AppState | None) -> None:
-        found.append(before)
         prefix = route_prefix_of(inputs.app)
         for other in snapshot.apps.values():
             taken = other.route_prefix == prefix and not other.is_deleting

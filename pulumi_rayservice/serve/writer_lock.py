@@ -183,7 +183,6 @@ def _read_holder(path: Path) -> str:
 __all__ = [
     "LOCK_DIR_ENV",
     "HeldLock",
-    "LeasePolicy",
     "holder_identity",
     "lease_name",
     "writer_lock",
