@@ -24,6 +24,8 @@ class TemporaryError(RayServiceError):
     def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.attempts = 1
+        """How many tries ended in this failure (set by the retry loop)."""
 
 
 # Ray dashboard / Serve REST API -------------------------------------------------------------
@@ -41,10 +43,25 @@ class DashboardUnreachableError(DashboardError, TemporaryError):
     ``maybe_applied``: a write may have reached Serve before the answer was lost.
     """
 
-    def __init__(self, message: str, *, refused: bool = False, maybe_applied: bool = False):
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        refused: bool = False,
+        maybe_applied: bool = False,
+        retry_after_s: float | None = None,
+    ):
+        super().__init__(message, retry_after_s=retry_after_s)
         self.refused = refused
         self.maybe_applied = maybe_applied
+
+
+class DashboardTLSError(DashboardError):
+    """TLS with the dashboard (or the API server in front of it) failed; never retried.
+
+    A certificate not trusted, a host name that does not match, no common protocol: a retry
+    fails the same way.
+    """
 
 
 class DashboardGoneError(DashboardError):
@@ -109,6 +126,10 @@ class KubeConflictError(KubeError):
 
 class KubeTemporaryError(KubeError, TemporaryError):
     """429/500/503/504 or a dropped connection: retried with backoff before it reaches a user."""
+
+
+class KubeTLSError(KubeError):
+    """TLS with the API server failed (certificate not trusted, wrong host name); never retried."""
 
 
 class KubeConfigError(RayServiceError):

@@ -33,6 +33,7 @@ from pulumi_rayservice.errors import (
 from pulumi_rayservice.serve.client import DashboardClient as Client
 from pulumi_rayservice.serve.client import RetryPolicy
 from pulumi_rayservice.serve.dashboard import DashboardTarget
+from pulumi_rayservice.serve.transport import DirectTransport
 
 TOKEN = "ray-s3cret-t0ken-123"
 KUBE_TOKEN = "kube-secret-token"
@@ -347,10 +348,10 @@ def test_connection_refused_is_unreachable_and_refused_after_all_attempts() -> N
     session = CountingSession()
     client = Client(
         base_url=f"http://127.0.0.1:{port}",
+        transport=DirectTransport(session=session),
         headers={"x-ray-authorization": f"Bearer {TOKEN}"},
         retry=FAST,
         description=f"http://127.0.0.1:{port}",
-        session=session,
     )
 
     with pytest.raises(DashboardUnreachableError) as caught:

@@ -13,14 +13,15 @@ It plays the same engine steps as the fake-cluster lifecycle: up, an in-place pr
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
-import requests
 
 import pulumi_rayservice as rs
-from pulumi_rayservice.kube.config import http_auth
+from pulumi_rayservice.kube.config import api_client
+from pulumi_rayservice.serve.transport import KubeProxyTransport
 from tests.fake_kube.fixtures import sample_cluster_spec
 from tests.harness.program_engine import ProgramEngine, ServiceApplier
 from tests.harness.provider_host import ProviderHost
@@ -41,13 +42,17 @@ pytestmark = [
 
 def ask(kubeconfig: str) -> str:
     """POST to the serve Service through the API server's proxy, as the kubeconfig's user."""
-    auth = http_auth({"path": kubeconfig})
-    url = f"{auth.host}/api/v1/namespaces/{NAMESPACE}/services/e2e-serve-svc:serve/proxy/fruit"
-    reply = requests.post(
-        url, json=["MANGO", 2], headers=dict(auth.headers), verify=auth.verify, cert=auth.cert,
-        timeout=30,
-    )  # fmt: skip
-    reply.raise_for_status()
+    transport = KubeProxyTransport(api_client({"path": kubeconfig}))
+    try:
+        service = f"/api/v1/namespaces/{NAMESPACE}/services/e2e-serve-svc:serve"
+        url = f"{transport.host}{service}/proxy/fruit"
+        reply = transport.send(
+            "POST", url, headers={"Content-Type": "application/json"},
+            body=json.dumps(["MANGO", 2]).encode(), connect_s=5, read_s=30,
+        )  # fmt: skip
+    finally:
+        transport.close()
+    assert reply.status == 200, reply.text
     return reply.text
 
 

@@ -254,12 +254,12 @@ def test_an_empty_answer_while_the_controller_lives_writes_nothing(
 
 # the deployer under faults between a request and its answer ----------------------------------
 
-FAST_RETRY = RetryPolicy(attempts=3, initial_s=0.05, max_s=0.2)
+FAST_RETRY = RetryPolicy(attempts=3, initial_s=0.05, max_s=0.2, connect_s=1.0, request_s=2.0)
 
 
 def deployer_for(url: str, warnings: list[str]) -> ServeDeployer:
     target = DashboardTarget.from_input({"url": url})
-    client = DashboardClient(base_url=url, timeout=(1.0, 2.0), retry=FAST_RETRY, description=url)
+    client = DashboardClient(base_url=url, retry=FAST_RETRY, description=url)
     return ServeDeployer(
         client,
         lock=lambda deadline: writer_lock(target, "tests/faults", deadline),

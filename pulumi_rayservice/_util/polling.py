@@ -60,6 +60,14 @@ class Deadline:
         """Whether the deadline has passed."""
         return time.monotonic() >= self._end
 
+    def at_least(self, seconds: float) -> Deadline:
+        """The same deadline, or one ``seconds`` from now if that is later.
+
+        The floor of a read that must still happen once a wait has slept up to its deadline (the
+        read that reports the state the wait ended in), so it is not refused for lack of time.
+        """
+        return self if self.remaining() >= seconds else Deadline(seconds)
+
     def sleep(self, delay_s: float) -> bool:
         """Sleep ``delay_s`` or until the deadline; return False when the deadline has passed."""
         if self.expired():

@@ -152,7 +152,11 @@ class RayClusterProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         """POST (or adopt our own), then wait until ready; delete again on failure."""
         inputs = ClusterInputs.parse(props)
-        with SecretsRedacted(inputs.secrets()), KubeClient(inputs.kube) as kube:
+        deadline = Deadline(inputs.timeout_s)
+        with (
+            SecretsRedacted(inputs.secrets()),
+            KubeClient(inputs.kube, deadline=deadline) as kube,
+        ):
             try:
                 obj = kube.create(RAY_CLUSTER, inputs.namespace, inputs.manifest())
             except KubeConflictError:
@@ -163,16 +167,26 @@ class RayClusterProvider(ResourceProvider):
                     raise
                 obj = _adopt(kube, inputs, existing)
             try:
-                obj = wait_ready(kube, inputs, Deadline(inputs.timeout_s), obj)
+                obj = wait_ready(kube, inputs, deadline, obj)
             except ClusterNotReadyError as error:
                 raise ClusterNotReadyError(f"{error} {after_failed_create(kube, inputs)}") from None
+            except KubeError as error:  # the API server failed us while we waited
+                raise KubeError(
+                    f"{error}. {after_failed_create(kube, inputs)}",
+                    status=error.status,
+                    reason=error.reason,
+                ) from None
             return CreateResult(inputs.resource_id, _outputs(inputs, obj))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Patch what may change in place (never the autoscaler's replicas); wait until ready."""
         inputs = ClusterInputs.parse(news)
         previous = ClusterInputs.parse(olds)
-        with SecretsRedacted(inputs.secrets()), KubeClient(inputs.kube) as kube:
+        deadline = Deadline(inputs.timeout_s)
+        with (
+            SecretsRedacted(inputs.secrets()),
+            KubeClient(inputs.kube, deadline=deadline) as kube,
+        ):
             for attempt in range(1, CONFLICT_RETRIES + 1):
                 live = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
                 if live is None:
@@ -190,13 +204,16 @@ class RayClusterProvider(ResourceProvider):
                 except KubeConflictError:
                     if attempt == CONFLICT_RETRIES:
                         raise
-            obj = wait_ready(kube, inputs, Deadline(inputs.timeout_s), patched)
+            obj = wait_ready(kube, inputs, deadline, patched)
             return UpdateResult(_outputs(inputs, obj))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The live object, in the program's shape; '' when it is gone."""
         inputs = ClusterInputs.parse(props)
-        with SecretsRedacted(inputs.secrets()), KubeClient(inputs.kube) as kube:
+        with (
+            SecretsRedacted(inputs.secrets()),
+            KubeClient(inputs.kube, deadline=Deadline(inputs.timeout_s)) as kube,
+        ):
             obj = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
             if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
                 return ReadResult("", {})
@@ -219,7 +236,11 @@ class RayClusterProvider(ResourceProvider):
         """DELETE and wait until gone (KubeRay's finalizers may take a while)."""
         inputs = ClusterInputs.parse(props)
         uid = props.get("uid") or None
-        with SecretsRedacted(inputs.secrets()), KubeClient(inputs.kube) as kube:
+        deadline = Deadline(inputs.timeout_s)
+        with (
+            SecretsRedacted(inputs.secrets()),
+            KubeClient(inputs.kube, deadline=deadline) as kube,
+        ):
             try:
                 deleted = kube.delete(RAY_CLUSTER, inputs.namespace, inputs.name, uid=uid)
             except KubeConflictError:
@@ -229,7 +250,7 @@ class RayClusterProvider(ResourceProvider):
                 )
                 return
             if deleted:
-                wait_gone(kube, inputs, Deadline(inputs.timeout_s))
+                wait_gone(kube, inputs, deadline)
 
 
 def _check_name(inputs: dict[str, Any], olds: Mapping[str, Any]) -> list[tuple[str, str]]:

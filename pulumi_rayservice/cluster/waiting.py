@@ -24,9 +24,10 @@ from typing import Any
 import pulumi
 
 from .._util.polling import Backoff, Deadline
+from .._util.retry import RetryPolicy
 from ..errors import ClusterNotReadyError, KubeError, RayServiceError
 from ..kube.client import GONE, RAY_CLUSTER, KubeClient, WatchUnavailable
-from ..serve.client import DashboardClient, RetryPolicy
+from ..serve.client import DashboardClient
 from ..serve.dashboard import DashboardTarget
 from . import readiness
 from .inputs import ClusterInputs
@@ -35,6 +36,12 @@ __all__ = ["CLEANUP_TIMEOUT_S", "after_failed_create", "wait_gone", "wait_ready"
 
 #: How long a failed create waits for the object to be deleted again (at most ``timeout_s``).
 CLEANUP_TIMEOUT_S = 120.0
+#: How long the events that explain a timeout are read for, once the deadline has passed.
+DIAGNOSIS_S = 10.0
+#: The least time the read after a wait gets (the wait may have slept up to its deadline).
+LAST_READ_S = 5.0
+#: The most one readiness probe of the dashboard may take (it answers in milliseconds).
+PROBE_S = 10.0
 
 
 def wait_ready(
@@ -55,7 +62,18 @@ def wait_ready(
 
     """
     waiter = _ChangeWaiter(kube, inputs)
-    dashboard = DashboardTarget.from_input(inputs.dashboard())
+    with _DashboardProbe(inputs, deadline) as probe:
+        return _wait_ready(kube, inputs, deadline, obj, waiter, probe)
+
+
+def _wait_ready(
+    kube: KubeClient,
+    inputs: ClusterInputs,
+    deadline: Deadline,
+    obj: dict[str, Any],
+    waiter: _ChangeWaiter,
+    probe: _DashboardProbe,
+) -> dict[str, Any]:
     last_reason = ""
     while True:
         state = readiness.Readiness.of(obj)
@@ -63,17 +81,16 @@ def wait_ready(
         if state.ready and not inputs.wait_for_dashboard:
             return obj
         if state.ready:
-            try:
-                with DashboardClient.for_target(dashboard, retry=RetryPolicy(attempts=1)) as probe:
-                    probe.version()
+            problem = probe.problem()
+            if problem is None:
                 return obj
-            except RayServiceError as error:
-                reason = f"head pod ready, dashboard not answering through the proxy yet ({error})"
+            reason = f"head pod ready, dashboard not answering through the proxy yet ({problem})"
         if reason != last_reason:
             pulumi.log.info(f"RayCluster {inputs.resource_id}: {reason}")
             last_reason = reason
         if deadline.expired():
-            events = readiness.describe_events(kube.events_for(inputs.namespace, inputs.name))
+            with kube.within(Deadline(DIAGNOSIS_S)):
+                events = readiness.describe_events(kube.events_for(inputs.namespace, inputs.name))
             raise ClusterNotReadyError(
                 f"RayCluster {inputs.resource_id} was not ready within {deadline.timeout_s:g}s: "
                 f"{reason}. Conditions: {readiness.describe_conditions(obj)}."
@@ -94,6 +111,11 @@ def wait_gone(kube: KubeClient, inputs: ClusterInputs, deadline: Deadline) -> No
         KubeError: Still terminating at ``deadline`` (naming the finalizers left).
 
     """
+    with kube.within(deadline):
+        _wait_gone(kube, inputs, deadline)
+
+
+def _wait_gone(kube: KubeClient, inputs: ClusterInputs, deadline: Deadline) -> None:
     obj = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
     waiter = _ChangeWaiter(kube, inputs)
     while obj is not None and obj is not GONE:
@@ -105,6 +127,40 @@ def wait_gone(kube: KubeClient, inputs: ClusterInputs, deadline: Deadline) -> No
                 "run `pulumi destroy` again to keep waiting"
             )
         obj = waiter.next(obj, deadline, poll=False)
+
+
+class _DashboardProbe:
+    """Asks the dashboard for its version through the proxy, on one client for the whole wait.
+
+    One client: the kubeconfig is loaded (an exec plugin run) once, not on every probe, and its
+    token is refreshed only when it expires. Each probe is one try, bounded by the deadline.
+    """
+
+    def __init__(self, inputs: ClusterInputs, deadline: Deadline) -> None:
+        self._inputs = inputs
+        self._deadline = deadline
+        self._client: DashboardClient | None = None
+
+    def problem(self) -> str | None:
+        """None when the dashboard answers, else why not."""
+        try:
+            if self._client is None:
+                self._client = DashboardClient.for_target(
+                    DashboardTarget.from_input(self._inputs.dashboard()),
+                    retry=RetryPolicy(attempts=1, request_s=PROBE_S),
+                    deadline=self._deadline,
+                )
+            self._client.version()
+        except RayServiceError as error:
+            return str(error)
+        return None
+
+    def __enter__(self) -> _DashboardProbe:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._client is not None:
+            self._client.close()
 
 
 class _ChangeWaiter:
@@ -132,7 +188,8 @@ class _ChangeWaiter:
                 pulumi.log.info(f"RayCluster {self._inputs.resource_id}: {error}; polling")
         else:
             deadline.sleep(next(self._delays))
-        fresh = self._kube.get(RAY_CLUSTER, self._inputs.namespace, self._inputs.name)
+        with self._kube.within(deadline.at_least(LAST_READ_S)):
+            fresh = self._kube.get(RAY_CLUSTER, self._inputs.namespace, self._inputs.name)
         return GONE if fresh is None else fresh
 
 
@@ -143,9 +200,11 @@ def after_failed_create(kube: KubeClient, inputs: ClusterInputs) -> str:
             f"The RayCluster was kept for inspection (keep_on_failure=True): "
             f"kubectl -n {inputs.namespace} describe raycluster {inputs.name}"
         )
+    cleanup = Deadline(min(inputs.timeout_s, CLEANUP_TIMEOUT_S))
     try:
-        if kube.delete(RAY_CLUSTER, inputs.namespace, inputs.name):
-            wait_gone(kube, inputs, Deadline(min(inputs.timeout_s, CLEANUP_TIMEOUT_S)))
+        with kube.within(cleanup):
+            if kube.delete(RAY_CLUSTER, inputs.namespace, inputs.name):
+                wait_gone(kube, inputs, cleanup)
     except RayServiceError as error:
         return f"Deleting it again failed ({error}); it may still exist"
     return "It was deleted again; nothing was left in the cluster"

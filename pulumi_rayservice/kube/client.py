@@ -1,25 +1,33 @@
 """The few Kubernetes API calls the providers make, with one place that turns failures into errors.
 
 Built on the official ``kubernetes`` client (kubeconfig, exec plugins, in-cluster tokens). Every
-call goes through :meth:`KubeClient._call`, which retries what a retry can fix (connection errors,
-429 with its ``Retry-After``, 500/502/503/504) with backoff, and converts the rest into this
-package's ``KubeError`` classes with the API server's own ``Status`` reason and message, cut short.
-A 404 on read or delete is an answer ("gone"), not a failure.
+call goes through :meth:`KubeClient._call`, which retries what a retry can fix (dropped
+connections, 429 with its ``Retry-After``, 500/502/503/504) under the package's one retry policy
+(:mod:`.._util.retry`), ends every try by the operation's deadline (``_request_timeout`` for the
+silence of one read, :mod:`.._util.bounded_http` for the whole answer), never retries a TLS failure,
+and converts the rest into this package's ``KubeError`` classes with the API server's own
+``Status`` reason and message, cut short. A 404 on read or delete is an answer ("gone"), not a
+failure. Watches are bounded twice: the server's ``timeoutSeconds`` and a client cut-off.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .._util.bounded_http import request_deadline
+from .._util.http_failures import no_answer
+from .._util.polling import Deadline
+from .._util.retry import RetryPolicy, with_retries
 from ..errors import (
     KubeConflictError,
     KubeError,
     KubeNotFoundError,
     KubeTemporaryError,
+    KubeTLSError,
 )
 from .config import api_client
 
@@ -27,6 +35,11 @@ T = TypeVar("T")
 MAX_MESSAGE = 500
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 MERGE_PATCH = "application/merge-patch+json"
+DEFAULT_CALL_S = 120.0
+"""The deadline of a call made outside any operation (no deadline given to the client)."""
+WATCH_MARGIN_S = 5.0
+"""How long after its ``timeoutSeconds`` a watch may take to end before the client cuts it."""
+Timeout = tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -54,30 +67,41 @@ class WatchUnavailable(Exception):
     """A watch could not be used; poll instead."""
 
 
-@dataclass(frozen=True)
-class KubeRetryPolicy:
-    """How often and how patiently transient API failures are retried.
-
-    ``attempts`` bounds the tries of one call. Delays start at ``initial_s`` and double up to
-    ``max_s``; a 429's ``Retry-After`` is honoured up to ``max_s``.
-    """
-
-    attempts: int = 6
-    initial_s: float = 0.2
-    max_s: float = 5.0
-
-
 class KubeClient:
     """A Kubernetes client for one provider call (never kept on a provider: holds credentials)."""
 
-    def __init__(self, kube: Mapping[str, Any] | None, retry: KubeRetryPolicy | None = None):
+    def __init__(
+        self,
+        kube: Mapping[str, Any] | None,
+        retry: RetryPolicy | None = None,
+        *,
+        deadline: Deadline | None = None,
+    ):
+        """Load the configuration and build the client.
+
+        ``deadline`` (the operation's) bounds every call made without a deadline of its own;
+        the Lease renewer passes its own, so does a cleanup through :meth:`within`.
+        """
         from kubernetes import client
 
-        self._api_client = api_client(kube)
+        self.retry = retry or RetryPolicy(initial_s=0.2, max_s=5.0)
+        self.deadline = deadline
+        within = min(self.retry.request_s * 2, deadline.remaining()) if deadline else None
+        self._api_client = (
+            api_client(kube, load_within_s=max(within, 1.0)) if within else api_client(kube)
+        )
         self._custom: Any = client.CustomObjectsApi(self._api_client)
         self._core: Any = client.CoreV1Api(self._api_client)
         self._coordination: Any = client.CoordinationV1Api(self._api_client)
-        self.retry = retry or KubeRetryPolicy()
+
+    @contextmanager
+    def within(self, deadline: Deadline) -> Iterator[KubeClient]:
+        """Bound the calls in the block by ``deadline`` (a cleanup once the operation's ran out)."""
+        previous, self.deadline = self.deadline, deadline
+        try:
+            yield self
+        finally:
+            self.deadline = previous
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -96,8 +120,13 @@ class KubeClient:
         try:
             obj = self._call(
                 f"get {kind.kind} {namespace}/{name}",
-                lambda: self._custom.get_namespaced_custom_object(
-                    kind.group, kind.version, namespace, kind.plural, name
+                lambda timeout: self._custom.get_namespaced_custom_object(
+                    kind.group,
+                    kind.version,
+                    namespace,
+                    kind.plural,
+                    name,
+                    _request_timeout=timeout,
                 ),
             )
         except KubeNotFoundError:
@@ -111,8 +140,13 @@ class KubeClient:
         name = body.get("metadata", {}).get("name", "")
         return self._call(
             f"create {kind.kind} {namespace}/{name}",
-            lambda: self._custom.create_namespaced_custom_object(
-                kind.group, kind.version, namespace, kind.plural, dict(body)
+            lambda timeout: self._custom.create_namespaced_custom_object(
+                kind.group,
+                kind.version,
+                namespace,
+                kind.plural,
+                dict(body),
+                _request_timeout=timeout,
             ),
         )
 
@@ -126,9 +160,9 @@ class KubeClient:
         """
         return self._call(
             f"patch {kind.kind} {namespace}/{name}",
-            lambda: self._custom.patch_namespaced_custom_object(
+            lambda timeout: self._custom.patch_namespaced_custom_object(
                 kind.group, kind.version, namespace, kind.plural, name, dict(patch),
-                _content_type=MERGE_PATCH,
+                _content_type=MERGE_PATCH, _request_timeout=timeout,
             ),
         )  # fmt: skip
 
@@ -144,8 +178,14 @@ class KubeClient:
         try:
             answer = self._call(
                 f"delete {kind.kind} {namespace}/{name}",
-                lambda: self._custom.delete_namespaced_custom_object(
-                    kind.group, kind.version, namespace, kind.plural, name, body=options
+                lambda timeout: self._custom.delete_namespaced_custom_object(
+                    kind.group,
+                    kind.version,
+                    namespace,
+                    kind.plural,
+                    name,
+                    body=options,
+                    _request_timeout=timeout,
                 ),
             )
         except KubeNotFoundError:
@@ -164,7 +204,9 @@ class KubeClient:
 
         One request per change instead of a poll every fraction of a second, and the change is
         seen as it happens. Returns the changed object, ``GONE`` when it was deleted, or None
-        when nothing changed within ``timeout_s``.
+        when nothing changed within ``timeout_s``. The server ends the watch at ``timeout_s``
+        (``timeoutSeconds``); a watch it does not end (a stalled server, a connection a load
+        balancer dropped silently) is cut ``WATCH_MARGIN_S`` later and counts as no change.
 
         Raises:
             WatchUnavailable: the watch cannot be used (no RBAC ``watch`` verb, 410 Gone for an
@@ -177,57 +219,77 @@ class KubeClient:
 
         watch_module: Any = watch  # untyped
         watcher = watch_module.Watch()
+        seconds = max(1, int(timeout_s))
+        cut_off = seconds + WATCH_MARGIN_S
+        scope = None
         try:
-            for event in watcher.stream(
-                self._custom.list_namespaced_custom_object,
-                kind.group,
-                kind.version,
-                namespace,
-                kind.plural,
-                field_selector=f"metadata.name={name}",
-                resource_version=resource_version,
-                timeout_seconds=max(1, int(timeout_s)),
-            ):
-                kind_of_event = event.get("type")
-                obj = self._plain(event.get("object"))
-                if kind_of_event == "DELETED":
-                    return GONE
-                if kind_of_event in ("ADDED", "MODIFIED"):
-                    return obj
-                if kind_of_event == "ERROR":
-                    raise WatchUnavailable(str(obj.get("message") or "watch error"))
+            with request_deadline(cut_off) as scope:
+                yield_from = watcher.stream(
+                    self._custom.list_namespaced_custom_object,
+                    kind.group,
+                    kind.version,
+                    namespace,
+                    kind.plural,
+                    field_selector=f"metadata.name={name}",
+                    resource_version=resource_version,
+                    timeout_seconds=seconds,
+                    _request_timeout=(min(self.retry.connect_s, cut_off), cut_off),
+                )
+                for event in yield_from:
+                    kind_of_event = event.get("type")
+                    obj = self._plain(event.get("object"))
+                    if kind_of_event == "DELETED":
+                        return GONE
+                    if kind_of_event in ("ADDED", "MODIFIED"):
+                        return obj
+                    if kind_of_event == "ERROR":
+                        raise WatchUnavailable(str(obj.get("message") or "watch error"))
             return None
         except ApiException as error:
             raise WatchUnavailable(f"watch refused: {error.status} {error.reason}") from None
         except (Urllib3Error, OSError, ValueError) as error:
+            if scope is not None and scope.cut:
+                return None  # no change within the watch's time; the caller reads again
             raise WatchUnavailable(f"watch failed: {type(error).__name__}") from None
         finally:
             watcher.stop()
 
     # leases (coordination.k8s.io/v1) -------------------------------------------------------
 
-    def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+    def get_lease(
+        self, namespace: str, name: str, *, deadline: Deadline | None = None
+    ) -> dict[str, Any] | None:
         """The Lease, or None when it does not exist."""
         try:
             lease = self._call(
                 f"get Lease {namespace}/{name}",
-                lambda: self._coordination.read_namespaced_lease(name, namespace),
+                lambda timeout: self._coordination.read_namespaced_lease(
+                    name, namespace, _request_timeout=timeout
+                ),
+                deadline,
             )
         except KubeNotFoundError:
             return None
         return self._plain(lease)
 
-    def create_lease(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def create_lease(
+        self, namespace: str, body: Mapping[str, Any], *, deadline: Deadline | None = None
+    ) -> dict[str, Any]:
         """POST a Lease. Raises ``KubeConflictError`` when one of that name exists."""
         name = body.get("metadata", {}).get("name", "")
         return self._plain(
             self._call(
                 f"create Lease {namespace}/{name}",
-                lambda: self._coordination.create_namespaced_lease(namespace, dict(body)),
+                lambda timeout: self._coordination.create_namespaced_lease(
+                    namespace, dict(body), _request_timeout=timeout
+                ),
+                deadline,
             )
         )
 
-    def replace_lease(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def replace_lease(
+        self, namespace: str, body: Mapping[str, Any], *, deadline: Deadline | None = None
+    ) -> dict[str, Any]:
         """PUT a Lease conditional on the ``metadata.resourceVersion`` in ``body``.
 
         Raises ``KubeConflictError`` (409) when the Lease changed since that version was read.
@@ -236,7 +298,10 @@ class KubeClient:
         return self._plain(
             self._call(
                 f"update Lease {namespace}/{name}",
-                lambda: self._coordination.replace_namespaced_lease(name, namespace, dict(body)),
+                lambda timeout: self._coordination.replace_namespaced_lease(
+                    name, namespace, dict(body), _request_timeout=timeout
+                ),
+                deadline,
             )
         )
 
@@ -247,7 +312,9 @@ class KubeClient:
         try:
             service = self._call(
                 f"get Service {namespace}/{name}",
-                lambda: self._core.read_namespaced_service(name, namespace),
+                lambda timeout: self._core.read_namespaced_service(
+                    name, namespace, _request_timeout=timeout
+                ),
             )
         except KubeNotFoundError:
             return None
@@ -262,7 +329,9 @@ class KubeClient:
         try:
             listed = self._call(
                 f"list Events in {namespace}",
-                lambda: self._core.list_namespaced_event(namespace),
+                lambda timeout: self._core.list_namespaced_event(
+                    namespace, _request_timeout=timeout
+                ),
             )
         except KubeError:
             return []  # events are a diagnosis aid, never a reason to fail
@@ -277,26 +346,44 @@ class KubeClient:
 
     # the one place failures are converted ---------------------------------------------------
 
-    def _call(self, what: str, request: Callable[[], T]) -> T:
+    def _call(
+        self, what: str, request: Callable[[Timeout], T], deadline: Deadline | None = None
+    ) -> T:
+        """Send ``request(timeout)`` under the retry policy, every try ending by the deadline."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError as Urllib3Error
 
-        delay = self.retry.initial_s
-        for attempt in range(1, self.retry.attempts + 1):
-            try:
-                return request()
-            except ApiException as error:
-                failure = _convert(what, error)
-            except Urllib3Error as error:
-                failure = KubeTemporaryError(f"{what}: {_connection_problem(error)}")
-            except OSError as error:
-                failure = KubeTemporaryError(f"{what}: {type(error).__name__}")
-            if not isinstance(failure, KubeTemporaryError) or attempt == self.retry.attempts:
-                raise failure from None
-            wait = failure.retry_after_s if failure.retry_after_s is not None else delay
-            time.sleep(min(self.retry.max_s, wait))
-            delay = min(self.retry.max_s, delay * 2)
-        raise AssertionError("unreachable")  # pragma: no cover
+        deadline = deadline or self.deadline or Deadline(DEFAULT_CALL_S)
+
+        def send(limit_s: float) -> T:
+            if limit_s <= 0:
+                raise KubeTemporaryError(
+                    f"{what}: the {deadline.timeout_s:g}s deadline passed before it could be sent"
+                )
+            with request_deadline(limit_s) as scope:
+                try:
+                    return request((min(self.retry.connect_s, limit_s), limit_s))
+                except ApiException as error:
+                    raise _convert(what, error) from None
+                except (Urllib3Error, OSError) as error:  # urllib3's and the socket's
+                    failure = no_answer(error, cut=scope.cut, limit_s=limit_s)
+                    if failure.tls:
+                        raise KubeTLSError(
+                            f"{what}: {failure.problem}; check the kubeconfig's "
+                            "certificate-authority(-data), tls-server-name and server address"
+                        ) from None
+                    raise KubeTemporaryError(f"{what}: {failure.problem}") from None
+
+        try:
+            return with_retries(send, policy=self.retry, deadline=deadline)
+        except KubeTemporaryError as failure:
+            if failure.attempts <= 1:
+                raise
+            raise KubeTemporaryError(
+                f"{failure} (after {failure.attempts} attempts)",
+                status=failure.status,
+                reason=failure.reason,
+            ) from None
 
     def _plain(self, value: Any) -> dict[str, Any]:
         if isinstance(value, dict):
@@ -348,15 +435,6 @@ def _retry_after(error: Any) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
-
-
-def _connection_problem(error: BaseException) -> str:
-    text = str(error)
-    for marker in ("Connection refused", "Connection reset", "Remote end closed connection",
-                   "Name or service not known", "timed out"):  # fmt: skip
-        if marker in text:
-            return marker.lower()
-    return f"connection failed ({type(error).__name__})"
 
 
 def _event_time(event: Mapping[str, Any]) -> str:

@@ -11,16 +11,21 @@ never keeps a client or a token on the provider object, which Pulumi pickles int
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pulumi
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .._util.bounded_http import bound_pool_manager
 from ..errors import KubeConfigError
+
+T = TypeVar("T")
+EXEC_PLUGIN_S = 60.0
+"""The most loading a kubeconfig or refreshing its credentials may take (an exec plugin runs)."""
 
 
 class Kube(BaseModel):
@@ -91,20 +96,6 @@ def kube_identity(kube: Mapping[str, Any] | None) -> str:
     return f"{source} (context {context})" if context else source
 
 
-@dataclass(frozen=True, repr=False)
-class HttpAuth:
-    """What ``requests`` needs to call the API server as the kubeconfig's user.
-
-    Used for the API server's service proxy (Ray dashboard calls through Kubernetes); built from
-    the official client's resolved configuration so every auth method it supports works.
-    """
-
-    host: str
-    headers: Mapping[str, str]
-    verify: bool | str
-    cert: tuple[str, str] | None
-
-
 def load_client_configuration(kube: Mapping[str, Any] | None) -> Any:
     """Build a ``kubernetes.client.Configuration`` from a kube input dict.
 
@@ -150,37 +141,70 @@ def load_client_configuration(kube: Mapping[str, Any] | None) -> Any:
     return configuration
 
 
-def api_client(kube: Mapping[str, Any] | None) -> Any:
-    """A fresh ``kubernetes.client.ApiClient`` for one provider call."""
+def api_client(kube: Mapping[str, Any] | None, *, load_within_s: float = EXEC_PLUGIN_S) -> Any:
+    """A fresh ``kubernetes.client.ApiClient`` for one provider call, on bounded connections.
+
+    The client's own urllib3 retries are off (the package's one retry policy decides, inside the
+    operation's deadline) and its connections keep TCP alive and can be cut at a deadline
+    (:mod:`.._util.bounded_http`). Loading the configuration may run the kubeconfig's exec
+    credential plugin, which the client waits for without a limit: it gets ``load_within_s``.
+    """
     from kubernetes import client
 
-    return client.ApiClient(configuration=load_client_configuration(kube))
+    configuration = bounded_call(
+        lambda: load_client_configuration(kube), load_within_s, "loading the kubeconfig"
+    )
+    configuration.retries = False
+    api = client.ApiClient(configuration=configuration)
+    bound_pool_manager(api.rest_client.pool_manager)
+    return api
 
 
-def http_auth(kube: Mapping[str, Any] | None) -> HttpAuth:
-    """Resolve the kube input into what ``requests`` needs (host, bearer header, TLS files)."""
-    configuration = load_client_configuration(kube)
-    if configuration.refresh_api_key_hook is not None:
-        configuration.refresh_api_key_hook(configuration)
+def auth_headers(configuration: Any, *, within_s: float = EXEC_PLUGIN_S) -> dict[str, str]:
+    """The headers that authenticate a request as the kubeconfig's user.
+
+    ``auth_settings()`` is where every client generation puts the header it would send (and runs
+    the refresh hook that re-runs an expired exec plugin, bounded here by ``within_s``); a
+    kubeconfig with a user name and password gets Basic auth, as ``kubectl`` sends it.
+    """
+    settings = bounded_call(configuration.auth_settings, within_s, "refreshing the credentials")
     headers: dict[str, str] = {}
-    # auth_settings() is where every client generation puts the header it would send (the
-    # bearer token's api_key key differs between generations: "authorization", "BearerToken").
-    for setting in configuration.auth_settings().values():
+    for setting in settings.values():
         if setting.get("in") == "header" and setting.get("value"):
             headers[str(setting["key"]).title()] = str(setting["value"])
     if "Authorization" not in headers and configuration.username and configuration.password:
         basic = configuration.get_basic_auth_token()
         if basic:
             headers["Authorization"] = basic
-    verify: bool | str = bool(configuration.verify_ssl)
-    if verify and configuration.ssl_ca_cert:
-        verify = str(configuration.ssl_ca_cert)
-    cert = None
-    if configuration.cert_file and configuration.key_file:
-        cert = (str(configuration.cert_file), str(configuration.key_file))
-    return HttpAuth(
-        host=str(configuration.host).rstrip("/"), headers=headers, verify=verify, cert=cert
-    )
+    return headers
+
+
+def bounded_call(call: Callable[[], T], seconds: float, what: str) -> T:
+    """Run ``call`` (which may run an exec credential plugin) for at most ``seconds``.
+
+    The kubernetes client waits for an exec plugin without a limit; a plugin that hangs (an SSO
+    prompt nobody answers in CI) would hang ``pulumi up``. The call runs in a daemon thread and
+    is abandoned when the time is up, failing with what was being done.
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as error:  # re-raised in the caller's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(max(0.0, seconds))
+    if worker.is_alive():
+        raise KubeConfigError(
+            f"{what} took longer than {seconds:g}s (an exec credential plugin that does not "
+            "finish, such as a login prompt nobody answers?)"
+        )
+    if "error" in outcome:
+        raise outcome["error"]
+    return cast(T, outcome["value"])
 
 
 def api_server_of(kube: Mapping[str, Any] | None) -> str | None:

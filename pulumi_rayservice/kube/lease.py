@@ -240,18 +240,25 @@ class LeaseLock:
             lease = self._lease
         if lease is None:
             return
+        # A renewal that takes longer than the renewal period is as good as lost: the next one
+        # is due. Bounded so, a stalled API server cannot hold the renewer past the lease.
+        bound = Deadline(self.policy.renew_every_s)
         spec = {**(lease.get("spec") or {}), "renewTime": micro_time()}
         try:
-            renewed = self.kube.replace_lease(self.namespace, _with_spec(lease, spec))
+            renewed = self.kube.replace_lease(
+                self.namespace, _with_spec(lease, spec), deadline=bound
+            )
         except KubeConflictError:
-            current = self.kube.get_lease(self.namespace, self.name)
+            current = self.kube.get_lease(self.namespace, self.name, deadline=bound)
             current_spec = (current or {}).get("spec") or {}
             holder = current_spec.get("holderIdentity")
             if current is None or holder != self.holder:
                 self._mark_lost(f"{self.where} is now held by {holder!r}")
                 return
             renewed = self.kube.replace_lease(
-                self.namespace, _with_spec(current, {**current_spec, "renewTime": micro_time()})
+                self.namespace,
+                _with_spec(current, {**current_spec, "renewTime": micro_time()}),
+                deadline=bound,
             )
         with self._guard:
             self._lease = renewed
@@ -271,13 +278,14 @@ class LeaseLock:
             lease, lost = self._lease, self._lost
         if lease is None or lost is not None:
             return
+        bound = Deadline(self.policy.renew_every_s)  # a release never holds up the operation long
         for _ in range(3):
             spec = {**(lease.get("spec") or {}), "holderIdentity": "", "leaseDurationSeconds": 1}
             try:
-                self.kube.replace_lease(self.namespace, _with_spec(lease, spec))
+                self.kube.replace_lease(self.namespace, _with_spec(lease, spec), deadline=bound)
                 return
             except KubeConflictError:
-                current = self.kube.get_lease(self.namespace, self.name)
+                current = self.kube.get_lease(self.namespace, self.name, deadline=bound)
                 if current is None or (current.get("spec") or {}).get("holderIdentity") != (
                     self.holder
                 ):

@@ -1,76 +1,80 @@
 """The Ray dashboard's Serve REST API, as a small typed client.
 
-One place turns HTTP into this package's errors: connection failures and 502/503/504 of a read are
-retried with backoff (the dashboard answers 503 for a moment while Serve's controller starts, and
-the API server's proxy answers 503 until the head Service has an endpoint), 401/403 become
+One place turns HTTP into this package's errors, under the package's one retry policy
+(:mod:`.._util.retry`): a dropped connection, a 429 and a 502/503/504 of a read are retried inside
+the operation's deadline (the dashboard answers 503 for a moment while Serve's controller starts,
+and the API server's proxy answers 503 until the head Service has an endpoint); a TLS failure is
+not (``DashboardTLSError``); every try, answer body included, ends by the deadline, even against a
+server that trickles bytes (:mod:`.._util.bounded_http`); 401/403 become
 ``DashboardAuthError``, a 400 on PUT becomes ``ServeConfigRejectedError`` with Serve's own text, a
 redirect is an error naming where it pointed. A PUT is sent once and never retried here: its body
 was built from a read, and a retry must read and merge again (the deployer does), so a failure
 says whether the PUT may have reached Serve.
-Requests never look like a browser (the dashboard answers 405 to those), every call has a timeout,
-and the token never appears in a message or a log line.
+Requests never look like a browser (the dashboard answers 405 to those), and the token never
+appears in a message or a log line. Through the API server, requests go through the official
+kubernetes client's pool and credentials (:mod:`.transport`), with every path segment escaped.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import quote, urlencode
 
-import requests
+from urllib3.exceptions import HTTPError
 
+from .._util.bounded_http import request_deadline
+from .._util.http_failures import no_answer
+from .._util.polling import Deadline
+from .._util.retry import RetryPolicy, with_retries
 from .._version import __version__
 from ..errors import (
     DashboardAuthError,
     DashboardError,
     DashboardGoneError,
+    DashboardTLSError,
     DashboardUnreachableError,
     ServeConfigRejectedError,
 )
-from ..kube.config import http_auth
+from ..kube.config import api_client
 from .dashboard import DashboardTarget
+from .transport import DirectTransport, HttpReply, HttpTransport, KubeProxyTransport
+
+__all__ = ["DashboardClient", "RetryPolicy"]
 
 SERVE_APPLICATIONS = "/api/serve/applications/"
 STATE_ACTORS = "/api/v0/actors"
 SERVE_CONTROLLER_CLASS = "ServeController"
-RETRYABLE_STATUS = frozenset({502, 503, 504})
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 MAX_BODY_IN_MESSAGE = 300
-GONE_PROBLEMS = frozenset({"connection refused", "name or service not known"})
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long to keep trying a dashboard that does not answer.
-
-    ``attempts`` bounds the tries of one request; delays grow from ``initial_s`` by ``factor`` up
-    to ``max_s``. Defaults ride out a Serve controller start (a few seconds of 503) without hiding
-    a dashboard that is really gone for long.
-    """
-
-    attempts: int = 6
-    initial_s: float = 0.25
-    max_s: float = 4.0
-    factor: float = 2.0
+DEFAULT_CALL_S = 120.0
+"""The deadline of a call made without one (a client used outside an operation)."""
 
 
 @dataclass
 class DashboardClient:
-    """Calls to one Ray dashboard. Build one per provider call with :meth:`for_target`."""
+    """Calls to one Ray dashboard. Build one per provider call with :meth:`for_target`.
+
+    ``deadline`` bounds every call made without a deadline of its own (the operation's deadline);
+    the deployer passes each wait's deadline explicitly.
+    """
 
     base_url: str
+    transport: HttpTransport = field(default_factory=DirectTransport, repr=False)
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
-    verify: bool | str = True
-    cert: tuple[str, str] | None = None
-    timeout: tuple[float, float] = (5.0, 30.0)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     description: str = ""
-    session: requests.Session = field(default_factory=requests.Session, repr=False)
+    deadline: Deadline | None = None
 
     @classmethod
     def for_target(
-        cls, target: DashboardTarget, *, retry: RetryPolicy | None = None
+        cls,
+        target: DashboardTarget,
+        *,
+        retry: RetryPolicy | None = None,
+        deadline: Deadline | None = None,
     ) -> DashboardClient:
         """A client for a direct URL or for the Kubernetes service proxy of ``target``."""
         headers = {"User-Agent": f"pulumi-rayservice/{__version__}", "Accept": "application/json"}
@@ -83,26 +87,28 @@ class DashboardClient:
                 headers=headers,
                 retry=policy,
                 description=target.describe(),
+                deadline=deadline,
             )
-        auth = http_auth(target.kube)
         # The API server consumes Authorization (the Kubernetes credential); Ray's own token
         # travels in x-ray-authorization, which the proxy passes through.
+        within = min(policy.request_s * 2, deadline.remaining()) if deadline else policy.request_s
+        transport = KubeProxyTransport(api_client(target.kube, load_within_s=max(within, 1.0)))
         base = (
-            f"{auth.host}/api/v1/namespaces/{target.namespace}/services/"
-            f"{target.service}:{target.port}/proxy"
+            f"{transport.host}/api/v1/namespaces/{_segment(target.namespace)}/services/"
+            f"{_segment(str(target.service))}:{_segment(target.port)}/proxy"
         )
         return cls(
             base_url=base,
-            headers={**headers, **auth.headers},
-            verify=auth.verify,
-            cert=auth.cert,
+            transport=transport,
+            headers=headers,
             retry=policy,
             description=target.describe(),
+            deadline=deadline,
         )
 
     def close(self) -> None:
         """Release the connection pool."""
-        self.session.close()
+        self.transport.close()
 
     def __enter__(self) -> DashboardClient:
         return self
@@ -112,15 +118,17 @@ class DashboardClient:
 
     # Serve REST API -------------------------------------------------------------------------
 
-    def get_applications(self) -> dict[str, Any]:
+    def get_applications(self, *, deadline: Deadline | None = None) -> dict[str, Any]:
         """``GET /api/serve/applications/``: config, status and source of EVERY app.
 
         Without ``api_type``: apps deployed from Python (``serve.run``) are listed too (with
         ``source: imperative``); ``?api_type=declarative`` would hide them from the merge.
         """
-        return self._json(self._request("GET", SERVE_APPLICATIONS))
+        return self._json(self._request("GET", SERVE_APPLICATIONS, deadline=deadline))
 
-    def put_applications(self, config: Mapping[str, Any]) -> None:
+    def put_applications(
+        self, config: Mapping[str, Any], *, deadline: Deadline | None = None
+    ) -> None:
         """``PUT /api/serve/applications/``: replace the WHOLE set of declarative apps, once.
 
         A 200 means Serve accepted the config, not that anything runs yet. Never retried.
@@ -131,9 +139,9 @@ class DashboardClient:
                 may have reached Serve (a timeout, a dropped answer, a 502/503/504 of a proxy).
 
         """
-        self._request("PUT", SERVE_APPLICATIONS, body=config, attempts=1)
+        self._request("PUT", SERVE_APPLICATIONS, body=config, deadline=deadline, retry=False)
 
-    def serve_controller_states(self) -> list[str]:
+    def serve_controller_states(self, *, deadline: Deadline | None = None) -> list[str]:
         """The states of Serve's controller actors, from Ray's state API (``/api/v0/actors``).
 
         This is how a stopped Serve is told from a controller the dashboard cannot reach: both
@@ -154,6 +162,7 @@ class DashboardClient:
                 "filter_values": SERVE_CONTROLLER_CLASS,
                 "detail": "false",
             },
+            deadline=deadline,
         )
         body = self._json(reply)
         data = body.get("data")
@@ -179,9 +188,9 @@ class DashboardClient:
             if isinstance(actor, dict) and actor.get("class_name") == SERVE_CONTROLLER_CLASS
         ]
 
-    def version(self) -> dict[str, Any]:
+    def version(self, *, deadline: Deadline | None = None) -> dict[str, Any]:
         """``GET /api/version``: the dashboard's API and Ray versions."""
-        return self._json(self._request("GET", "/api/version"))
+        return self._json(self._request("GET", "/api/version", deadline=deadline))
 
     # transport ------------------------------------------------------------------------------
 
@@ -192,55 +201,73 @@ class DashboardClient:
         *,
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
-        attempts: int | None = None,
-    ) -> requests.Response:
-        url = self.base_url + path
+        deadline: Deadline | None = None,
+        retry: bool = True,
+    ) -> HttpReply:
+        """Send under the retry policy (once if not ``retry``), every try ending by the deadline.
+
+        Raises:
+            DashboardUnreachableError: no answer (after the tries the policy and the deadline
+                allow); ``maybe_applied`` says whether a write may have reached Serve.
+            DashboardTLSError: TLS failed (never retried).
+
+        """
+        url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
         headers = dict(self.headers)
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
-            data = json.dumps(body)
-        delay = self.retry.initial_s
-        last_problem = ""
-        tries = attempts or self.retry.attempts
-        maybe_applied = False
-        for attempt in range(1, tries + 1):
-            try:
-                reply = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    data=data,
-                    headers=headers,
-                    timeout=self.timeout,
-                    verify=self.verify,
-                    cert=self.cert,
-                    allow_redirects=False,
-                )
-            except requests.ConnectionError as error:
-                last_problem = _connection_problem(error)
-                maybe_applied = maybe_applied or last_problem not in GONE_PROBLEMS
-            except requests.Timeout:
-                last_problem = f"no answer within {self.timeout[1]:.0f}s"
-                maybe_applied = True
-            else:
-                if reply.status_code not in RETRYABLE_STATUS:
-                    self._raise_for_status(method, path, reply)
-                    return reply
-                last_problem = f"HTTP {reply.status_code} {_short(reply.text)}".strip()
-                maybe_applied = True
-            if attempt < tries:
-                time.sleep(delay)
-                delay = min(self.retry.max_s, delay * self.retry.factor)
-        after = f"after {tries} attempts" if tries > 1 else f"to {method} {path}"
-        raise DashboardUnreachableError(
-            f"Ray dashboard at {self.description} gave no answer {after}: {last_problem}",
-            refused=last_problem in GONE_PROBLEMS,
-            maybe_applied=maybe_applied and method != "GET",
-        )
+            data = json.dumps(body, allow_nan=False).encode()
+        deadline = deadline or self.deadline or Deadline(DEFAULT_CALL_S)
+        policy = self.retry if retry else replace(self.retry, attempts=1)
+        where = f"{method} {path}"
 
-    def _raise_for_status(self, method: str, path: str, reply: requests.Response) -> None:
-        status = reply.status_code
+        def send(limit_s: float) -> HttpReply:
+            if limit_s <= 0:
+                raise DashboardUnreachableError(
+                    f"the {deadline.timeout_s:g}s deadline passed before {where} could be sent"
+                )
+            with request_deadline(limit_s) as scope:
+                try:
+                    reply = self.transport.send(
+                        method, url, headers=headers, body=data,
+                        connect_s=min(policy.connect_s, limit_s), read_s=limit_s,
+                    )  # fmt: skip
+                except (HTTPError, OSError) as error:  # requests' and urllib3's, in layers
+                    failure = no_answer(error, cut=scope.cut, limit_s=limit_s)
+                    if failure.tls:
+                        raise DashboardTLSError(
+                            f"{where} on {self.description}: {failure.problem}; check the CA "
+                            "(kubeconfig certificate-authority, or the system's trust store) and "
+                            "the host name"
+                        ) from None
+                    raise DashboardUnreachableError(
+                        failure.problem,
+                        refused=failure.refused,
+                        maybe_applied=failure.sent and method != "GET",
+                    ) from None
+            if reply.status in RETRYABLE_STATUS:
+                raise DashboardUnreachableError(
+                    f"HTTP {reply.status} {_short(reply.text)}".strip(),
+                    maybe_applied=method != "GET" and reply.status != 429,
+                    retry_after_s=_retry_after(reply),
+                )
+            self._raise_for_status(method, path, reply)
+            return reply
+
+        try:
+            return with_retries(send, policy=policy, deadline=deadline)
+        except DashboardUnreachableError as failure:
+            tries = failure.attempts
+            after = f"after {tries} attempts" if tries > 1 else f"to {where}"
+            raise DashboardUnreachableError(
+                f"Ray dashboard at {self.description} gave no answer {after}: {failure}",
+                refused=failure.refused,
+                maybe_applied=failure.maybe_applied,
+            ) from None
+
+    def _raise_for_status(self, method: str, path: str, reply: HttpReply) -> None:
+        status = reply.status
         where = f"{method} {path} on {self.description}"
         if 300 <= status < 400:
             # Never followed: a redirect would take the credentials and the PUT somewhere else.
@@ -270,9 +297,9 @@ class DashboardClient:
             )
         raise DashboardError(f"{where}: HTTP {status} {_short(reply.text)}".rstrip())
 
-    def _json(self, reply: requests.Response) -> dict[str, Any]:
+    def _json(self, reply: HttpReply) -> dict[str, Any]:
         try:
-            data = reply.json()
+            data = json.loads(reply.body)
         except ValueError:
             raise DashboardError(
                 f"{self.description} answered non-JSON: {_short(reply.text)}"
@@ -284,10 +311,10 @@ class DashboardClient:
         return data
 
 
-def _is_kubernetes_not_found(reply: requests.Response) -> bool:
+def _is_kubernetes_not_found(reply: HttpReply) -> bool:
     """A 404 from the API server itself (a ``Status`` object), not from the dashboard behind it."""
     try:
-        body = reply.json()
+        body = json.loads(reply.body)
     except ValueError:
         return False
     return (
@@ -295,20 +322,24 @@ def _is_kubernetes_not_found(reply: requests.Response) -> bool:
     )
 
 
-def _connection_problem(error: requests.ConnectionError) -> str:
-    """Name the cause without dumping the exception chain (which can be long and noisy)."""
-    text = str(error)
-    for marker in (
-        "Connection refused",
-        "Name or service not known",
-        "Connection reset",
-        "Remote end closed connection",
-        "No route to host",
-        "timed out",
-    ):
-        if marker in text:
-            return marker.lower()
-    return "connection failed"
+def _retry_after(reply: HttpReply) -> float | None:
+    """Seconds a 429/503 asks to wait (``Retry-After`` in seconds), else None."""
+    value = next((v for k, v in reply.headers.items() if k.lower() == "retry-after"), None)
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _segment(value: str) -> str:
+    """One path segment of the proxy URL, escaped; ``.``/``..`` and empty are refused.
+
+    Check refuses such names already; this is what keeps a value that slipped past it from
+    sending the user's Kubernetes credentials to another path of the API server.
+    """
+    if value in ("", ".", ".."):
+        raise DashboardError(f"{value!r} cannot be part of the API server's proxy path")
+    return quote(value, safe="")
 
 
 def _short(text: str) -> str:

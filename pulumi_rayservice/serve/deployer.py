@@ -59,6 +59,10 @@ STATE_PROOF_S = 30.0
 """How long an empty answer with a live controller is read again before the write is refused."""
 BUILD_WAIT_S = 30.0
 """How long a write waits for other apps' first builds to end before it restarts them anyway."""
+READ_BACK_GRACE_S = 5.0
+"""Seconds the read after a PUT gets even when the PUT used up the deadline."""
+POLL_READ_FLOOR_S = 2.0
+"""Seconds the last read of a wait gets when the wait slept up to its deadline."""
 
 Guard = Callable[[ServeSnapshot, "AppState | None"], None]
 """Called under the lock with what runs now, before anything is written; raises to refuse."""
@@ -128,9 +132,9 @@ class ServeDeployer:
 
     # reading ------------------------------------------------------------------------------------
 
-    def snapshot(self) -> ServeSnapshot:
-        """What Serve reports now (every app, whatever deployed it)."""
-        return ServeSnapshot.from_details(self.client.get_applications())
+    def snapshot(self, deadline: Deadline | None = None) -> ServeSnapshot:
+        """What Serve reports now (every app, whatever deployed it), read by ``deadline``."""
+        return ServeSnapshot.from_details(self.client.get_applications(deadline=deadline))
 
     def proven_snapshot(self, deadline: Deadline) -> ServeSnapshot:
         """What runs now, proven: an empty answer is believed only when Serve is proven stopped.
@@ -143,11 +147,11 @@ class ServeDeployer:
         delays = self.backoff.delays()
         proof_deadline = Deadline(min(deadline.remaining(), self.state_proof_s))
         while True:
-            snapshot = self.snapshot()
+            snapshot = self.snapshot(deadline)
             if snapshot.running or snapshot.apps:
                 return snapshot
             try:
-                states = self.client.serve_controller_states()
+                states = self.client.serve_controller_states(deadline=deadline)
             except DashboardError as error:
                 raise ServeStateUnknownError(
                     f"{self.where} reports no Serve apps and whether Serve runs cannot be "
@@ -221,7 +225,7 @@ class ServeDeployer:
                 return Applied(before=before, put=False)
             if wanted is None and current is None:
                 return Applied(before=before, put=False)  # not there, or on its way out
-            self._refuse_imperative(snapshot, name)
+            self._refuse_imperative(snapshot, name, deadline)
             settings = dict(snapshot.settings)
             if serve_options and wanted is not None:
                 if snapshot.running:
@@ -250,8 +254,8 @@ class ServeDeployer:
                 "applications": [*carried.values(), *([wanted] if wanted is not None else [])],
             }
             held.check_held()
-            self._put(name, body)
-            after = self._read_after_write(name, wanted)
+            self._put(name, body, deadline)
+            after = self._read_after_write(name, wanted, deadline)
             dropped = sorted(
                 other
                 for other in carried
@@ -283,10 +287,10 @@ class ServeDeployer:
             + ". Stop the other writer (it takes no lock) and run again"
         )
 
-    def _put(self, name: str, body: Mapping[str, Any]) -> None:
+    def _put(self, name: str, body: Mapping[str, Any], deadline: Deadline) -> None:
         """Send the PUT once; record whether it may have changed the cluster."""
         try:
-            self.client.put_applications(body)
+            self.client.put_applications(body, deadline=deadline)
         except ServeConfigRejectedError:
             raise  # Serve's schema check refused it: nothing changed
         except DashboardUnreachableError as error:
@@ -298,10 +302,16 @@ class ServeDeployer:
         else:
             self.wrote = True
 
-    def _read_after_write(self, name: str, wanted: Mapping[str, Any] | None) -> ServeSnapshot:
-        """Read again after a PUT; a read that fails leaves the outcome unknown, said so."""
+    def _read_after_write(
+        self, name: str, wanted: Mapping[str, Any] | None, deadline: Deadline
+    ) -> ServeSnapshot:
+        """Read again after a PUT; a read that fails leaves the outcome unknown, said so.
+
+        The read gets at least ``READ_BACK_GRACE_S`` even when the PUT used up the deadline: what
+        a write did must be known before anything else is decided.
+        """
         try:
-            return self.snapshot()
+            return self.snapshot(deadline.at_least(READ_BACK_GRACE_S))
         except DashboardError as error:
             raise DashboardError(
                 f"the Serve config was sent to {self.where} but reading it back failed ({error}):"
@@ -311,13 +321,13 @@ class ServeDeployer:
                 "`pulumi up` again"
             ) from None
 
-    def _refuse_imperative(self, snapshot: ServeSnapshot, name: str) -> None:
+    def _refuse_imperative(self, snapshot: ServeSnapshot, name: str, deadline: Deadline) -> None:
         """Refuse to write where a PUT would delete apps deployed from Python code."""
         names = [other for other in snapshot.imperative_apps() if other != name]
         if not names:
             return
         try:
-            ray_version = str(self.client.version().get("ray_version") or "")
+            ray_version = str(self.client.version(deadline=deadline).get("ray_version") or "")
         except DashboardError:
             ray_version = ""
         parsed = parse_version(ray_version)
@@ -368,7 +378,7 @@ class ServeDeployer:
         last: AppState | None = None
         deploy_times: set[float] = set()
         while True:
-            state = self.snapshot().apps.get(name)
+            state = self.snapshot(deadline.at_least(POLL_READ_FLOOR_S)).apps.get(name)
             if wanted is not None:
                 _require_ours(self.where, name, state, wanted)
             if state is not None and (
@@ -403,7 +413,7 @@ class ServeDeployer:
         """
         delays = self.backoff.delays()
         while True:
-            state = self.snapshot().apps.get(name)
+            state = self.snapshot(deadline.at_least(POLL_READ_FLOOR_S)).apps.get(name)
             if state is None:
                 return
             if not deadline.sleep(next(delays)):

@@ -219,7 +219,7 @@ class ServeApplicationProvider(ResourceProvider):
         """Deploy the app and wait until RUNNING; on failure put the cluster back as it was."""
         inputs = AppInputs.parse(props)
         deadline = Deadline(inputs.timeout_s)
-        with SecretsRedacted(inputs.secrets()), _deployer(inputs) as deployer:
+        with SecretsRedacted(inputs.secrets()), _deployer(inputs, deadline) as deployer:
             try:
                 applied = deployer.apply(
                     inputs.name,
@@ -241,7 +241,7 @@ class ServeApplicationProvider(ResourceProvider):
         inputs = AppInputs.parse(news)
         previous = canonical(olds.get("app"))
         deadline = Deadline(inputs.timeout_s)
-        with SecretsRedacted(inputs.secrets()), _deployer(inputs) as deployer:
+        with SecretsRedacted(inputs.secrets()), _deployer(inputs, deadline) as deployer:
             try:
                 applied = deployer.apply(
                     inputs.name, inputs.app, deadline=deadline, serve_options=inputs.serve_options
@@ -263,8 +263,9 @@ class ServeApplicationProvider(ResourceProvider):
         inputs = AppInputs.parse(props)
         with SecretsRedacted(inputs.secrets()):
             try:
-                with _deployer(inputs) as deployer:
-                    snapshot = deployer.proven_snapshot(Deadline(inputs.timeout_s))
+                deadline = Deadline(inputs.timeout_s)
+                with _deployer(inputs, deadline) as deployer:
+                    snapshot = deployer.proven_snapshot(deadline)
             except DashboardGoneError:
                 return ReadResult("", {})  # the API server says the head Service is gone
             except DashboardUnreachableError as error:
@@ -310,10 +311,10 @@ def route_prefix_of(app: Mapping[str, Any]) -> str | None:
     return None if prefix is None else str(prefix)
 
 
-def _deployer(inputs: AppInputs) -> ServeDeployer:
+def _deployer(inputs: AppInputs, deadline: Deadline | None = None) -> ServeDeployer:
     target = inputs.target
     return ServeDeployer(
-        DashboardClient.for_target(target),
+        DashboardClient.for_target(target, deadline=deadline),
         lock=lambda deadline: writer_lock(target, inputs.owner, deadline),
     )
 

@@ -104,7 +104,7 @@ def writer_lock(
     with _process_lock(key, deadline, purpose):
         holder = holder_identity(owner)
         if target.url is None:
-            with KubeClient(target.kube) as kube:
+            with KubeClient(target.kube, deadline=deadline) as kube:
                 lease = LeaseLock(
                     kube,
                     target.namespace,
