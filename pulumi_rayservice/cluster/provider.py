@@ -46,7 +46,7 @@ from .._util.inputs import changed_inputs, check_seconds, unknown_inputs
 from .._util.normalize import canonical, contains_unknown, strip_provider
 from .._util.polling import Deadline
 from .._util.secrets import SecretsRedacted, wrap_secret_paths
-from ..errors import ClusterNotReadyError, KubeConflictError, KubeError
+from ..errors import ClusterNotReadyError, KubeConflictError, KubeError, KubeTemporaryError
 from ..kube.client import RAY_CLUSTER, KubeClient
 from . import readiness
 from .changes import Change, as_written, classify, patch_spec, revision
@@ -159,6 +159,15 @@ class RayClusterProvider(ResourceProvider):
         ):
             try:
                 obj = kube.create(RAY_CLUSTER, inputs.namespace, inputs.manifest())
+            except KubeTemporaryError as error:
+                # The POST got no answer: it may have landed. The next `pulumi up` POSTs again,
+                # meets 409 and adopts the object (ours: labels, annotation, stack).
+                raise KubeTemporaryError(
+                    f"{error}. The RayCluster may have been created; the next `pulumi up` "
+                    "adopts it if so",
+                    status=error.status,
+                    reason=error.reason,
+                ) from None
             except KubeConflictError:
                 # The name is taken: by a retried POST of ours that had reached the server, an
                 # interrupted earlier `up`, or someone else. Only the first two are adopted.

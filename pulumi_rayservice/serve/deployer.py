@@ -254,7 +254,7 @@ class ServeDeployer:
                 "applications": [*carried.values(), *([wanted] if wanted is not None else [])],
             }
             held.check_held()
-            self._put(name, body, deadline)
+            unanswered = self._put(name, body, deadline)
             after = self._read_after_write(name, wanted, deadline)
             dropped = sorted(
                 other
@@ -262,6 +262,13 @@ class ServeDeployer:
                 if other not in after.apps or after.apps[other].is_deleting
             )
             ours_written = _holds(after, name, wanted)
+            if unanswered is not None and not ours_written:
+                # Not a writer race: our PUT got no answer and Serve does not show it. It may
+                # still arrive (a proxy holding it), so it counts as written for the cleanup.
+                raise DashboardUnreachableError(
+                    f"{unanswered}; read back afterwards, Serve does not run {name!r} as sent",
+                    maybe_applied=True,
+                ) from None
             if ours_written and not dropped:
                 return
             if round_ > self.max_merges:
@@ -287,8 +294,14 @@ class ServeDeployer:
             + ". Stop the other writer (it takes no lock) and run again"
         )
 
-    def _put(self, name: str, body: Mapping[str, Any], deadline: Deadline) -> None:
-        """Send the PUT once; record whether it may have changed the cluster."""
+    def _put(
+        self, name: str, body: Mapping[str, Any], deadline: Deadline
+    ) -> DashboardUnreachableError | None:
+        """Send the PUT once; record whether it may have changed the cluster.
+
+        Returns the failure when the PUT may have reached Serve but no answer came back (what
+        happened is read next), else None.
+        """
         try:
             self.client.put_applications(body, deadline=deadline)
         except ServeConfigRejectedError:
@@ -297,10 +310,12 @@ class ServeDeployer:
             if not error.maybe_applied:
                 raise  # never reached Serve
             self.wrote = True  # the answer was lost: what happened is read below
+            return error
         except DashboardError:
             self.wrote = True  # a server answered oddly: read what happened below
         else:
             self.wrote = True
+        return None
 
     def _read_after_write(
         self, name: str, wanted: Mapping[str, Any] | None, deadline: Deadline

@@ -1,4 +1,4 @@
-"""Fault injection: answer the next N matching requests with an error, a hang or a dropped socket.
+"""Fault injection: answer the next N matching requests with an error, a hang, a trickle or a drop.
 
 Real clusters throttle (429 with Retry-After), fail over (500/503), race (409) and drop
 connections; retry code is only tested if the fake does all of these on demand. Rules are
@@ -32,7 +32,7 @@ Match = Callable[[RequestInfo], bool] | tuple[str, str] | None
 """``None`` (every request), ``(method, path_regex)`` (method ``"*"`` for any; the regex is
 searched in the path), or a predicate on :class:`RequestInfo`."""
 
-FaultKind = Literal["status", "drop", "hang"]
+FaultKind = Literal["status", "drop", "hang", "trickle"]
 
 
 def _matcher(match: Match) -> Callable[[RequestInfo], bool]:

@@ -337,6 +337,15 @@ class FakeKubeServer:
         """Delay the next ``count`` matching requests by ``seconds`` before handling them."""
         return self.faults.add(make_rule("hang", count=count, match=match, seconds=seconds))
 
+    def trickle(self, every_s: float = 1.0, count: int = 1, *, match: Match = None) -> FaultRule:
+        """Answer the next ``count`` matching requests one byte every ``every_s``, never ending.
+
+        The request is not carried out: a status line, headers announcing a large body, then
+        one byte of it at a time until the client gives up or the server stops. Every read of
+        the client returns within ``every_s``, so only a deadline on the whole request ends it.
+        """
+        return self.faults.add(make_rule("trickle", count=count, match=match, seconds=every_s))
+
     def clear_faults(self) -> None:
         self.faults.clear()
 
@@ -498,6 +507,9 @@ class _Handler(BaseHTTPRequestHandler):
         if rule is not None and rule.kind == "hang":
             fake._stop.wait(rule.seconds)
             rule = None
+        if rule is not None and rule.kind == "trickle":
+            self._trickle(rule.seconds)
+            return
         if rule is not None and not rule.after_handling:
             self._fail(rule, info)
             return
@@ -527,6 +539,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
         else:
             self._send(_error_response(rule.error(info)))
+
+    def _trickle(self, every_s: float) -> None:
+        self._log_status(200)
+        self.close_connection = True
+        head = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n"
+        )
+        for byte in head + b"{" + b" " * 1048575:
+            if self.fake._stop.wait(every_s):
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                return
 
     def _drop(self) -> None:
         self.close_connection = True
