@@ -36,7 +36,9 @@ class RetryPolicy:
         initial_s: the wait after the first failure; doubled (``factor``) after each, up to
             ``max_s``. The defaults ride out a Serve controller start (a few seconds of 503) and
             an API server's brief unavailability without hiding a server that is really down.
-        max_s: the longest wait between tries; also the most a ``Retry-After`` is honoured.
+        max_s: the longest wait between tries of our own choosing.
+        max_retry_after_s: the longest ``Retry-After`` honoured (a server asking for more is
+            given this much; the deadline bounds it too).
         request_s: the most one try may take, answer body included (less when the deadline is
             nearer). A dashboard answers in well under a second; a minute of silence is a hang.
         connect_s: the most a TCP (and TLS) connect may take.
@@ -47,6 +49,7 @@ class RetryPolicy:
     initial_s: float = 0.25
     max_s: float = 4.0
     factor: float = 2.0
+    max_retry_after_s: float = 30.0
     request_s: float = 30.0
     connect_s: float = 5.0
 
@@ -69,7 +72,10 @@ def with_retries(send: Callable[[float], T], *, policy: RetryPolicy, deadline: D
             return send(policy.limit(deadline))
         except TemporaryError as failure:
             failure.attempts = attempt
-            wait = min(policy.max_s, failure.retry_after_s or delay)
+            if failure.retry_after_s is not None:
+                wait = min(policy.max_retry_after_s, failure.retry_after_s)
+            else:
+                wait = delay
             if attempt >= policy.attempts or wait >= deadline.remaining():
                 raise
             time.sleep(wait)

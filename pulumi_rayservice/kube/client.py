@@ -395,6 +395,13 @@ class KubeClient:
 def _convert(what: str, error: Any) -> KubeError:
     """ApiException -> our error, keeping the API server's Status reason and message."""
     status = int(error.status or 0)
+    if status == 0 and "SSLError" in str(error.reason or ""):
+        # The client turns a TLS failure into ApiException(status=0) with the SSL text.
+        detail = " ".join(str(error.reason).split())[:200]
+        return KubeTLSError(
+            f"{what}: TLS failed ({detail}); check the kubeconfig's certificate-authority(-data), "
+            "tls-server-name and server address"
+        )
     reason, message = _status_of(error)
     text = f"{what}: {status} {reason}".rstrip()
     if message:

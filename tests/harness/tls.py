@@ -1,0 +1,140 @@
+"""Throwaway certificate authorities and HTTPS servers on loopback, for TLS failure tests.
+
+Made with the ``cryptography`` package (installed with the kubernetes client's google-auth): a CA
+and a server certificate for chosen DNS names (never 127.0.0.1 unless asked), so a test can make
+verification fail (another CA, a name that does not match) or pass (the right CA plus the
+kubeconfig's ``tls-server-name``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+@dataclass(frozen=True)
+class Certs:
+    """PEM files of a CA and of a server certificate it signed."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def _name(common: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+
+def make_certs(folder: Path, *, dns_names: tuple[str, ...] = (), ip: bool = False) -> Certs:
+    """A fresh CA and a server certificate for ``dns_names`` (and 127.0.0.1 if ``ip``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("test-ca"))
+        .issuer_name(_name("test-ca"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    names: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_names]
+    if ip:
+        names.append(x509.IPAddress(IPv4Address("127.0.0.1")))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(dns_names[0] if dns_names else "127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = Certs(folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
+    paths.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+@dataclass
+class HttpsServer:
+    """An HTTPS server answering every GET with ``body``; counts TLS connections attempted."""
+
+    port: int
+    connections: list[int]
+    paths: list[str]
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def https_server(certs: Certs, body: Any) -> Iterator[HttpsServer]:
+    payload = json.dumps(body).encode()
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certs.cert, certs.key)
+    connections: list[int] = []
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def get_request(self) -> Any:
+            sock, address = self.socket.accept()
+            connections.append(1)
+            return context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), (
+                address
+            )
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            pass  # failed handshakes are what the tests provoke
+
+    server = Server(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield HttpsServer(server.server_address[1], connections, seen)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,355 @@
+"""Both transports as kubectl users expect them: TLS failures, kubeconfig settings, retries.
+
+No Ray, no fake API server: small loopback servers (HTTPS with throwaway CAs, a forward proxy, a
+recording HTTP server) stand where the dashboard or the API server would, and each test checks
+what reached them: how many connections a TLS failure cost, which path a proxy request took,
+how often an exec credential plugin ran.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pulumi_rayservice._util.polling import Deadline
+from pulumi_rayservice._util.retry import RetryPolicy
+from pulumi_rayservice.errors import (
+    DashboardError,
+    DashboardTLSError,
+    DashboardUnreachableError,
+    KubeConfigError,
+    KubeTLSError,
+)
+from pulumi_rayservice.kube.client import RAY_CLUSTER, KubeClient
+from pulumi_rayservice.kube.config import api_client
+from pulumi_rayservice.serve.client import DashboardClient
+from pulumi_rayservice.serve.dashboard import DashboardTarget
+from tests.harness.tls import https_server, make_certs
+
+EMPTY_APPS: dict[str, Any] = {"applications": {}, "controller_info": {}}
+FAST = RetryPolicy(attempts=4, initial_s=0.05, max_s=0.1)
+PROXY_APPS = "/api/v1/namespaces/ray/services/x-head-svc:dashboard/proxy/api/serve/applications/"
+
+
+def kubeconfig(path: Path, server: str, **cluster: Any) -> Path:
+    """A kubeconfig for ``server`` with extra cluster fields and a bearer token user."""
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": server, **cluster}}],
+                "users": [{"name": "u", "user": {"token": "kube-token"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+            }
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def proxy_client(kube_path: Path, **target: Any) -> DashboardClient:
+    data = {"service": "x-head-svc", "namespace": "ray", "kube": {"path": str(kube_path)}}
+    return DashboardClient.for_target(DashboardTarget.from_input({**data, **target}), retry=FAST)
+
+
+# TLS ------------------------------------------------------------------------------------------
+
+
+def test_an_untrusted_dashboard_certificate_fails_at_once_without_retries(tmp_path: Path) -> None:
+    certs = make_certs(tmp_path / "certs", ip=True)
+    with https_server(certs, EMPTY_APPS) as server:
+        client = DashboardClient.for_target(
+            DashboardTarget.from_input({"url": server.url}), retry=FAST
+        )
+        with pytest.raises(DashboardTLSError) as caught:
+            client.get_applications()
+
+    assert len(server.connections) == 1  # not retried: a retry fails the same way
+    assert "certificate verify failed" in str(caught.value)
+    assert not isinstance(caught.value, DashboardUnreachableError)
+
+
+def test_a_wrong_ca_in_the_kubeconfig_fails_the_proxy_call_without_retries(tmp_path: Path) -> None:
+    certs = make_certs(tmp_path / "server", ip=True)
+    other = make_certs(tmp_path / "other", ip=True)
+    with https_server(certs, EMPTY_APPS) as server:
+        kube = kubeconfig(tmp_path / "kc", server.url, **{"certificate-authority": str(other.ca)})
+        with pytest.raises(DashboardTLSError) as caught:
+            proxy_client(kube).get_applications()
+
+    assert len(server.connections) == 1
+    assert "TLS failed" in str(caught.value)
+
+
+def test_a_wrong_ca_fails_kubernetes_calls_without_retries(tmp_path: Path) -> None:
+    certs = make_certs(tmp_path / "server", ip=True)
+    other = make_certs(tmp_path / "other", ip=True)
+    with https_server(certs, {}) as server:
+        kube = kubeconfig(tmp_path / "kc", server.url, **{"certificate-authority": str(other.ca)})
+        with KubeClient({"path": str(kube)}, FAST) as client, pytest.raises(KubeTLSError) as caught:
+            client.get(RAY_CLUSTER, "ray", "x")
+
+    assert len(server.connections) == 1
+    assert "certificate-authority" in str(caught.value)
+
+
+def test_the_kubeconfigs_tls_server_name_is_honoured_for_the_proxy(tmp_path: Path) -> None:
+    # The certificate names only kubernetes.internal, not 127.0.0.1 (an API server behind a
+    # tunnel or a load balancer): kubectl connects with tls-server-name, and so must we.
+    certs = make_certs(tmp_path / "certs", dns_names=("kubernetes.internal",))
+    with https_server(certs, EMPTY_APPS) as server:
+        plain = kubeconfig(
+            tmp_path / "plain", server.url, **{"certificate-authority": str(certs.ca)}
+        )
+        named = kubeconfig(
+            tmp_path / "named",
+            server.url,
+            **{"certificate-authority": str(certs.ca), "tls-server-name": "kubernetes.internal"},
+        )
+        with pytest.raises(DashboardTLSError):
+            proxy_client(plain).get_applications()
+        assert proxy_client(named).get_applications() == EMPTY_APPS
+
+    assert server.paths == [PROXY_APPS]
+
+
+# proxy-url and path escaping -------------------------------------------------------------------
+
+
+class Recorder:
+    """A plain HTTP server that records request lines and answers ``EMPTY_APPS``."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                recorder.lines.append(f"{self.command} {self.path}")
+                payload = json.dumps(EMPTY_APPS).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    server = Recorder()
+    yield server
+    server.close()
+
+
+def test_the_kubeconfigs_proxy_url_carries_dashboard_calls(
+    recorder: Recorder, tmp_path: Path
+) -> None:
+    # The API server's name resolves nowhere: only through the proxy can the call succeed.
+    api = "http://kube-api.invalid:6443"
+    kube = kubeconfig(tmp_path / "kc", api, **{"proxy-url": recorder.url})
+
+    assert proxy_client(kube).get_applications() == EMPTY_APPS
+    assert recorder.lines == [f"GET {api}{PROXY_APPS}"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "escaped"),
+    [
+        ("namespace", "ray/../kube-system", "ray%2F..%2Fkube-system"),
+        ("service", "x/../../secrets", "x%2F..%2F..%2Fsecrets"),
+        ("port", "dashboard/../../../api", "dashboard%2F..%2F..%2F..%2Fapi"),
+    ],
+)
+def test_target_names_are_escaped_into_one_path_segment(
+    recorder: Recorder, tmp_path: Path, field: str, value: str, escaped: str
+) -> None:
+    kube = kubeconfig(tmp_path / "kc", recorder.url)
+    target = {"service": "x-head-svc", "namespace": "ray", "port": "dashboard", field: value}
+
+    proxy_client(kube, **target).get_applications()
+
+    [line] = recorder.lines
+    assert escaped in line
+    assert "/../" not in line
+
+
+@pytest.mark.parametrize("value", [".", ".."])
+def test_dot_segments_are_refused_before_anything_is_sent(
+    recorder: Recorder, tmp_path: Path, value: str
+) -> None:
+    kube = kubeconfig(tmp_path / "kc", recorder.url)
+
+    with pytest.raises(DashboardError, match="proxy path"):
+        proxy_client(kube, namespace=value)
+
+    assert recorder.lines == []
+
+
+# the one retry policy -------------------------------------------------------------------------
+
+
+class Scripted:
+    """Answers from a script of (status, headers) and records when each request came."""
+
+    def __init__(self, script: list[tuple[int, dict[str, str]]]) -> None:
+        self.times: list[float] = []
+        scripted = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                scripted.times.append(time.monotonic())
+                status, headers = script.pop(0) if script else (200, {})
+                payload = json.dumps(EMPTY_APPS if status == 200 else {"msg": "busy"}).encode()
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_429_is_retried_after_its_retry_after() -> None:
+    server = Scripted([(429, {"Retry-After": "1"})])
+    try:
+        client = DashboardClient.for_target(
+            DashboardTarget.from_input({"url": server.url}), retry=FAST
+        )
+        assert client.get_applications() == EMPTY_APPS
+    finally:
+        server.close()
+    first, second = server.times
+    assert second - first >= 1.0  # Retry-After, not the 0.05 s backoff
+
+
+def test_retries_stop_at_the_deadline_not_at_the_attempt_count() -> None:
+    server = Scripted([(503, {})] * 50)
+    policy = RetryPolicy(attempts=50, initial_s=0.2, max_s=0.2)
+    try:
+        client = DashboardClient.for_target(
+            DashboardTarget.from_input({"url": server.url}), retry=policy
+        )
+        with pytest.raises(DashboardUnreachableError, match="HTTP 503"):
+            client.get_applications(deadline=Deadline(1.0))
+    finally:
+        server.close()
+    assert 2 <= len(server.times) <= 6  # every 0.2 s for one second, not 50 tries
+
+
+def test_a_4xx_other_than_429_is_not_retried() -> None:
+    server = Scripted([(418, {})])
+    try:
+        client = DashboardClient.for_target(
+            DashboardTarget.from_input({"url": server.url}), retry=FAST
+        )
+        with pytest.raises(DashboardError, match="418"):
+            client.get_applications()
+    finally:
+        server.close()
+    assert len(server.times) == 1
+
+
+# exec credential plugins ----------------------------------------------------------------------
+
+EXEC_PLUGIN = """
+import json, pathlib, sys, time
+pathlib.Path(sys.argv[1]).open("a").write("ran\\n")
+time.sleep(float(sys.argv[2]))
+status = {"token": "exec-token", "expirationTimestamp": "2099-01-01T00:00:00Z"}
+print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential",
+                  "status": status}))
+"""
+
+
+def exec_kubeconfig(tmp_path: Path, server: str, sleep_s: float) -> tuple[Path, Path]:
+    script = tmp_path / "plugin.py"
+    script.write_text(EXEC_PLUGIN, encoding="utf-8")
+    runs = tmp_path / "runs.txt"
+    path = tmp_path / "kc"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": server}}],
+                "users": [
+                    {
+                        "name": "u",
+                        "user": {
+                            "exec": {
+                                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                                "command": sys.executable,
+                                "args": [str(script), str(runs), str(sleep_s)],
+                                "interactiveMode": "Never",
+                            }
+                        },
+                    }
+                ],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+            }
+        ),
+        encoding="utf-8",
+    )
+    return path, runs
+
+
+def test_an_exec_plugin_runs_once_per_client_and_its_token_is_sent(
+    recorder: Recorder, tmp_path: Path
+) -> None:
+    kube, runs = exec_kubeconfig(tmp_path, recorder.url, sleep_s=0)
+    client = proxy_client(kube)
+
+    for _ in range(3):
+        client.get_applications()
+
+    assert runs.read_text().count("ran") == 1  # cached until it expires, as kubectl does
+    assert len(recorder.lines) == 3
+
+
+def test_an_exec_plugin_that_hangs_fails_within_its_bound(tmp_path: Path) -> None:
+    kube, _runs = exec_kubeconfig(tmp_path, "http://127.0.0.1:9", sleep_s=60)
+    start = time.monotonic()
+
+    with pytest.raises(KubeConfigError, match="exec credential plugin"):
+        api_client({"path": str(kube)}, load_within_s=1.0)
+
+    assert time.monotonic() - start < 10
