@@ -147,11 +147,13 @@ class ServeDeployer:
         delays = self.backoff.delays()
         proof_deadline = Deadline(min(deadline.remaining(), self.state_proof_s))
         while True:
-            snapshot = self.snapshot(deadline)
+            snapshot = self.snapshot(deadline.at_least(POLL_READ_FLOOR_S))
             if snapshot.running or snapshot.apps:
                 return snapshot
             try:
-                states = self.client.serve_controller_states(deadline=deadline)
+                states = self.client.serve_controller_states(
+                    deadline=deadline.at_least(POLL_READ_FLOOR_S)
+                )
             except DashboardError as error:
                 raise ServeStateUnknownError(
                     f"{self.where} reports no Serve apps and whether Serve runs cannot be "
@@ -262,9 +264,10 @@ class ServeDeployer:
                 if other not in after.apps or after.apps[other].is_deleting
             )
             ours_written = _holds(after, name, wanted)
-            if unanswered is not None and not ours_written:
-                # Not a writer race: our PUT got no answer and Serve does not show it. It may
-                # still arrive (a proxy holding it), so it counts as written for the cleanup.
+            if unanswered is not None and not ours_written and deadline.expired():
+                # Not a writer race: our PUT got no answer, Serve does not show it and there is
+                # no time for another. It may still arrive (a proxy holding it), so it counts as
+                # written for the cleanup. With time left, it is merged and sent again below.
                 raise DashboardUnreachableError(
                     f"{unanswered}; read back afterwards, Serve does not run {name!r} as sent",
                     maybe_applied=True,
