@@ -14,10 +14,15 @@ from pydantic import ValidationError as PydanticValidationError
 
 from pulumi_rayservice._util.normalize import canonical, contains_unknown
 
-from ._base import _show
+from ._base import _show, name_problems
 from .application import ServeApp
 from .config import ServeConfig
 from .errors import _failures
+
+
+def app_name_problems(value: Any) -> list[str]:
+    """Why ``value`` cannot be a Serve application name (empty when it can)."""
+    return name_problems(value, "a name")
 
 
 def check_app(raw: Any, field: str = "app") -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
