@@ -104,6 +104,8 @@ class RayClusterProvider(ResourceProvider):
 
         for key in ("resource_name", "owner"):
             failures.extend(check_text(inputs, key))
+        for flag in FLAG_KEYS:  # before the name draw sets auto_named
+            failures.extend(check_flag(inputs, flag))
         failures.extend(_check_name(inputs, olds))
 
         labels, annotations = inputs.get("labels"), inputs.get("annotations")
@@ -136,8 +138,6 @@ class RayClusterProvider(ResourceProvider):
         failures.extend(
             check_seconds(inputs, "timeout_s", DEFAULT_TIMEOUT_S, maximum=MAX_TIMEOUT_S)
         )
-        for flag in FLAG_KEYS:
-            failures.extend(check_flag(inputs, flag))
         return CheckResult(
             wrap_secret_paths(inputs, SECRET_PATHS),
             [CheckFailure(prop, reason) for prop, reason in failures],

@@ -276,8 +276,8 @@ def same_target(old_outputs: Mapping[str, Any], new_dashboard: Mapping[str, Any]
     if isinstance(stored, str) and stored:
         return new.is_cluster_of(stored)
     old_dashboard = old_outputs.get("dashboard")
-    if not isinstance(old_dashboard, Mapping):
-        return False
+    if not isinstance(old_dashboard, Mapping) or check_dashboard(old_dashboard):
+        return False  # unreadable: count it as another cluster
     return same_cluster(dashboard_identity(old_dashboard), new.key)
 
 
