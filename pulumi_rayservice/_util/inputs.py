@@ -6,7 +6,9 @@ inputs (tolerating the engine's float numbers, dropped None values and not-yet-k
 implementation keeps them behaving alike.
 
 Every check returns ``(field, reason)`` failures and never raises, whatever the input holds: a
-Check that throws shows the user a stack trace instead of the field to fix.
+Check that throws shows the user a stack trace instead of the field to fix. A value not yet known
+(a preview of a dependent resource) passes and is checked once known; a list or mapping holding
+one where a scalar belongs is already wrong.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from pulumi.output import Unknown
 
 from .normalize import canonical, contains_unknown
 
@@ -65,7 +69,7 @@ def check_seconds(
     Unknown values pass: they are checked again once known, before anything is done.
     """
     value = inputs.get(key, default)
-    if contains_unknown(value):
+    if isinstance(value, Unknown):
         return []
     problem = seconds_problem(value, maximum=maximum, allow_zero=allow_zero)
     if problem:
@@ -81,7 +85,7 @@ def check_flag(inputs: Mapping[str, Any], key: str) -> list[Failure]:
     ``bool("false")`` is True, so a string taken as a flag would do the opposite of what it says.
     """
     value = inputs.get(key)
-    if value is None or contains_unknown(value) or isinstance(value, bool):
+    if value is None or isinstance(value, bool | Unknown):
         return []
     return [(key, f"got {_kind(value)}; must be true or false (a boolean, not a string or number)")]
 
@@ -89,7 +93,7 @@ def check_flag(inputs: Mapping[str, Any], key: str) -> list[Failure]:
 def check_text(inputs: Mapping[str, Any], key: str) -> list[Failure]:
     """An optional plain string input (its value may be quoted: it is not secret)."""
     value = inputs.get(key)
-    if value is None or contains_unknown(value) or isinstance(value, str):
+    if value is None or isinstance(value, str | Unknown):
         return []
     return [(key, f"got {type(value).__name__}; must be a string")]
 
@@ -117,7 +121,7 @@ def secret_text_problem(value: Any, *, header: bool = False) -> str | None:
 
 def check_secret_text(value: Any, field: str, *, header: bool = False) -> list[Failure]:
     """The failure of an optional secret string input; unknown values pass."""
-    if value is None or contains_unknown(value):
+    if value is None or isinstance(value, Unknown):
         return []
     problem = secret_text_problem(value, header=header)
     return [(field, problem)] if problem else []
@@ -129,7 +133,7 @@ def kube_problems(value: Any, field: str = "kube") -> list[Failure]:
     ``path``, ``content`` and ``context`` are strings (content is secret: never quoted),
     ``in_cluster`` a boolean, and ``in_cluster`` excludes a kubeconfig.
     """
-    if value is None or contains_unknown(value):
+    if value is None or isinstance(value, Unknown):
         return []
     if not isinstance(value, Mapping):
         return [
@@ -145,7 +149,7 @@ def kube_problems(value: Any, field: str = "kube") -> list[Failure]:
         failures.append((field, f"unknown keys {unknown}; allowed: {', '.join(KUBE_KEYS)}"))
     for key in ("path", "content", "context"):
         item = value.get(key)
-        if item is None or contains_unknown(item):
+        if item is None or isinstance(item, Unknown):
             continue
         if not isinstance(item, str) or not item.strip():
             failures.append((f"{field}.{key}", f"got {_kind(item)}; must be a non-empty string"))

@@ -97,7 +97,7 @@ class RayClusterProvider(ResourceProvider):
         failures = unknown_inputs(inputs, INPUT_KEYS)
 
         namespace = inputs.get("namespace", "default")
-        if not contains_unknown(namespace):
+        if not isinstance(namespace, Unknown):
             problem = dns1123_label_problem(namespace)
             if problem:
                 failures.append(("namespace", problem))
@@ -120,9 +120,9 @@ class RayClusterProvider(ResourceProvider):
         spec = inputs.get("spec")
         if spec is None:
             failures.append(("spec", "required: a KubeRay RayCluster spec (or rs.ClusterSpec)"))
-        elif not isinstance(spec, Mapping) and not contains_unknown(spec):
+        elif not isinstance(spec, Mapping | Unknown):
             failures.append(("spec", f"got {type(spec).__name__}; must be a mapping"))
-        elif not contains_unknown(spec):
+        elif isinstance(spec, Mapping) and not contains_unknown(spec):
             inputs["spec"] = canonical(dict(spec))
             known_annotations = (
                 annotations
@@ -270,7 +270,7 @@ def _check_name(inputs: dict[str, Any], olds: Mapping[str, Any]) -> list[tuple[s
     """Fill ``name``/``auto_named``: the given name, the old drawn one, or a new draw."""
     name = inputs.get("name")
     resource_name = inputs.get("resource_name")
-    if contains_unknown(name) or contains_unknown(resource_name):
+    if isinstance(name, Unknown) or isinstance(resource_name, Unknown):
         return []
     if name is not None and name != "":
         if not isinstance(name, str):

@@ -26,11 +26,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pulumi
+from pulumi.output import Unknown
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .._util.inputs import check_secret_text, kube_problems, secret_text_problem
 from .._util.k8s_names import dns1035_label_problem, dns1123_label_problem, port_problem
-from .._util.normalize import contains_unknown
 from ..kube.config import Kube, api_server_of, kube_to_input
 from .identity import proxy_identity, same_cluster, url_identity
 
@@ -311,7 +311,7 @@ def check_dashboard(raw: Any, field: str = "dashboard") -> list[tuple[str, str]]
     )
     for key, problem_of in checks:
         value = raw.get(key)
-        if value is None or contains_unknown(value):
+        if value is None or isinstance(value, Unknown):
             continue
         problem = problem_of(value)
         if problem:

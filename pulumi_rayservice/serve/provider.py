@@ -153,9 +153,9 @@ class ServeApplicationProvider(ResourceProvider):
         app = inputs.get("app")
         if app is None:
             failures.append(("app", "required: one entry of Serve's applications list"))
-        elif contains_unknown(app):
-            name = app.get("name") if isinstance(app, Mapping) else None
-            if name is not None and not contains_unknown(name):
+        elif isinstance(app, Mapping) and contains_unknown(app):
+            name = app.get("name")
+            if name is not None and not isinstance(name, Unknown):
                 failures.extend(("app.name", reason) for reason in app_name_problems(name))
         else:
             normalized, problems = check_app(app, "app")
