@@ -12,6 +12,7 @@ Every function returns why the value breaks the rule, or None. Matching uses ``f
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -48,6 +49,17 @@ MAX_ANNOTATIONS_BYTES = 256 * 1024
 """``TotalAnnotationSizeLimitB``: keys and values of all annotations together."""
 
 _SHOWN = 60
+_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _key_path(field: str, key: Any) -> str:
+    """``labels.team`` or ``labels["example.com/team"]``: the path of one entry of a mapping."""
+    text = str(key)
+    if _IDENT_RE.fullmatch(text):
+        return f"{field}.{text}"
+    if len(text) > _SHOWN:
+        text = text[: _SHOWN - 3] + "..."
+    return f"{field}[{json.dumps(text)}]"
 
 
 def _show(value: Any) -> str:
@@ -156,7 +168,7 @@ def labels_problems(value: Any, field: str) -> list[tuple[str, str]]:
         return [(field, f"got {type(value).__name__}; must be a mapping of key to string value")]
     failures: list[tuple[str, str]] = []
     for key, val in value.items():
-        where = f"{field}[{_show(key)}]"
+        where = _key_path(field, key)
         for problem in (qualified_name_problem(key), label_value_problem(val)):
             if problem:
                 failures.append((where, problem))
@@ -173,7 +185,7 @@ def annotations_problems(value: Any, field: str) -> list[tuple[str, str]]:
     failures: list[tuple[str, str]] = []
     total = 0
     for key, val in value.items():
-        where = f"{field}[{_show(key)}]"
+        where = _key_path(field, key)
         problem = qualified_name_problem(key.lower() if isinstance(key, str) else key)
         if problem:
             failures.append((where, problem))
