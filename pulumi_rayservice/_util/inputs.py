@@ -34,7 +34,7 @@ def unknown_inputs(inputs: Mapping[str, Any], allowed: Iterable[str]) -> list[Fa
     known = list(allowed)
     return [
         (str(key), f"unknown input; allowed: {', '.join(known)}")
-        for key in sorted((str(k) for k in inputs), key=str)
+        for key in sorted(str(k) for k in inputs)
         if key not in known
     ]
 
