@@ -22,10 +22,10 @@ Rules behind operator feature gates that cannot be seen from here are left to th
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from .._util.k8s_names import dns1035_label_problem, label_value_problem, qualified_name_problem
 from .._util.versions import at_least, parse_version
 from .violations import SpecViolation, join_path, short_repr
 
@@ -35,14 +35,6 @@ __all__ = ["MAX_CLUSTER_NAME_LENGTH", "operator_violations", "validate_cluster_n
 #: 63 (a DNS label) minus ``len("-serve-svc")``, its longest Service-name suffix.
 MAX_CLUSTER_NAME_LENGTH = 53
 
-# DNS-1035 label, as k8s.io/apimachinery's IsDNS1035Label (which KubeRay calls for the name).
-_DNS1035_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DNS1035_MAX = 63
-# Label keys and values, as IsQualifiedName / IsValidLabelValue (KubeRay's validateRayGroupLabels).
-_LABEL_NAME_RE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_DNS1123_SUBDOMAIN_RE = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
 
 # Constants from KubeRay (utils/constant.go, apis/ray/v1/raycluster_types.go).
 _ANNOTATION_FT_ENABLED = "ray.io/ft-enabled"
@@ -80,21 +72,16 @@ def _env(container: Any) -> dict[str, Any]:
 
 
 def _label_violations(path: str, labels: Any, group: str) -> Iterator[SpecViolation]:
+    # As KubeRay's validateRayGroupLabels: IsQualifiedName keys, IsValidLabelValue values.
     for key, val in _obj(labels).items():
-        prefix, _, name = str(key).rpartition("/")
-        if (
-            not name
-            or len(name) > 63
-            or not _LABEL_NAME_RE.match(name)
-            or (prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN_RE.match(prefix)))
-        ):
+        if qualified_name_problem(str(key)):
             yield SpecViolation(
                 join_path(path, str(key)),
                 f"invalid label key {key!r} for {group} group: a qualified name is an optional "
                 "DNS subdomain prefix and '/', then at most 63 characters of alphanumerics, "
                 "'-', '_' or '.', starting and ending with an alphanumeric",
             )
-        if isinstance(val, str) and val and (len(val) > 63 or not _LABEL_NAME_RE.match(val)):
+        if isinstance(val, str) and label_value_problem(val):
             yield SpecViolation(
                 join_path(path, str(key)),
                 f"invalid label value {val!r} for {group} group: at most 63 characters of "
@@ -432,7 +419,7 @@ def validate_cluster_name(name: str) -> list[SpecViolation]:
                 f"{MAX_CLUSTER_NAME_LENGTH} (63 minus the '-serve-svc' suffix of its Services)",
             )
         )
-    if len(name) > _DNS1035_MAX or not _DNS1035_RE.match(name):
+    if dns1035_label_problem(name):
         violations.append(
             SpecViolation(
                 path,

@@ -26,7 +26,6 @@ validated by :mod:`.crd_schema` and :mod:`.operator_rules`, and the waits live i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,7 +41,17 @@ from pulumi.dynamic import (
 )
 from pulumi.output import Unknown
 
-from .._util.inputs import changed_inputs, check_seconds, unknown_inputs
+from .._util.inputs import (
+    DAY_S,
+    changed_inputs,
+    check_flag,
+    check_seconds,
+    check_secret_text,
+    check_text,
+    kube_problems,
+    unknown_inputs,
+)
+from .._util.k8s_names import annotations_problems, dns1123_label_problem, labels_problems
 from .._util.normalize import canonical, contains_unknown, strip_provider
 from .._util.polling import Deadline
 from .._util.secrets import SecretsRedacted, wrap_secret_paths
@@ -69,7 +78,9 @@ from .waiting import after_failed_create, wait_gone, wait_ready
 SERVE_SERVICE_ANNOTATION = "ray.io/enable-serve-service"
 CONFLICT_RETRIES = 4
 SECRET_PATHS = (("kube", "content"), ("redis_password",), ("dashboard", "kube", "content"))
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+FLAG_KEYS = ("keep_on_failure", "wait_for_dashboard", "auto_named")
+MAX_TIMEOUT_S = DAY_S
+"""Longest ``timeout_s``: a cluster not ready in a day is stuck, and a bound keeps waits finite."""
 _UNKNOWN_MARK = "\x00unknown"
 
 
@@ -77,43 +88,66 @@ class RayClusterProvider(ResourceProvider):
     """Creates, waits for, patches and deletes one KubeRay RayCluster."""
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        """Validate the spec against KubeRay's CRD and rules; draw or keep the name."""
+        """Validate the spec against KubeRay's CRD and rules; draw or keep the name.
+
+        Never raises, whatever the inputs hold: every wrong type or value is a failure.
+        """
         inputs = strip_provider(news)
+        olds = olds if isinstance(olds, Mapping) else {}
         failures = unknown_inputs(inputs, INPUT_KEYS)
 
         namespace = inputs.get("namespace", "default")
-        if not contains_unknown(namespace) and (
-            not isinstance(namespace, str) or not _DNS1123_LABEL.match(namespace)
-        ):
-            failures.append(
-                ("namespace", f"got {namespace!r}; must be a DNS-1123 label like 'ray'")
-            )
+        if not isinstance(namespace, Unknown):
+            problem = dns1123_label_problem(namespace)
+            if problem:
+                failures.append(("namespace", problem))
 
+        for key in ("resource_name", "owner"):
+            failures.extend(check_text(inputs, key))
+        for flag in FLAG_KEYS:  # before the name draw sets auto_named
+            failures.extend(check_flag(inputs, flag))
         failures.extend(_check_name(inputs, olds))
+
+        labels, annotations = inputs.get("labels"), inputs.get("annotations")
+        if labels is not None and not contains_unknown(labels):
+            failures.extend(labels_problems(labels, "labels"))
+        if annotations is not None and not contains_unknown(annotations):
+            failures.extend(annotations_problems(annotations, "annotations"))
+        failures.extend(kube_problems(inputs.get("kube"), "kube"))
+        password = inputs.get("redis_password")
+        failures.extend(check_secret_text(password, "redis_password"))
 
         spec = inputs.get("spec")
         if spec is None:
             failures.append(("spec", "required: a KubeRay RayCluster spec (or rs.ClusterSpec)"))
-        elif not isinstance(spec, Mapping) and not contains_unknown(spec):
+        elif not isinstance(spec, Mapping | Unknown):
             failures.append(("spec", f"got {type(spec).__name__}; must be a mapping"))
-        elif not contains_unknown(spec):
+        elif isinstance(spec, Mapping) and not contains_unknown(spec):
             inputs["spec"] = canonical(dict(spec))
-            annotations = inputs.get("annotations")
-            known_annotations = None if contains_unknown(annotations) else annotations
+            known_annotations = (
+                annotations
+                if isinstance(annotations, Mapping) and not contains_unknown(annotations)
+                else None
+            )
+            known_password = password if isinstance(password, str) else None
             for violation in validate_cluster_spec(
-                _with_password(inputs["spec"], inputs.get("redis_password")),
-                annotations=known_annotations,
+                _with_password(inputs["spec"], known_password), annotations=known_annotations
             ):
                 failures.append((violation.path, violation.message))
 
-        failures.extend(check_seconds(inputs, "timeout_s", DEFAULT_TIMEOUT_S))
+        failures.extend(
+            check_seconds(inputs, "timeout_s", DEFAULT_TIMEOUT_S, maximum=MAX_TIMEOUT_S)
+        )
         return CheckResult(
             wrap_secret_paths(inputs, SECRET_PATHS),
             [CheckFailure(prop, reason) for prop, reason in failures],
         )
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """Pure: KubeRay's rule decides in-place vs new cluster; nothing is contacted."""
+        """Pure: KubeRay's rule decides in-place vs new cluster; nothing is contacted.
+
+        Never raises on malformed olds or news: what cannot be compared counts as a replacement.
+        """
         olds, news = strip_provider(olds), strip_provider(news)
         changed = changed_inputs(olds, news, [k for k in INPUT_KEYS if k != "spec"], INPUT_DEFAULTS)
         replaces: list[str] = []
@@ -121,7 +155,7 @@ class RayClusterProvider(ResourceProvider):
             if key in changed:
                 replaces.append(key)
         new_spec = news.get("spec")
-        old_spec = olds.get("spec") or {}
+        old_spec: Mapping[str, Any] = olds["spec"] if isinstance(olds.get("spec"), Mapping) else {}
         if not isinstance(new_spec, Mapping):
             changed.append("spec")
             replaces.append("spec")
@@ -146,7 +180,7 @@ class RayClusterProvider(ResourceProvider):
         return DiffResult(
             changes=bool(changed),
             replaces=replaces,
-            delete_before_replace=not bool(olds.get("auto_named", False)),
+            delete_before_replace=olds.get("auto_named") is not True,
         )
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -268,23 +302,33 @@ def _check_name(inputs: dict[str, Any], olds: Mapping[str, Any]) -> list[tuple[s
     resource_name = inputs.get("resource_name")
     if isinstance(name, Unknown) or isinstance(resource_name, Unknown):
         return []
-    if name:
+    if name is not None and name != "":
+        if not isinstance(name, str):
+            return [("name", f"got {type(name).__name__}; must be a string")]
         inputs["auto_named"] = False
-        return [("name", v.message) for v in validate_cluster_name(str(name))]
+        return [("name", v.message) for v in validate_cluster_name(name)]
     old_name = olds.get("name")
-    if olds.get("auto_named") and old_name and olds.get("resource_name") == resource_name:
+    reuse = (
+        olds.get("auto_named") is True
+        and isinstance(old_name, str)
+        and not validate_cluster_name(old_name)
+        and olds.get("resource_name") == resource_name
+    )
+    if reuse:
         inputs["name"] = old_name
     else:
-        inputs["name"] = generate_name(str(resource_name or "raycluster"))
+        base = resource_name if isinstance(resource_name, str) else "raycluster"
+        inputs["name"] = generate_name(base or "raycluster")
     inputs["auto_named"] = True
     return []
 
 
-def _with_password(spec: Mapping[str, Any], password: Any) -> dict[str, Any]:
+def _with_password(spec: Mapping[str, Any], password: str | None) -> dict[str, Any]:
     """Validate the spec as it will be sent (the password lives in its own secret input)."""
-    if not password or contains_unknown(password):
-        return dict(spec)
-    gcs = dict(spec.get("gcsFaultToleranceOptions") or {})
+    gcs = spec.get("gcsFaultToleranceOptions")
+    if not password or (gcs is not None and not isinstance(gcs, Mapping)):
+        return dict(spec)  # a malformed gcsFaultToleranceOptions is the schema's to report
+    gcs = dict(gcs or {})
     gcs["redisPassword"] = {"value": str(password)}
     return {**spec, "gcsFaultToleranceOptions": gcs}
 

@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from .._util.k8s_names import label_value_problem
 from .._util.versions import at_least, parse_version
 
 __all__ = [
@@ -63,7 +64,6 @@ ENABLE_SERVE_SERVICE_ANNOTATION = "ray.io/enable-serve-service"
 _QUANTITY_RE = re.compile(
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
-_LABEL_VALUE_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _AUTH_MIN_RAY = (2, 52, 0)
 
 _STRICT = ConfigDict(extra="forbid")
@@ -324,7 +324,7 @@ class WorkerGroup(_GroupBase):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        if len(value) > 63 or not _LABEL_VALUE_RE.match(value):
+        if not value or label_value_problem(value):
             raise ValueError(
                 f'Got "{value}" for name. A worker group name is 1-63 characters of letters, '
                 'digits, "-", "_" or ".", starting and ending with a letter or digit '

@@ -18,6 +18,7 @@ namespace, Service and port; the token is a credential, not identity.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,8 +26,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pulumi
+from pulumi.output import Unknown
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .._util.inputs import check_secret_text, kube_problems, secret_text_problem
+from .._util.k8s_names import dns1035_label_problem, dns1123_label_problem, port_problem
 from ..kube.config import Kube, api_server_of, kube_to_input
 from .identity import proxy_identity, same_cluster, url_identity
 
@@ -48,7 +52,8 @@ class Dashboard(BaseModel):
 
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Errors never echo the input: it may hold the token.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     url: str | None = Field(default=None, description="dashboard base URL")
     token: str | None = Field(default=None, description="Ray auth token (secret)")
@@ -69,8 +74,35 @@ class Dashboard(BaseModel):
 
     @field_validator("port", mode="before")
     @classmethod
-    def _port_text(cls, value: Any) -> Any:
+    def _valid_port(cls, value: Any) -> Any:
+        problem = port_problem(value)
+        if problem:
+            raise ValueError(problem)
         return str(value) if isinstance(value, int) else value
+
+    @field_validator("service")
+    @classmethod
+    def _valid_service(cls, value: str | None) -> str | None:
+        problem = None if value is None else dns1035_label_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("namespace")
+    @classmethod
+    def _valid_namespace(cls, value: str) -> str:
+        problem = dns1123_label_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("token")
+    @classmethod
+    def _valid_token(cls, value: str | None) -> str | None:
+        problem = None if value is None else secret_text_problem(value, header=True)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _one_target(self) -> Dashboard:
@@ -128,16 +160,37 @@ def dashboard_to_inputs(dashboard: Any) -> tuple[Any, Any]:
     return dashboard, None
 
 
-def url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be a dashboard URL, or None."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"got {url!r}; must be an http:// or https:// URL such as http://127.0.0.1:8265"
-    if parts.username or parts.password:
+def url_problem(url: Any) -> str | None:
+    """Why ``url`` cannot be a dashboard URL, or None. Never raises; never shows credentials."""
+    if not isinstance(url, str):
+        return f"got {type(url).__name__}; must be a string URL such as http://127.0.0.1:8265"
+    shown = _shown_url(url)
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return f"got {shown}; must not hold whitespace or control characters"
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        return f"got {shown}; not a URL (unbalanced [ ] around an IPv6 address?)"
+    if parts.username is not None or parts.password is not None:
         return "must not carry credentials in the URL; give token= instead (kept secret)"
+    if parts.scheme not in ("http", "https") or not hostname:
+        return f"got {shown}; must be an http:// or https:// URL such as http://127.0.0.1:8265"
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0 or (port is None and parts.netloc.endswith(":")):
+        return f"got {shown}; the port must be a number 1..65535 (or left out)"
     if parts.query or parts.fragment:
-        return f"got {url!r}; must not have a query or fragment"
+        return f"got {shown}; must not have a query or fragment"
     return None
+
+
+def _shown_url(url: str) -> str:
+    """``url`` for a message: user and password blanked, cut short."""
+    text = repr(re.sub(r"(?<=//)[^/@]*@", "***@", url))
+    return text if len(text) <= 100 else text[:97] + "..."
 
 
 @dataclass(frozen=True)
@@ -223,35 +276,46 @@ def same_target(old_outputs: Mapping[str, Any], new_dashboard: Mapping[str, Any]
     if isinstance(stored, str) and stored:
         return new.is_cluster_of(stored)
     old_dashboard = old_outputs.get("dashboard")
-    if not isinstance(old_dashboard, Mapping):
-        return False
+    if not isinstance(old_dashboard, Mapping) or check_dashboard(old_dashboard):
+        return False  # unreadable: count it as another cluster
     return same_cluster(dashboard_identity(old_dashboard), new.key)
 
 
 def check_dashboard(raw: Any, field: str = "dashboard") -> list[tuple[str, str]]:
-    """Validate a dashboard input dict at Check; return (property, reason) failures."""
+    """Validate a dashboard input dict at Check; return (property, reason) failures.
+
+    Never raises. Namespace, Service and port are checked as Kubernetes checks them: they become
+    segments of the API server's proxy path, where ``ray/../kube-system`` would be another path.
+    Values not yet known (a RayCluster being created) are checked once known.
+    """
     if not isinstance(raw, Mapping):
         return [
             (field, "must be a Dashboard: rs.Dashboard(url=...) or rs.Dashboard.kube_proxy(...)")
         ]
     failures: list[tuple[str, str]] = []
+    unknown = sorted(str(k) for k in raw if k not in DASHBOARD_KEYS)
+    if unknown:
+        failures.append((field, f"unknown keys {unknown}; allowed: {', '.join(DASHBOARD_KEYS)}"))
     url, service = raw.get("url"), raw.get("service")
     if url is None and service is None:
         failures.append((field, "needs url= (a dashboard URL) or service= (a head Service)"))
     elif url is not None and service is not None:
         failures.append((field, "give either url= or service=, not both"))
-    if isinstance(url, str):
-        problem = url_problem(url)
+    if url is not None and raw.get("kube") is not None:
+        failures.append((field, "kube= only applies to a service proxy target (service=)"))
+    checks = (
+        ("url", url_problem),
+        ("service", dns1035_label_problem),
+        ("namespace", dns1123_label_problem),
+        ("port", port_problem),
+    )
+    for key, problem_of in checks:
+        value = raw.get(key)
+        if value is None or isinstance(value, Unknown):
+            continue
+        problem = problem_of(value)
         if problem:
-            failures.append((f"{field}.url", problem))
-    elif url is not None:
-        failures.append((f"{field}.url", f"got {type(url).__name__}; must be a string URL"))
-    unknown = set(raw) - set(DASHBOARD_KEYS)
-    if unknown:
-        failures.append(
-            (
-                field,
-                f"unknown keys {sorted(unknown)}; allowed: {', '.join(DASHBOARD_KEYS)}",
-            )
-        )
+            failures.append((f"{field}.{key}", problem))
+    failures.extend(check_secret_text(raw.get("token"), f"{field}.token", header=True))
+    failures.extend(kube_problems(raw.get("kube"), f"{field}.kube"))
     return failures

@@ -34,8 +34,18 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.output import Unknown
 
-from .._util.inputs import changed_inputs, check_seconds, unknown_inputs
+from .._util.inputs import (
+    DAY_S,
+    HOUR_S,
+    changed_inputs,
+    check_flag,
+    check_seconds,
+    check_secret_text,
+    check_text,
+    unknown_inputs,
+)
 from .._util.normalize import canonical, contains_unknown, strip_provider
 from .._util.polling import Deadline
 from .._util.secrets import SecretsRedacted, wrap_secret_paths
@@ -49,6 +59,7 @@ from .client import DashboardClient
 from .dashboard import DashboardTarget, check_dashboard, same_target
 from .deployer import ServeDeployer
 from .models import check_app, check_serve_options
+from .models.checks import app_name_problems
 from .status import AppState, ServeSnapshot
 from .writer_lock import writer_lock
 
@@ -67,6 +78,11 @@ INPUT_DEFAULTS: dict[str, Any] = {
     "drain_s": 0,
     "wait_for_removal": True,
 }
+FLAG_KEYS = ("adopt", "rollback_on_failure", "wait_for_removal")
+MAX_TIMEOUT_S = DAY_S
+"""Longest ``timeout_s``: a deploy that takes a day is stuck, and a bound keeps waits finite."""
+MAX_DRAIN_S = HOUR_S
+"""Longest ``drain_s``: in-flight requests, not sessions; the delete blocks for that long."""
 SECRET_PATHS = (("token",), ("dashboard", "token"), ("dashboard", "kube", "content"))
 
 
@@ -127,17 +143,20 @@ class ServeApplicationProvider(ResourceProvider):
     # marking it secret is kept: state readers see "[secret]" either way.
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        """Validate inputs; failures name the field (``app.deployments[0].num_replicas``)."""
+        """Validate inputs; failures name the field (``app.deployments[0].num_replicas``).
+
+        Never raises, whatever the inputs hold: every wrong type or value is a failure.
+        """
         inputs = strip_provider(news)
         failures = unknown_inputs(inputs, INPUT_KEYS)
 
         app = inputs.get("app")
         if app is None:
             failures.append(("app", "required: one entry of Serve's applications list"))
-        elif contains_unknown(app):
-            name = app.get("name") if isinstance(app, Mapping) else None
-            if name is not None and not contains_unknown(name) and not isinstance(name, str):
-                failures.append(("app.name", "must be a string"))
+        elif isinstance(app, Mapping) and contains_unknown(app):
+            name = app.get("name")
+            if name is not None and not isinstance(name, Unknown):
+                failures.extend(("app.name", reason) for reason in app_name_problems(name))
         else:
             normalized, problems = check_app(app, "app")
             failures.extend(problems)
@@ -149,7 +168,7 @@ class ServeApplicationProvider(ResourceProvider):
             failures.append(
                 ("dashboard", "required: rs.Dashboard(url=...) or a RayCluster's dashboard")
             )
-        elif not contains_unknown(dashboard):
+        elif not isinstance(dashboard, Unknown):
             failures.extend(check_dashboard(dashboard, "dashboard"))
 
         serve_options = inputs.get("serve_options")
@@ -158,21 +177,16 @@ class ServeApplicationProvider(ResourceProvider):
             failures.extend(problems)
             if options is not None:
                 inputs["serve_options"] = options
-        failures.extend(check_seconds(inputs, "drain_s", 0, allow_zero=True))
 
-        token = inputs.get("token")
-        if token is not None and not contains_unknown(token) and not isinstance(token, str):
-            failures.append(("token", f"got {type(token).__name__}; must be a string"))
-
-        owner = inputs.get("owner")
-        if owner is not None and not contains_unknown(owner) and not isinstance(owner, str):
-            failures.append(("owner", f"got {type(owner).__name__}; must be a string"))
-
-        failures.extend(check_seconds(inputs, "timeout_s", DEFAULT_TIMEOUT_S))
-        for flag in ("adopt", "rollback_on_failure"):
-            value = inputs.get(flag)
-            if value is not None and not contains_unknown(value) and not isinstance(value, bool):
-                failures.append((flag, f"got {value!r}; must be true or false"))
+        failures.extend(check_secret_text(inputs.get("token"), "token", header=True))
+        for key in ("owner", "cluster_revision"):
+            failures.extend(check_text(inputs, key))
+        failures.extend(
+            check_seconds(inputs, "timeout_s", DEFAULT_TIMEOUT_S, maximum=MAX_TIMEOUT_S)
+        )
+        failures.extend(check_seconds(inputs, "drain_s", 0, maximum=MAX_DRAIN_S, allow_zero=True))
+        for flag in FLAG_KEYS:
+            failures.extend(check_flag(inputs, flag))
 
         return CheckResult(
             wrap_secret_paths(inputs, SECRET_PATHS),
@@ -180,11 +194,15 @@ class ServeApplicationProvider(ResourceProvider):
         )
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """Pure: compare previous outputs with new inputs; never contacts the dashboard."""
+        """Pure: compare previous outputs with new inputs; never contacts the dashboard.
+
+        Never raises on malformed olds or news: what cannot be compared counts as a replacement.
+        """
         olds, news = strip_provider(olds), strip_provider(news)
         changed = changed_inputs(olds, news, CHANGE_KEYS, INPUT_DEFAULTS)
         replaces: list[str] = []
-        old_app, new_app = olds.get("app") or {}, news.get("app")
+        old_app: Mapping[str, Any] = olds["app"] if isinstance(olds.get("app"), Mapping) else {}
+        new_app = news.get("app")
         new_name = new_app.get("name") if isinstance(new_app, Mapping) else new_app
         if contains_unknown(new_name) or new_name != old_app.get("name"):
             replaces.append("app")
@@ -194,6 +212,7 @@ class ServeApplicationProvider(ResourceProvider):
         same_cluster = (
             isinstance(new_dashboard, Mapping)
             and not contains_unknown(new_dashboard)
+            and not check_dashboard(new_dashboard)
             and same_target(olds, new_dashboard)
         )
         if not same_cluster:

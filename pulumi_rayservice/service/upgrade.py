@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict
+
+from .._util.inputs import HOUR_S
 
 Strategy = Literal["NewCluster", "InPlace", "None"]
 
@@ -24,11 +26,16 @@ class Upgrade(BaseModel):
             ``upgradeStrategy: None``; app changes still apply.
         drain_s: after the Service switched to the new cluster, how long the old apps keep
             serving in-flight requests before they and the old cluster are deleted (KubeRay's
-            ``rayClusterDeletionDelaySeconds``, default 60 there too).
+            ``rayClusterDeletionDelaySeconds``, default 60 there too). A finite number of
+            seconds from 0 to 3600: an hour covers in-flight requests, and the delete blocks
+            for that long.
 
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     strategy: Strategy = Field(default="NewCluster", description="NewCluster, InPlace or None")
-    drain_s: float = Field(default=60, ge=0, description="seconds before old apps are removed")
+    # Strict: True is not 1 second; NaN or infinity would never end the wait.
+    drain_s: Annotated[float, Strict(), AllowInfNan(False)] = Field(
+        default=60, ge=0, le=HOUR_S, description="seconds before old apps are removed, 0..3600"
+    )

@@ -18,7 +18,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pulumi_rayservice._util.normalize import canonical
 from pulumi_rayservice.errors import ValidationError
 
-from ._base import _Int, _Model, _NonEmptyStr, _rule, _show
+from ._base import _AppName, _Int, _JSONDict, _Model, _NonEmptyStr, _rule, _show
 from ._yaml import _load_yaml
 from .autoscaling import AutoscalingPolicy
 from .deployment import ServeDeployment
@@ -73,7 +73,7 @@ class ServeApp(_Model):
 
     """
 
-    name: _NonEmptyStr = Field(
+    name: _AppName = Field(
         description="Application name, unique on the cluster (Ray Serve's default 'default' is "
         "not assumed: the name is the application's identity)."
     )
@@ -87,7 +87,7 @@ class ServeApp(_Model):
         description='Import path of the bound application: "module.submodule.app" or '
         '"module.submodule:app".'
     )
-    runtime_env: dict[str, Any] | None = Field(
+    runtime_env: _JSONDict | None = Field(
         default=None,
         description="The application's runtime_env; deployments inherit it. working_dir and "
         "py_modules must be remote URIs (https://, s3://, gs://, file:///x.zip) or local:// URIs.",
@@ -109,7 +109,7 @@ class ServeApp(_Model):
         default=None,
         description="Application-level autoscaling policy (under development in Ray).",
     )
-    args: dict[str, Any] | None = Field(
+    args: _JSONDict | None = Field(
         default=None, description="Arguments passed to the application builder."
     )
     logging_config: LoggingConfig | None = Field(

@@ -7,11 +7,9 @@ its ``num_replicas``. An application's own autoscaling policy reuses :class:`Aut
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field, field_validator, model_validator
 
-from ._base import _Float, _Int, _Model, _NonEmptyStr, _rule, _show
+from ._base import _Float, _Int, _JSONDict, _Model, _NonEmptyStr, _rule, _show
 
 
 class AutoscalingPolicy(_Model):
@@ -22,7 +20,7 @@ class AutoscalingPolicy(_Model):
         description="Import path of the policy, 'module.path:function_name'; Serve's default is "
         "its request-based policy.",
     )
-    policy_kwargs: dict[str, Any] | None = Field(
+    policy_kwargs: _JSONDict | None = Field(
         default=None,
         description="Keyword arguments passed to the policy class constructor (JSON values).",
     )

@@ -10,14 +10,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pulumi.output import Unknown
 from pydantic import ValidationError as PydanticValidationError
 
 from pulumi_rayservice._util.normalize import canonical, contains_unknown
 
-from ._base import _show
+from ._base import _show, name_problems
 from .application import ServeApp
 from .config import ServeConfig
 from .errors import _failures
+
+
+def app_name_problems(value: Any) -> list[str]:
+    """Why ``value`` cannot be a Serve application name (empty when it can)."""
+    return name_problems(value, "a name")
 
 
 def check_app(raw: Any, field: str = "app") -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
@@ -40,12 +46,14 @@ def check_app(raw: Any, field: str = "app") -> tuple[dict[str, Any] | None, list
     """
     if isinstance(raw, ServeApp):
         raw = raw.to_serve_dict()
-    if contains_unknown(raw):
+    if isinstance(raw, Unknown):
         return None, []
     if not isinstance(raw, Mapping):
         return None, [
             (field, f"got {_show(raw)}; must be a mapping (one entry of Serve's applications:)")
         ]
+    if contains_unknown(raw):
+        return None, []
     try:
         app = ServeApp.model_validate(canonical(raw))
         return app.to_serve_dict(), []
@@ -72,10 +80,12 @@ def check_serve_options(
         ``(normalized, failures)`` in the shape of :func:`check_app`.
 
     """
-    if contains_unknown(raw):
+    if isinstance(raw, Unknown):
         return None, []
     if not isinstance(raw, Mapping):
         return None, [(field, f"got {_show(raw)}; must be a mapping")]
+    if contains_unknown(raw):
+        return None, []
     failures = [
         (f"{field}.{key}", f"unknown key {key!r}; allowed: {', '.join(SERVE_OPTION_KEYS)}")
         for key in raw

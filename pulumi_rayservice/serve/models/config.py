@@ -18,7 +18,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pulumi_rayservice._util.normalize import canonical
 from pulumi_rayservice.errors import ValidationError
 
-from ._base import _Float, _Int, _Model, _rule
+from ._base import _Float, _Int, _JSONDict, _Model, _rule
 from ._yaml import _load_yaml
 from .application import ServeApp
 from .errors import _failures, _message
@@ -30,7 +30,9 @@ class HTTPOptions(_Model):
     """Options of Serve's HTTP proxies (Ray's ``HTTPOptionsSchema``); set once per cluster."""
 
     host: str | None = Field(default=None, description="Listen address (default 0.0.0.0).")
-    port: _Int | None = Field(default=None, description="Listen port (default 8000).")
+    port: _Int | None = Field(
+        default=None, ge=1, le=65535, description="Listen port 1..65535 (default 8000)."
+    )
     root_path: str | None = Field(default=None, description="ASGI root path behind a proxy.")
     request_timeout_s: _Float | None = Field(default=None, description="HTTP request timeout.")
     keep_alive_timeout_s: _Int | None = Field(
@@ -54,7 +56,9 @@ class HTTPOptions(_Model):
 class GRPCOptions(_Model):
     """Options of Serve's gRPC proxies (Ray's ``gRPCOptionsSchema``); set once per cluster."""
 
-    port: _Int | None = Field(default=None, description="Listen port (default 9000).")
+    port: _Int | None = Field(
+        default=None, ge=1, le=65535, description="Listen port 1..65535 (default 9000)."
+    )
     grpc_servicer_functions: list[str] | None = Field(
         default=None, description="Import paths of add_servicer_to_server functions."
     )
@@ -67,7 +71,7 @@ class GRPCOptions(_Model):
 class ControllerOptions(_Model):
     """Options of the Serve controller actor (Ray's ControllerOptions); only env_vars."""
 
-    runtime_env: dict[str, Any] | None = Field(
+    runtime_env: _JSONDict | None = Field(
         default=None, description="Only env_vars (strings) is supported."
     )
 

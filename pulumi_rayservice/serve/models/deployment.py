@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from ._base import _Float, _Int, _Model, _NonEmptyStr, _num, _rule, _show
+from ._base import _DeploymentName, _Float, _Int, _JSONDict, _Model, _num, _rule, _show
 from .autoscaling import AutoscalingConfig, _check_bounds
 from .deployment_options import (
     BackpressureConfig,
@@ -44,7 +44,9 @@ class ServeDeployment(_Model):
     schema and the checks Serve runs when it builds the replicas.
     """
 
-    name: _NonEmptyStr = Field(description="Name of the deployment in the application's code.")
+    name: _DeploymentName = Field(
+        description="Name of the deployment in the application's code (Serve refuses '#')."
+    )
     num_replicas: _NumReplicas | None = Field(
         default=None,
         description='Number of replicas, or "auto" for Serve\'s default autoscaling. Cannot be a '
@@ -60,7 +62,7 @@ class ServeDeployment(_Model):
     backpressure_config: BackpressureConfig | None = Field(
         default=None, description="HTTP answer to requests refused by max_queued_requests."
     )
-    user_config: dict[str, Any] | None = Field(
+    user_config: _JSONDict | None = Field(
         default=None,
         description="Passed to the deployment's reconfigure(); updated without restarting.",
     )

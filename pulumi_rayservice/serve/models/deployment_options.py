@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator
 
-from ._base import _Float, _Int, _Model, _NonEmptyStr, _num, _rule, _show
+from ._base import _Float, _Int, _JSONDict, _JSONList, _Model, _NonEmptyStr, _num, _rule, _show
 from .runtime_env import _check_runtime_env
 
 
@@ -29,7 +29,7 @@ class RayActorOptions(_Model):
     default one CPU); this model refuses them.
     """
 
-    runtime_env: dict[str, Any] | None = Field(
+    runtime_env: _JSONDict | None = Field(
         default=None,
         description="The replica's runtime_env, merged over the application's. working_dir and "
         "py_modules must be remote URIs or local:// URIs.",
@@ -51,7 +51,7 @@ class RayActorOptions(_Model):
     label_selector: dict[str, str] | None = Field(
         default=None, description="Run replicas only on nodes with these labels."
     )
-    fallback_strategy: list[dict[str, Any]] | None = Field(
+    fallback_strategy: list[_JSONDict] | None = Field(
         default=None,
         description="Soft constraints: decorator options to fall back on when scheduling.",
     )
@@ -104,7 +104,7 @@ class RequestRouterConfig(_Model):
         description="Import path of the request router class; Serve's default is its "
         "power-of-two-choices router.",
     )
-    request_router_kwargs: dict[str, Any] | None = Field(
+    request_router_kwargs: _JSONDict | None = Field(
         default=None, description="Keyword arguments for the router's initialize_state."
     )
     request_routing_stats_period_s: _Float | None = Field(
@@ -153,12 +153,12 @@ class DeploymentActorConfig(_Model):
     actor_class: _NonEmptyStr = Field(
         description="Import path of the actor class, e.g. 'my_module:PrefixTreeActor'."
     )
-    init_args: list[Any] | None = Field(
+    init_args: _JSONList | None = Field(
         default=None, description="Positional arguments of the constructor."
     )
-    init_kwargs: dict[str, Any] | None = Field(
+    init_kwargs: _JSONDict | None = Field(
         default=None, description="Keyword arguments of the constructor."
     )
-    actor_options: dict[str, Any] | None = Field(
+    actor_options: _JSONDict | None = Field(
         default=None, description="Ray actor options (num_cpus, runtime_env, ...)."
     )
