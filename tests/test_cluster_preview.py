@@ -202,4 +202,4 @@ def test_in_place_upgrade_strategy_turns_a_replacement_into_an_update_and_warns(
     news = provider_host.check(URN, old, inputs(new_image)).inputs
     diff = provider_host.diff(URN, "ray/" + old["name"], old, news)
     assert diff.has_changes and diff.replaces == []
-    assert "recreate every Ray pod in place" in provider_host.log
+    assert provider_host.wait_for_log("recreate every Ray pod in place")

@@ -451,11 +451,7 @@ def test_an_object_that_took_our_name_is_neither_patched_nor_deleted(
     assert not [r for r in api.writes() if r.method == "PATCH"]
 
     engine.destroy(urn)  # ours is gone: success, theirs untouched
-    # The host's output is read by a thread: poll until the warning has come through.
-    assert api.wait_for(
-        lambda: "someone else's object took the name and was left untouched" in engine.host.log,
-        timeout=10,
-    )
+    assert engine.host.wait_for_log("someone else's object took the name and was left untouched")
     still = live(api, "taken-rc")
     assert still is not None and still["metadata"]["uid"] == their_uid
     assert [r.status for r in api.writes() if r.method == "DELETE"] == [409]

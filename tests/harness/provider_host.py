@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,6 +169,15 @@ class ProviderHost:
     @property
     def log(self) -> str:
         return "\n".join(self.log_lines)
+
+    def wait_for_log(self, text: str, timeout: float = 10.0) -> bool:
+        """Whether ``text`` shows up in the host's output within ``timeout`` (read by a thread)."""
+        end = time.monotonic() + timeout
+        while text not in self.log:
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.02)
+        return True
 
     def close(self) -> None:
         self.channel.close()
