@@ -13,11 +13,8 @@ state a wait ended in, the read-back after a PUT, the first step of a cleanup.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +33,12 @@ from tests.harness.provider_host import (
     provider_input,
     urn_of,
 )
+from tests.harness.stalled_server import APPS, StallingDashboard
 
 TIMEOUT_S = 4
 MARGIN_S = 8.0
 SERVE = "pulumi-python:dynamic/rayservice:ServeApplication"
 CLUSTER = "pulumi-python:dynamic/rayservice:RayCluster"
-APPS = "/api/serve/applications/"
 APP = {"name": "stalled", "import_path": "app:deployment", "route_prefix": "/stalled"}
 
 
@@ -56,75 +53,6 @@ def timed(call: Callable[[], Any]) -> tuple[float, BaseException | None]:
 
 
 # a dashboard that stalls ----------------------------------------------------------------------
-
-
-class StallingDashboard:
-    """A Serve REST API on loopback: Serve running, no apps; chosen methods stall.
-
-    ``stall``: the HTTP methods that never get an answer; ``mode``: ``silent`` (nothing is sent)
-    or ``trickle`` (a 200 whose bytes come one every 0.5 s, for ever).
-    """
-
-    def __init__(self, mode: str, stall: set[str]) -> None:
-        self.mode = mode
-        self.stall = stall
-        self.seen: list[str] = []
-        self._stop = threading.Event()
-        dashboard = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                dashboard.seen.append(f"{self.command} {self.path}")
-                if self.command in dashboard.stall:
-                    dashboard._hold(self)
-                    return
-                if self.path.startswith(APPS):
-                    body = {"applications": {}, "controller_info": {"node_id": "n"}}
-                else:
-                    body = {"ray_version": "2.60.0"}
-                payload = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_PUT = _serve
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def _hold(self, handler: BaseHTTPRequestHandler) -> None:
-        handler.close_connection = True
-        if self.mode == "silent":
-            self._stop.wait()
-            return
-        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 99999\r\n\r\n"
-        for byte in head + b"{" * 99999:
-            if self._stop.wait(0.5):
-                return
-            try:
-                handler.wfile.write(bytes([byte]))
-                handler.wfile.flush()
-            except OSError:
-                return
-
-    def close(self) -> None:
-        self._stop.set()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def serve_inputs(url: str) -> dict[str, Any]:
