@@ -45,7 +45,7 @@ from pulumi.output import Unknown
 from .._util.inputs import changed_inputs, check_seconds, unknown_inputs
 from .._util.normalize import canonical, contains_unknown, strip_provider
 from .._util.polling import Deadline
-from .._util.secrets import SecretsRedacted, wrap_secret_paths
+from .._util.secrets import SecretsRedacted, log_warn, redacting, wrap_secret_paths
 from ..errors import ClusterNotReadyError, KubeConflictError, KubeError
 from ..kube.client import RAY_CLUSTER, KubeClient
 from . import readiness
@@ -60,6 +60,7 @@ from .inputs import (
     RESOURCE_LABEL,
     STACK_ANNOTATION,
     ClusterInputs,
+    cluster_secrets,
     label_value,
 )
 from .naming import generate_name
@@ -76,6 +77,7 @@ _UNKNOWN_MARK = "\x00unknown"
 class RayClusterProvider(ResourceProvider):
     """Creates, waits for, patches and deletes one KubeRay RayCluster."""
 
+    @redacting(cluster_secrets)
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate the spec against KubeRay's CRD and rules; draw or keep the name."""
         inputs = strip_provider(news)
@@ -112,6 +114,7 @@ class RayClusterProvider(ResourceProvider):
             [CheckFailure(prop, reason) for prop, reason in failures],
         )
 
+    @redacting(cluster_secrets)
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Pure: KubeRay's rule decides in-place vs new cluster; nothing is contacted."""
         olds, news = strip_provider(olds), strip_provider(news)
@@ -149,6 +152,7 @@ class RayClusterProvider(ResourceProvider):
             delete_before_replace=not bool(olds.get("auto_named", False)),
         )
 
+    @redacting(cluster_secrets)
     def create(self, props: dict[str, Any]) -> CreateResult:
         """POST (or adopt our own), then wait until ready; delete again on failure."""
         inputs = ClusterInputs.parse(props)
@@ -168,6 +172,7 @@ class RayClusterProvider(ResourceProvider):
                 raise ClusterNotReadyError(f"{error} {after_failed_create(kube, inputs)}") from None
             return CreateResult(inputs.resource_id, _outputs(inputs, obj))
 
+    @redacting(cluster_secrets)
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Patch what may change in place (never the autoscaler's replicas); wait until ready."""
         inputs = ClusterInputs.parse(news)
@@ -193,6 +198,7 @@ class RayClusterProvider(ResourceProvider):
             obj = wait_ready(kube, inputs, Deadline(inputs.timeout_s), patched)
             return UpdateResult(_outputs(inputs, obj))
 
+    @redacting(cluster_secrets)
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The live object, in the program's shape; '' when it is gone."""
         inputs = ClusterInputs.parse(props)
@@ -215,6 +221,7 @@ class RayClusterProvider(ResourceProvider):
             outputs = _outputs(live, obj)
             return ReadResult(id_ or inputs.resource_id, outputs)
 
+    @redacting(cluster_secrets)
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """DELETE and wait until gone (KubeRay's finalizers may take a while)."""
         inputs = ClusterInputs.parse(props)
@@ -223,7 +230,7 @@ class RayClusterProvider(ResourceProvider):
             try:
                 deleted = kube.delete(RAY_CLUSTER, inputs.namespace, inputs.name, uid=uid)
             except KubeConflictError:
-                pulumi.log.warn(
+                log_warn(
                     f"RayCluster {inputs.resource_id} is no longer the one this stack created "
                     f"(uid {uid}): someone else's object took the name and was left untouched"
                 )

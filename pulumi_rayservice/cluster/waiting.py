@@ -21,9 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pulumi
-
 from .._util.polling import Backoff, Deadline
+from .._util.secrets import log_info
 from ..errors import ClusterNotReadyError, KubeError, RayServiceError
 from ..kube.client import GONE, RAY_CLUSTER, KubeClient, WatchUnavailable
 from ..serve.client import DashboardClient, RetryPolicy
@@ -70,7 +69,7 @@ def wait_ready(
             except RayServiceError as error:
                 reason = f"head pod ready, dashboard not answering through the proxy yet ({error})"
         if reason != last_reason:
-            pulumi.log.info(f"RayCluster {inputs.resource_id}: {reason}")
+            log_info(f"RayCluster {inputs.resource_id}: {reason}")
             last_reason = reason
         if deadline.expired():
             events = readiness.describe_events(kube.events_for(inputs.namespace, inputs.name))
@@ -129,7 +128,7 @@ class _ChangeWaiter:
                     return changed
             except WatchUnavailable as error:
                 self._watch = False
-                pulumi.log.info(f"RayCluster {self._inputs.resource_id}: {error}; polling")
+                log_info(f"RayCluster {self._inputs.resource_id}: {error}; polling")
         else:
             deadline.sleep(next(self._delays))
         fresh = self._kube.get(RAY_CLUSTER, self._inputs.namespace, self._inputs.name)

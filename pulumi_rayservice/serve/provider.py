@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import pulumi
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -38,13 +37,22 @@ from pulumi.dynamic import (
 from .._util.inputs import changed_inputs, check_seconds, unknown_inputs
 from .._util.normalize import canonical, contains_unknown, strip_provider
 from .._util.polling import Deadline
-from .._util.secrets import SecretsRedacted, wrap_secret_paths
+from .._util.secrets import (
+    SecretsRedacted,
+    log_info,
+    log_warn,
+    redacting,
+    text_leaves,
+    values_at,
+    wrap_secret_paths,
+)
 from ..errors import (
     AppOwnershipError,
     DashboardGoneError,
     DashboardUnreachableError,
     RayServiceError,
 )
+from ..kube.config import kube_secrets
 from .client import DashboardClient
 from .dashboard import DashboardTarget, check_dashboard, same_target
 from .deployer import ServeDeployer
@@ -68,22 +76,35 @@ INPUT_DEFAULTS: dict[str, Any] = {
     "wait_for_removal": True,
 }
 SECRET_PATHS = (("token",), ("dashboard", "token"), ("dashboard", "kube", "content"))
+SERVE_OPTION_SECRETS = (("serve_options", "http_options", "ssl_keyfile_password"),)
+
+
+def secrets_in(props: Mapping[str, Any]) -> list[str]:
+    """Every secret value in inputs or outputs of a ServeApplication (never raises).
+
+    The token, kubeconfig content and the credentials inside it, the SSL key password of the
+    Serve options: what an error or a log line of the call must not show.
+    """
+    found = text_leaves(values_at(props, (*SECRET_PATHS, *SERVE_OPTION_SECRETS)))
+    for kube in values_at(props, (("dashboard", "kube"),)):
+        found.extend(kube_secrets(kube))
+    return found
 
 
 @dataclass(frozen=True)
 class AppInputs:
     """The checked inputs of one ServeApplication, as the provider uses them."""
 
-    app: dict[str, Any]
+    app: dict[str, Any] = field(repr=False)
     target: DashboardTarget
     timeout_s: float
     adopt: bool
     rollback_on_failure: bool
-    serve_options: dict[str, Any] | None
+    serve_options: dict[str, Any] | None = field(repr=False)
     drain_s: float
     wait_for_removal: bool
     owner: str | None
-    raw: dict[str, Any]
+    raw: dict[str, Any] = field(repr=False)
 
     @classmethod
     def parse(cls, props: Mapping[str, Any]) -> AppInputs:
@@ -114,10 +135,9 @@ class AppInputs:
         """The Pulumi id: app name and dashboard identity, no secrets."""
         return f"{self.name}@{self.target.key}"
 
-    def secrets(self) -> list[Any]:
+    def secrets(self) -> list[str]:
         """The secret values of this call, to blank out of any error message."""
-        kube = self.target.kube or {}
-        return [self.target.token, kube.get("content")]
+        return secrets_in(self.raw)
 
 
 class ServeApplicationProvider(ResourceProvider):
@@ -126,6 +146,7 @@ class ServeApplicationProvider(ResourceProvider):
     # The pickled provider carries no secret (it is stateless), but Pulumi's default of always
     # marking it secret is kept: state readers see "[secret]" either way.
 
+    @redacting(secrets_in)
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate inputs; failures name the field (``app.deployments[0].num_replicas``)."""
         inputs = strip_provider(news)
@@ -179,6 +200,7 @@ class ServeApplicationProvider(ResourceProvider):
             [CheckFailure(prop, reason) for prop, reason in failures],
         )
 
+    @redacting(secrets_in)
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Pure: compare previous outputs with new inputs; never contacts the dashboard."""
         olds, news = strip_provider(olds), strip_provider(news)
@@ -215,6 +237,7 @@ class ServeApplicationProvider(ResourceProvider):
             delete_before_replace=delete_first,
         )
 
+    @redacting(secrets_in)
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Deploy the app and wait until RUNNING; on failure put the cluster back as it was."""
         inputs = AppInputs.parse(props)
@@ -236,6 +259,7 @@ class ServeApplicationProvider(ResourceProvider):
                 raise type(error)(f"{error}. {_undo_create(deployer, inputs, adopted)}") from None
             return CreateResult(inputs.resource_id, _outputs(inputs, state))
 
+    @redacting(secrets_in)
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Apply the new config in place; on failure put the previous one back (rollback)."""
         inputs = AppInputs.parse(news)
@@ -258,6 +282,7 @@ class ServeApplicationProvider(ResourceProvider):
                 raise type(error)(f"{error}. {_roll_back(deployer, inputs, previous)}") from None
             return UpdateResult(_outputs(inputs, state))
 
+    @redacting(secrets_in)
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Report what runs on the cluster (``deployed_app_config``) so refresh shows drift."""
         inputs = AppInputs.parse(props)
@@ -281,13 +306,14 @@ class ServeApplicationProvider(ResourceProvider):
             outputs["app"] = state.deployed_app_config
             return ReadResult(id_ or inputs.resource_id, outputs)
 
+    @redacting(secrets_in)
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Remove the app with a PUT of everything else; gone app or gone cluster is success."""
         inputs = AppInputs.parse(props)
         with SecretsRedacted(inputs.secrets()), _deployer(inputs) as deployer:
             if inputs.drain_s > 0:
                 # In-flight requests (routed here before a Service switched away) finish first.
-                pulumi.log.info(f"draining {inputs.name!r} for {inputs.drain_s:g}s before removal")
+                log_info(f"draining {inputs.name!r} for {inputs.drain_s:g}s before removal")
                 time.sleep(inputs.drain_s)
             deadline = Deadline(inputs.timeout_s)
             try:
@@ -314,6 +340,7 @@ def _deployer(inputs: AppInputs) -> ServeDeployer:
     target = inputs.target
     return ServeDeployer(
         DashboardClient.for_target(target),
+        warn=log_warn,
         lock=lambda deadline: writer_lock(target, inputs.owner, deadline),
     )
 

@@ -9,7 +9,6 @@ file or of KubeRay's ``serveConfigV2`` text.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, StrictBool, field_validator, model_validator
@@ -19,7 +18,7 @@ from pulumi_rayservice._util.normalize import canonical
 from pulumi_rayservice.errors import ValidationError
 
 from ._base import _Float, _Int, _Model, _rule
-from ._yaml import _load_yaml
+from ._yaml import _load_yaml, _read_text
 from .application import ServeApp
 from .errors import _failures, _message
 from .logging_config import LoggingConfig
@@ -38,7 +37,9 @@ class HTTPOptions(_Model):
     )
     ssl_keyfile: str | None = Field(default=None, description="SSL key file (with ssl_certfile).")
     ssl_certfile: str | None = Field(default=None, description="SSL certificate file.")
-    ssl_keyfile_password: str | None = Field(default=None, description="SSL key password.")
+    ssl_keyfile_password: str | None = Field(
+        default=None, description="SSL key password.", repr=False
+    )
     ssl_ca_certs: str | None = Field(default=None, description="CA certificates of clients.")
 
     @model_validator(mode="after")
@@ -164,7 +165,7 @@ class ServeConfig(_Model):
                 failing field is named).
 
         """
-        return cls._parse(Path(path).read_text(encoding="utf-8"), os.fspath(path))
+        return cls._parse(_read_text(path, os.fspath(path)), os.fspath(path))
 
     @classmethod
     def from_yaml_text(cls, text: str) -> ServeConfig:
