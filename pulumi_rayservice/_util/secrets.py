@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus
 
 import pulumi
+from pulumi.output import Unknown
 from pulumi.runtime.rpc import is_rpc_secret, wrap_rpc_secret
 
 SecretPath = Sequence[str]
@@ -53,6 +54,69 @@ def _wrap(node: Any, path: list[str]) -> Any:
     elif node[head] is not None and not is_rpc_secret(node[head]):
         copy[head] = wrap_rpc_secret(node[head])
     return copy
+
+
+def secret_paths_of(value: Any) -> pulumi.Output[list[list[str]]]:
+    """Where a program's value holds secret Outputs: key paths (``[]`` for the whole value).
+
+    The engine sends secret inputs to the provider host as plain values and re-marks its outputs
+    by top-level key only, so a secret nested in a dict input would come back plain in an output
+    derived from it. The resource sends these paths as a hidden input and the provider wraps the
+    values there again (:func:`wrap_secret_paths`). A secret inside a list makes the whole list
+    secret: the list read back from a server may come in another order. An Output that is not
+    secret is not looked into (its value is whatever it resolves to, known only later).
+    """
+
+    async def paths(node: Any, path: list[str]) -> list[list[str]]:
+        if isinstance(node, pulumi.Output):
+            return [path] if await node.is_secret() else []
+        if isinstance(node, Mapping):
+            found: list[list[str]] = []
+            for key, child in node.items():
+                found.extend(await paths(child, [*path, str(key)]))
+            return found
+        if isinstance(node, list | tuple):
+            for child in node:
+                if await paths(child, path):
+                    return [path]
+        return []
+
+    return pulumi.Output.from_input(paths(value, []))
+
+
+def parse_secret_paths(value: Any) -> tuple[tuple[str, ...], ...]:
+    """A ``secret_paths`` input (see :func:`secret_paths_of`) as tuples; malformed ones left out."""
+    if not isinstance(value, list | tuple):
+        return ()
+    return tuple(
+        tuple(path)
+        for path in value
+        if isinstance(path, list | tuple) and all(isinstance(key, str) for key in path)
+    )
+
+
+def check_secret_paths(value: Any, of: str) -> list[tuple[str, str]]:
+    """Check failures of a ``secret_paths`` input (set by the resource class, not by hand)."""
+    if value is None or isinstance(value, Unknown):
+        return []
+    if not isinstance(value, list) or len(parse_secret_paths(value)) != len(value):
+        return [("secret_paths", f"must be a list of key paths into {of} (lists of strings)")]
+    return []
+
+
+def paths_under(props: Mapping[str, Any], keys: Iterable[str]) -> list[tuple[str, ...]]:
+    """The ``secret_paths`` of ``props`` placed under each of ``keys`` (inputs and outputs)."""
+    paths = parse_secret_paths(props.get("secret_paths"))
+    return [(key, *path) for key in keys for path in paths]
+
+
+def touches(paths: Iterable[SecretPath], path: SecretPath) -> bool:
+    """Whether a value at ``path`` is, holds or lies inside a secret at one of ``paths``."""
+    for secret in paths:
+        common = min(len(secret), len(path))
+        if tuple(secret[:common]) == tuple(path[:common]):
+            return True
+    return False
 
 
 def values_at(props: Any, paths: Iterable[SecretPath]) -> list[Any]:

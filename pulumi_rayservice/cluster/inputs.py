@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._util.normalize import canonical
-from .._util.secrets import text_leaves, values_at
+from .._util.secrets import paths_under, text_leaves, values_at
 from ..kube.client import RAY_CLUSTER
 from ..kube.config import kube_secrets
 
@@ -42,6 +42,7 @@ DEFAULT_TIMEOUT_S = 900.0
 INPUT_KEYS = (
     "spec", "namespace", "name", "auto_named", "resource_name", "kube", "timeout_s",
     "keep_on_failure", "labels", "annotations", "redis_password", "wait_for_dashboard", "owner",
+    "secret_paths",
 )  # fmt: skip
 INPUT_DEFAULTS: dict[str, Any] = {
     "namespace": "default",
@@ -169,10 +170,10 @@ def label_value(text: str) -> str:
 def cluster_secrets(props: Mapping[str, Any]) -> list[str]:
     """Every secret value in inputs or outputs of a RayCluster (never raises).
 
-    The Redis password and the kubeconfig content with the credentials inside it (the
-    ``dashboard`` output carries the same kube input).
+    The Redis password, the kubeconfig content with the credentials inside it (the
+    ``dashboard`` output carries the same kube input), the secret parts of the spec.
     """
-    found = text_leaves(values_at(props, (("redis_password",),)))
+    found = text_leaves(values_at(props, (("redis_password",), *paths_under(props, ("spec",)))))
     for kube in values_at(props, (("kube",), ("dashboard", "kube"))):
         found.extend(kube_secrets(kube))
     return found

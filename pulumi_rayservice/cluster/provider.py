@@ -45,7 +45,15 @@ from pulumi.output import Unknown
 from .._util.inputs import changed_inputs, check_seconds, unknown_inputs
 from .._util.normalize import canonical, contains_unknown, strip_provider
 from .._util.polling import Deadline
-from .._util.secrets import SecretsRedacted, log_warn, redacting, wrap_secret_paths
+from .._util.secrets import (
+    SecretsRedacted,
+    check_secret_paths,
+    log_warn,
+    paths_under,
+    redacting,
+    touches,
+    wrap_secret_paths,
+)
 from ..errors import ClusterNotReadyError, KubeConflictError, KubeError
 from ..kube.client import RAY_CLUSTER, KubeClient
 from . import readiness
@@ -72,6 +80,7 @@ CONFLICT_RETRIES = 4
 SECRET_PATHS = (("kube", "content"), ("redis_password",), ("dashboard", "kube", "content"))
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _UNKNOWN_MARK = "\x00unknown"
+HEAD_CONTAINERS = ("headGroupSpec", "template", "spec", "containers")
 
 
 class RayClusterProvider(ResourceProvider):
@@ -109,8 +118,9 @@ class RayClusterProvider(ResourceProvider):
                 failures.append((violation.path, violation.message))
 
         failures.extend(check_seconds(inputs, "timeout_s", DEFAULT_TIMEOUT_S))
+        failures.extend(check_secret_paths(inputs.get("secret_paths"), "spec"))
         return CheckResult(
-            wrap_secret_paths(inputs, SECRET_PATHS),
+            wrap_secret_paths(inputs, [*SECRET_PATHS, *paths_under(inputs, ("spec",))]),
             [CheckFailure(prop, reason) for prop, reason in failures],
         )
 
@@ -142,7 +152,9 @@ class RayClusterProvider(ResourceProvider):
                 )
         # Credentials, the name draw and the stack's name are not changes to the cluster.
         changed = [
-            key for key in changed if key not in ("kube", "auto_named", "resource_name", "owner")
+            key
+            for key in changed
+            if key not in ("kube", "auto_named", "resource_name", "owner", "secret_paths")
         ]
         if _kube_changed(olds, news):
             changed.append("kube")
@@ -416,4 +428,14 @@ def _outputs(inputs: ClusterInputs, obj: Mapping[str, Any]) -> dict[str, Any]:
         "readiness": readiness.summary(obj),
         "revision": revision(inputs.spec),
     }
-    return wrap_secret_paths(outputs, SECRET_PATHS)
+    return wrap_secret_paths(outputs, [*SECRET_PATHS, *_derived_secrets(inputs.raw)])
+
+
+def _derived_secrets(props: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """Outputs secret because the program's spec is secret where they come from."""
+    spec_paths = [path[1:] for path in paths_under(props, ("spec",))]
+    derived = [("spec", *path) for path in spec_paths]
+    for output, source in (("ray_version", ("rayVersion",)), ("image", HEAD_CONTAINERS)):
+        if touches(spec_paths, source):
+            derived.append((output,))
+    return derived

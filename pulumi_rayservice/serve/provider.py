@@ -39,8 +39,10 @@ from .._util.normalize import canonical, contains_unknown, strip_provider
 from .._util.polling import Deadline
 from .._util.secrets import (
     SecretsRedacted,
+    check_secret_paths,
     log_info,
     log_warn,
+    paths_under,
     redacting,
     text_leaves,
     values_at,
@@ -64,10 +66,11 @@ DEFAULT_TIMEOUT_S = 600.0
 CLEANUP_TIMEOUT_S = 120.0
 INPUT_KEYS = (
     "app", "dashboard", "token", "timeout_s", "adopt", "rollback_on_failure", "serve_options",
-    "drain_s", "cluster_revision", "wait_for_removal", "owner",
+    "drain_s", "cluster_revision", "wait_for_removal", "owner", "secret_paths",
 )  # fmt: skip
-CHANGE_KEYS = tuple(key for key in INPUT_KEYS if key != "owner")
-"""Inputs whose change is a change of the app (``owner`` only names the stack in lock holders)."""
+CHANGE_KEYS = tuple(key for key in INPUT_KEYS if key not in ("owner", "secret_paths"))
+"""Inputs whose change is a change of the app (``owner`` only names the stack in lock holders,
+``secret_paths`` only says which outputs are secret)."""
 INPUT_DEFAULTS: dict[str, Any] = {
     "timeout_s": 600,
     "adopt": False,
@@ -76,6 +79,8 @@ INPUT_DEFAULTS: dict[str, Any] = {
     "wait_for_removal": True,
 }
 SECRET_PATHS = (("token",), ("dashboard", "token"), ("dashboard", "kube", "content"))
+APP_KEYS = ("app", "deployed_app")
+"""Inputs and outputs that hold the app: secret at the paths the ``secret_paths`` input names."""
 SERVE_OPTION_SECRETS = (("serve_options", "http_options", "ssl_keyfile_password"),)
 
 
@@ -85,7 +90,8 @@ def secrets_in(props: Mapping[str, Any]) -> list[str]:
     The token, kubeconfig content and the credentials inside it, the SSL key password of the
     Serve options: what an error or a log line of the call must not show.
     """
-    found = text_leaves(values_at(props, (*SECRET_PATHS, *SERVE_OPTION_SECRETS)))
+    paths = [*SECRET_PATHS, *SERVE_OPTION_SECRETS, *paths_under(props, APP_KEYS)]
+    found = text_leaves(values_at(props, paths))
     for kube in values_at(props, (("dashboard", "kube"),)):
         found.extend(kube_secrets(kube))
     return found
@@ -190,13 +196,14 @@ class ServeApplicationProvider(ResourceProvider):
             failures.append(("owner", f"got {type(owner).__name__}; must be a string"))
 
         failures.extend(check_seconds(inputs, "timeout_s", DEFAULT_TIMEOUT_S))
+        failures.extend(check_secret_paths(inputs.get("secret_paths"), "app"))
         for flag in ("adopt", "rollback_on_failure"):
             value = inputs.get(flag)
             if value is not None and not contains_unknown(value) and not isinstance(value, bool):
                 failures.append((flag, f"got {value!r}; must be true or false"))
 
         return CheckResult(
-            wrap_secret_paths(inputs, SECRET_PATHS),
+            wrap_secret_paths(inputs, [*SECRET_PATHS, *paths_under(inputs, ("app",))]),
             [CheckFailure(prop, reason) for prop, reason in failures],
         )
 
@@ -303,7 +310,6 @@ class ServeApplicationProvider(ResourceProvider):
                 return ReadResult("", {})
             live = AppInputs(**{**inputs.__dict__, "app": state.deployed_app_config})
             outputs = _outputs(live, state)
-            outputs["app"] = state.deployed_app_config
             return ReadResult(id_ or inputs.resource_id, outputs)
 
     @redacting(secrets_in)
@@ -436,4 +442,5 @@ def _outputs(inputs: AppInputs, state: AppState) -> dict[str, Any]:
         "route_prefix": state.route_prefix,
         "deployed_app": state.deployed_app_config,
     }
-    return wrap_secret_paths(outputs, SECRET_PATHS)
+    derived = paths_under(inputs.raw, APP_KEYS)
+    return wrap_secret_paths(outputs, [*SECRET_PATHS, *derived])
