@@ -31,6 +31,8 @@ MIN_SECRET_LEN = 4
 """Shorter values are not redacted: blanking every "ab" out of a message would garble it, and a
 secret that short protects nothing anyway."""
 PLACEHOLDER = "[secret]"
+MIN_PREFIX_LEN = 8
+"""A secret's beginning this long, where a text is cut, is taken for the secret."""
 
 _ACTIVE: ContextVar[tuple[str, ...]] = ContextVar("pulumi_rayservice_secrets", default=())
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -144,36 +146,69 @@ def text_leaves(value: Any) -> list[str]:
     return []
 
 
-def secret_forms(secret: str) -> list[str]:
-    """The texts a secret can show up as in a message, longest first (see the module docstring)."""
-    forms: set[str] = set()
-    for base in {secret, secret.strip()}:
-        escaped = repr(base)[1:-1]
-        json_text = json.dumps(base)[1:-1]
-        forms.update(
-            {
-                base,
-                escaped,
-                escaped.replace("'", "\\'"),
-                escaped.replace('"', '\\"'),
-                repr(escaped)[1:-1],  # the repr of a message that holds a repr
-                json_text,
-                json.dumps(base, ensure_ascii=False)[1:-1],
-                json.dumps(json_text)[1:-1],  # JSON inside a JSON string
-                quote(base, safe=""),
-                quote(base),
-                quote_plus(base),
-            }
-        )
-    return sorted((f for f in forms if len(f) >= MIN_SECRET_LEN), key=len, reverse=True)
+def _encodings() -> tuple[Callable[[str], str], ...]:
+    """How text holding a secret gets re-encoded on its way into a message."""
+    return (
+        lambda text: text,
+        lambda text: repr(text)[1:-1],
+        lambda text: repr(text)[1:-1].replace("'", "\\'"),
+        lambda text: repr(text)[1:-1].replace('"', '\\"'),
+        lambda text: json.dumps(text)[1:-1],
+        lambda text: json.dumps(text, ensure_ascii=False)[1:-1],
+        lambda text: quote(text, safe=""),
+        lambda text: quote(text),
+        lambda text: quote_plus(text),
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def secret_forms(secret: str) -> tuple[str, ...]:
+    """The texts a secret can show up as in a message, longest first (see the module docstring).
+
+    Every encoding, and every encoding of an encoding (a JSON body quoting a repr, the repr of a
+    message that holds a repr), of the secret as given and whitespace-stripped.
+    """
+    encodings = _encodings()
+    forms = {
+        outer(inner(base))
+        for base in {secret, secret.strip()}
+        for inner in encodings
+        for outer in encodings
+    }
+    forms.update(repr(repr(base))[1:-1] for base in {secret, secret.strip()})
+    return tuple(sorted((f for f in forms if len(f) >= MIN_SECRET_LEN), key=len, reverse=True))
 
 
 def redact(text: str, secrets: Iterable[Any]) -> str:
-    """Replace every occurrence of a secret value, in any of its forms, in ``text``."""
+    """Replace every occurrence of a secret value, in any of its forms, in ``text``.
+
+    A form cut short where the text is cut (at its end, or at ``…``/``...``, as error bodies are
+    shortened) is replaced too, once at least :data:`MIN_PREFIX_LEN` characters of it show.
+    """
     for secret in secrets:
         if isinstance(secret, str) and len(secret.strip()) >= MIN_SECRET_LEN:
             for form in secret_forms(secret):
-                text = text.replace(form, PLACEHOLDER)
+                text = _cut_short_forms(text.replace(form, PLACEHOLDER), form)
+    return text
+
+
+def _cut_short_forms(text: str, form: str) -> str:
+    if len(form) <= MIN_PREFIX_LEN:
+        return text
+    head = form[:MIN_PREFIX_LEN]
+    start = text.find(head)
+    while start != -1:
+        length = MIN_PREFIX_LEN
+        while length < len(form) and start + length < len(text):
+            if text[start + length] != form[length]:
+                break
+            length += 1
+        rest = text[start + length :]
+        if rest == "" or rest.startswith(("\u2026", "...")):
+            text = text[:start] + PLACEHOLDER + rest
+            start = text.find(head, start + len(PLACEHOLDER))
+        else:
+            start = text.find(head, start + 1)
     return text
 
 
@@ -227,12 +262,10 @@ def scrub(exc: BaseException, secrets: Sequence[str]) -> BaseException:
     if leaks(_text(exc), secrets):
         from ..errors import RayServiceError
 
-        replacement = RayServiceError(
-            f"{type(exc).__name__}: {redact(_text(exc), secrets)}"
-            if not leaks(redact(_text(exc), secrets), secrets)
-            else f"{type(exc).__name__} (its message held a secret and was withheld)"
-        )
-        return replacement
+        message = redact(_str(exc), secrets)
+        if leaks(message, secrets):
+            message = "(its message held a secret and was withheld)"
+        return RayServiceError(f"{type(exc).__name__}: {message}")
     return exc
 
 
@@ -249,8 +282,16 @@ def _redact_args(exc: BaseException, secrets: Sequence[str]) -> None:
 
 
 def _text(exc: BaseException) -> str:
+    """What a traceback may show of ``exc``: its ``str`` and its ``repr``."""
     try:
         return f"{exc!s} {exc!r}"
+    except Exception:
+        return ""  # a broken __str__ shows nothing, which leaks nothing
+
+
+def _str(exc: BaseException) -> str:
+    try:
+        return str(exc)
     except Exception:
         return ""
 
@@ -273,7 +314,11 @@ def redacting(secrets_of: Callable[[Mapping[str, Any]], Iterable[Any]]) -> Calla
                     except Exception:
                         found.extend(text_leaves(dict(arg)))
             with SecretsRedacted(found):
-                return method(self, *args, **kwargs)
+                result = method(self, *args, **kwargs)
+            # Check failures are text the engine shows too (a schema message quoting a value).
+            for failure in getattr(result, "failures", None) or ():
+                failure.reason = redact(str(failure.reason), found)
+            return result
 
         return wrapper  # type: ignore[return-value]
 

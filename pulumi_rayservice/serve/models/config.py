@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import Field, StrictBool, field_validator, model_validator
+from pydantic import ConfigDict, Field, StrictBool, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from pulumi_rayservice._util.normalize import canonical
@@ -27,6 +27,9 @@ from .runtime_env import _check_runtime_env
 
 class HTTPOptions(_Model):
     """Options of Serve's HTTP proxies (Ray's ``HTTPOptionsSchema``); set once per cluster."""
+
+    # ssl_keyfile_password is a credential: validation errors never echo the input.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     host: str | None = Field(default=None, description="Listen address (default 0.0.0.0).")
     port: _Int | None = Field(default=None, description="Listen port (default 8000).")
