@@ -451,7 +451,9 @@ def test_an_object_that_took_our_name_is_neither_patched_nor_deleted(
     assert not [r for r in api.writes() if r.method == "PATCH"]
 
     engine.destroy(urn)  # ours is gone: success, theirs untouched
-    assert "someone else's object took the name and was left untouched" in engine.host.log
+    # The host's stderr is read by another thread: the warning shows up shortly after the call.
+    warning = "someone else's object took the name and was left untouched"
+    assert api.wait_for(lambda: warning in engine.host.log, timeout=10)
     still = live(api, "taken-rc")
     assert still is not None and still["metadata"]["uid"] == their_uid
     assert [r.status for r in api.writes() if r.method == "DELETE"] == [409]
