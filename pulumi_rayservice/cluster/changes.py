@@ -52,7 +52,8 @@ def fingerprint(spec: Mapping[str, Any]) -> dict[str, Any]:
     print_.pop("suspend", None)
     print_.pop("upgradeStrategy", None)  # a policy for changes, not part of the cluster's shape
     _drop_pod_fields(print_.get("headGroupSpec"))
-    for group in print_.get("workerGroupSpecs") or []:
+    groups = print_.get("workerGroupSpecs")
+    for group in groups if isinstance(groups, list) else []:  # (or a value not yet known)
         if not isinstance(group, dict):
             continue
         for key in WORKER_IN_PLACE_FIELDS:
@@ -83,13 +84,20 @@ def classify(old: Mapping[str, Any], new: Mapping[str, Any]) -> Change:
     old_print, new_print = fingerprint(old), fingerprint(new)
     if old_print == new_print:
         return Change.IN_PLACE
-    old_groups = old_print.pop("workerGroupSpecs", None) or []
-    new_groups = new_print.pop("workerGroupSpecs", None) or []
+    old_groups = _listed(old_print.pop("workerGroupSpecs", None))
+    new_groups = _listed(new_print.pop("workerGroupSpecs", None))
     if old_print == new_print and new_groups[: len(old_groups)] == old_groups:
         return Change.IN_PLACE  # only worker groups appended at the end
     if recreates_in_place(new):
         return Change.RECREATE
     return Change.NEW_CLUSTER
+
+
+def _listed(value: Any) -> list[Any]:
+    """Worker groups as a list; anything else (a value not yet known) as one opaque entry."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 def recreates_in_place(spec: Mapping[str, Any]) -> bool:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .._util.normalize import canonical
+from .._util.secrets import paths_under, text_leaves, values_at
 from ..kube.client import RAY_CLUSTER
+from ..kube.config import kube_secrets
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -26,6 +28,7 @@ __all__ = [
     "RESOURCE_LABEL",
     "STACK_ANNOTATION",
     "ClusterInputs",
+    "cluster_secrets",
     "label_value",
 ]
 
@@ -39,6 +42,7 @@ DEFAULT_TIMEOUT_S = 900.0
 INPUT_KEYS = (
     "spec", "namespace", "name", "auto_named", "resource_name", "kube", "timeout_s",
     "keep_on_failure", "labels", "annotations", "redis_password", "wait_for_dashboard", "owner",
+    "secret_paths",
 )  # fmt: skip
 INPUT_DEFAULTS: dict[str, Any] = {
     "namespace": "default",
@@ -54,20 +58,20 @@ INPUT_DEFAULTS: dict[str, Any] = {
 class ClusterInputs:
     """The checked inputs of one RayCluster."""
 
-    spec: dict[str, Any]
+    spec: dict[str, Any] = field(repr=False)
     namespace: str
     name: str
     auto_named: bool
     resource_name: str
-    kube: dict[str, Any] | None
+    kube: dict[str, Any] | None = field(repr=False)
     timeout_s: float
     keep_on_failure: bool
     labels: dict[str, str]
     annotations: dict[str, str]
-    redis_password: str | None
+    redis_password: str | None = field(repr=False)
     wait_for_dashboard: bool
     owner: str | None
-    raw: dict[str, Any]
+    raw: dict[str, Any] = field(repr=False)
 
     @classmethod
     def parse(cls, props: Mapping[str, Any]) -> ClusterInputs:
@@ -152,12 +156,24 @@ class ClusterInputs:
             target["kube"] = dict(self.kube)
         return target
 
-    def secrets(self) -> list[Any]:
+    def secrets(self) -> list[str]:
         """Secret values of this call, blanked out of any error."""
-        return [(self.kube or {}).get("content"), self.redis_password]
+        return cluster_secrets(self.raw)
 
 
 def label_value(text: str) -> str:
     """A valid label value (<= 63 chars of [A-Za-z0-9._-], alphanumeric at both ends)."""
     value = re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:63].strip("-._")
     return value or "raycluster"
+
+
+def cluster_secrets(props: Mapping[str, Any]) -> list[str]:
+    """Every secret value in inputs or outputs of a RayCluster (never raises).
+
+    The Redis password, the kubeconfig content with the credentials inside it (the
+    ``dashboard`` output carries the same kube input), the secret parts of the spec.
+    """
+    found = text_leaves(values_at(props, (("redis_password",), *paths_under(props, ("spec",)))))
+    for kube in values_at(props, (("kube",), ("dashboard", "kube"))):
+        found.extend(kube_secrets(kube))
+    return found

@@ -54,7 +54,15 @@ from .._util.inputs import (
 from .._util.k8s_names import annotations_problems, dns1123_label_problem, labels_problems
 from .._util.normalize import canonical, contains_unknown, strip_provider
 from .._util.polling import Deadline
-from .._util.secrets import SecretsRedacted, wrap_secret_paths
+from .._util.secrets import (
+    SecretsRedacted,
+    check_secret_paths,
+    log_warn,
+    paths_under,
+    redacting,
+    touches,
+    wrap_secret_paths,
+)
 from ..errors import ClusterNotReadyError, KubeConflictError, KubeError, KubeTemporaryError
 from ..kube.client import RAY_CLUSTER, KubeClient
 from . import readiness
@@ -69,6 +77,7 @@ from .inputs import (
     RESOURCE_LABEL,
     STACK_ANNOTATION,
     ClusterInputs,
+    cluster_secrets,
     label_value,
 )
 from .naming import generate_name
@@ -82,11 +91,13 @@ FLAG_KEYS = ("keep_on_failure", "wait_for_dashboard", "auto_named")
 MAX_TIMEOUT_S = DAY_S
 """Longest ``timeout_s``: a cluster not ready in a day is stuck, and a bound keeps waits finite."""
 _UNKNOWN_MARK = "\x00unknown"
+HEAD_CONTAINERS = ("headGroupSpec", "template", "spec", "containers")
 
 
 class RayClusterProvider(ResourceProvider):
     """Creates, waits for, patches and deletes one KubeRay RayCluster."""
 
+    @redacting(cluster_secrets)
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate the spec against KubeRay's CRD and rules; draw or keep the name.
 
@@ -138,11 +149,13 @@ class RayClusterProvider(ResourceProvider):
         failures.extend(
             check_seconds(inputs, "timeout_s", DEFAULT_TIMEOUT_S, maximum=MAX_TIMEOUT_S)
         )
+        failures.extend(check_secret_paths(inputs.get("secret_paths"), "spec"))
         return CheckResult(
-            wrap_secret_paths(inputs, SECRET_PATHS),
+            wrap_secret_paths(inputs, [*SECRET_PATHS, *paths_under(inputs, ("spec",))]),
             [CheckFailure(prop, reason) for prop, reason in failures],
         )
 
+    @redacting(cluster_secrets)
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Pure: KubeRay's rule decides in-place vs new cluster; nothing is contacted.
 
@@ -173,7 +186,9 @@ class RayClusterProvider(ResourceProvider):
                 )
         # Credentials, the name draw and the stack's name are not changes to the cluster.
         changed = [
-            key for key in changed if key not in ("kube", "auto_named", "resource_name", "owner")
+            key
+            for key in changed
+            if key not in ("kube", "auto_named", "resource_name", "owner", "secret_paths")
         ]
         if _kube_changed(olds, news):
             changed.append("kube")
@@ -183,6 +198,7 @@ class RayClusterProvider(ResourceProvider):
             delete_before_replace=olds.get("auto_named") is not True,
         )
 
+    @redacting(cluster_secrets)
     def create(self, props: dict[str, Any]) -> CreateResult:
         """POST (or adopt our own), then wait until ready; delete again on failure."""
         inputs = ClusterInputs.parse(props)
@@ -221,6 +237,7 @@ class RayClusterProvider(ResourceProvider):
                 ) from None
             return CreateResult(inputs.resource_id, _outputs(inputs, obj))
 
+    @redacting(cluster_secrets)
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Patch what may change in place (never the autoscaler's replicas); wait until ready."""
         inputs = ClusterInputs.parse(news)
@@ -250,6 +267,7 @@ class RayClusterProvider(ResourceProvider):
             obj = wait_ready(kube, inputs, deadline, patched)
             return UpdateResult(_outputs(inputs, obj))
 
+    @redacting(cluster_secrets)
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The live object, in the program's shape; '' when it is gone."""
         inputs = ClusterInputs.parse(props)
@@ -275,6 +293,7 @@ class RayClusterProvider(ResourceProvider):
             outputs = _outputs(live, obj)
             return ReadResult(id_ or inputs.resource_id, outputs)
 
+    @redacting(cluster_secrets)
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """DELETE and wait until gone (KubeRay's finalizers may take a while)."""
         inputs = ClusterInputs.parse(props)
@@ -287,7 +306,7 @@ class RayClusterProvider(ResourceProvider):
             try:
                 deleted = kube.delete(RAY_CLUSTER, inputs.namespace, inputs.name, uid=uid)
             except KubeConflictError:
-                pulumi.log.warn(
+                log_warn(
                     f"RayCluster {inputs.resource_id} is no longer the one this stack created "
                     f"(uid {uid}): someone else's object took the name and was left untouched"
                 )
@@ -483,4 +502,14 @@ def _outputs(inputs: ClusterInputs, obj: Mapping[str, Any]) -> dict[str, Any]:
         "readiness": readiness.summary(obj),
         "revision": revision(inputs.spec),
     }
-    return wrap_secret_paths(outputs, SECRET_PATHS)
+    return wrap_secret_paths(outputs, [*SECRET_PATHS, *_derived_secrets(inputs.raw)])
+
+
+def _derived_secrets(props: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """Outputs secret because the program's spec is secret where they come from."""
+    spec_paths = [path[1:] for path in paths_under(props, ("spec",))]
+    derived = [("spec", *path) for path in spec_paths]
+    for output, source in (("ray_version", ("rayVersion",)), ("image", HEAD_CONTAINERS)):
+        if touches(spec_paths, source):
+            derived.append((output,))
+    return derived

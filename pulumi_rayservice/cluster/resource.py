@@ -10,6 +10,7 @@ import pulumi
 from pulumi.dynamic import Resource
 
 from .._util.owner import stack_owner
+from .._util.secrets import secret_paths_of
 from ..kube.config import Kube, kube_to_input
 from .inputs import DEFAULT_TIMEOUT_S
 from .provider import RayClusterProvider
@@ -90,6 +91,8 @@ class RayCluster(Resource, module="rayservice", name="RayCluster"):
             spec, password = split_redis_password(spec)
         props: dict[str, Any] = {
             "spec": spec,
+            # Where the program's spec holds secrets: the ``spec`` output stays secret there.
+            "secret_paths": secret_paths_of(spec),
             "namespace": namespace,
             "name": name,
             "resource_name": resource_name,

@@ -21,10 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pulumi
-
 from .._util.polling import Backoff, Deadline
 from .._util.retry import RetryPolicy
+from .._util.secrets import log_info
 from ..errors import ClusterNotReadyError, KubeError, RayServiceError
 from ..kube.client import GONE, RAY_CLUSTER, KubeClient, WatchUnavailable
 from ..serve.client import DashboardClient
@@ -86,7 +85,7 @@ def _wait_ready(
                 return obj
             reason = f"head pod ready, dashboard not answering through the proxy yet ({problem})"
         if reason != last_reason:
-            pulumi.log.info(f"RayCluster {inputs.resource_id}: {reason}")
+            log_info(f"RayCluster {inputs.resource_id}: {reason}")
             last_reason = reason
         if deadline.expired():
             with kube.within(Deadline(DIAGNOSIS_S)):
@@ -185,7 +184,7 @@ class _ChangeWaiter:
                     return changed
             except WatchUnavailable as error:
                 self._watch = False
-                pulumi.log.info(f"RayCluster {self._inputs.resource_id}: {error}; polling")
+                log_info(f"RayCluster {self._inputs.resource_id}: {error}; polling")
         else:
             deadline.sleep(next(self._delays))
         with self._kube.within(deadline.at_least(LAST_READ_S)):

@@ -11,17 +11,18 @@ never keeps a client or a token on the provider object, which Pulumi pickles int
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import pulumi
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .._util.bounded_http import bound_pool_manager
-from ..errors import KubeConfigError
+from .._util.yaml_loader import load_yaml, looks_like_text, read_text_file
+from ..errors import KubeConfigError, ValidationError
 
 T = TypeVar("T")
 EXEC_PLUGIN_S = 60.0
@@ -39,9 +40,12 @@ class Kube(BaseModel):
 
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # The kubeconfig may be the credentials themselves: never in a repr or a validation error.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
-    kubeconfig: str | None = Field(default=None, description="kubeconfig path or YAML content")
+    kubeconfig: str | None = Field(
+        default=None, description="kubeconfig path or YAML content", repr=False
+    )
     context: str | None = Field(default=None, description="kubeconfig context")
     in_cluster: bool = Field(default=False, description="use in-cluster service account")
 
@@ -72,8 +76,8 @@ class Kube(BaseModel):
 
 
 def looks_like_content(value: str) -> bool:
-    """A kubeconfig given inline has several lines; a path never does."""
-    return "\n" in value.strip() or value.lstrip().startswith(("apiVersion", "{"))
+    """Whether ``value`` is the kubeconfig itself rather than its path (the package's one rule)."""
+    return looks_like_text(value)
 
 
 def kube_to_input(kube: Kube | Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -115,7 +119,7 @@ def load_client_configuration(kube: Mapping[str, Any] | None) -> Any:
         if kube.get("in_cluster"):
             config.load_incluster_config(client_configuration=configuration)
         elif kube.get("content"):
-            data = yaml.safe_load(str(kube["content"]))
+            data = load_yaml(str(kube["content"]), "the kubeconfig content")
             if not isinstance(data, dict):
                 raise KubeConfigError("the kubeconfig content is not a YAML mapping")
             config.load_kube_config_from_dict(
@@ -134,8 +138,8 @@ def load_client_configuration(kube: Mapping[str, Any] | None) -> Any:
                 )
     except KubeConfigError:
         raise
-    except yaml.YAMLError:
-        raise KubeConfigError("the kubeconfig content is not valid YAML") from None
+    except ValidationError as error:
+        raise KubeConfigError(str(error)) from None
     except (config.ConfigException, OSError, ValueError, KeyError, TypeError) as error:
         raise KubeConfigError(f"cannot load {kube_identity(kube)}: {_safe_reason(error)}") from None
     return configuration
@@ -219,13 +223,13 @@ def api_server_of(kube: Mapping[str, Any] | None) -> str | None:
         if kube.get("in_cluster"):
             return _in_cluster_server()
         if kube.get("content"):
-            data = yaml.safe_load(str(kube["content"]))
+            data = load_yaml(str(kube["content"]), "the kubeconfig content")
         else:
             path = kube.get("path") or default_kubeconfig_path()
             if path is None:
                 return _in_cluster_server()
-            data = yaml.safe_load(Path(str(path)).expanduser().read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            data = load_yaml(read_text_file(str(path)), "the kubeconfig")
+    except (OSError, ValidationError):
         return None
     if not isinstance(data, Mapping):
         return None
@@ -269,3 +273,42 @@ def _safe_reason(error: BaseException) -> str:
     """The first line of an error, cut short: config loaders may echo file content."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return text[:200]
+
+
+_CREDENTIAL_KEY = re.compile(r"token|password|secret|key-data", re.IGNORECASE)
+
+
+def kube_secrets(kube: Any) -> list[str]:
+    """The secret values of a kube input: the content, and each credential written inside it.
+
+    An error may quote one line of a kubeconfig (a server echoing the bearer token) without the
+    rest: redacting the whole content alone would miss it. Never raises (inputs may be unchecked).
+    """
+    if not isinstance(kube, Mapping) or not isinstance(kube.get("content"), str):
+        return []
+    content = kube["content"]
+    found = [content]
+    try:
+        data = load_yaml(content, "the kubeconfig content")
+    except ValidationError:
+        return found
+    users = data.get("users") if isinstance(data, Mapping) else None
+    for entry in users if isinstance(users, list) else []:
+        user = entry.get("user") if isinstance(entry, Mapping) else None
+        found.extend(_credentials(user))
+    return found
+
+
+def _credentials(node: Any, key: str = "") -> list[str]:
+    """String leaves under credential-like keys, and every value of an exec plugin's ``env``."""
+    if isinstance(node, Mapping):
+        if key == "env":
+            return [str(v) for v in node.values() if isinstance(v, str)]
+        return [text for k, v in node.items() for text in _credentials(v, str(k))]
+    if isinstance(node, list):
+        if key == "env":
+            return [str(e["value"]) for e in node if isinstance(e, Mapping) and "value" in e]
+        return [text for item in node for text in _credentials(item, key)]
+    if isinstance(node, str) and _CREDENTIAL_KEY.search(key):
+        return [node]
+    return []

@@ -52,11 +52,11 @@ class Dashboard(BaseModel):
 
     """
 
-    # Errors never echo the input: it may hold the token.
+    # The token is a credential: never in a repr or a validation error (which quotes inputs).
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     url: str | None = Field(default=None, description="dashboard base URL")
-    token: str | None = Field(default=None, description="Ray auth token (secret)")
+    token: str | None = Field(default=None, description="Ray auth token (secret)", repr=False)
     service: str | None = Field(default=None, description="head Service name (proxy target)")
     namespace: str = Field(default="default", description="Service namespace (proxy target)")
     port: str = Field(default=DEFAULT_PROXY_PORT, description="Service port name or number")

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import pulumi
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -48,13 +47,24 @@ from .._util.inputs import (
 )
 from .._util.normalize import canonical, contains_unknown, strip_provider
 from .._util.polling import Deadline
-from .._util.secrets import SecretsRedacted, wrap_secret_paths
+from .._util.secrets import (
+    SecretsRedacted,
+    check_secret_paths,
+    log_info,
+    log_warn,
+    paths_under,
+    redacting,
+    text_leaves,
+    values_at,
+    wrap_secret_paths,
+)
 from ..errors import (
     AppOwnershipError,
     DashboardGoneError,
     DashboardUnreachableError,
     RayServiceError,
 )
+from ..kube.config import kube_secrets
 from .client import DashboardClient
 from .dashboard import DashboardTarget, check_dashboard, same_target
 from .deployer import ServeDeployer
@@ -67,10 +77,11 @@ DEFAULT_TIMEOUT_S = 600.0
 CLEANUP_TIMEOUT_S = 120.0
 INPUT_KEYS = (
     "app", "dashboard", "token", "timeout_s", "adopt", "rollback_on_failure", "serve_options",
-    "drain_s", "cluster_revision", "wait_for_removal", "owner",
+    "drain_s", "cluster_revision", "wait_for_removal", "owner", "secret_paths",
 )  # fmt: skip
-CHANGE_KEYS = tuple(key for key in INPUT_KEYS if key != "owner")
-"""Inputs whose change is a change of the app (``owner`` only names the stack in lock holders)."""
+CHANGE_KEYS = tuple(key for key in INPUT_KEYS if key not in ("owner", "secret_paths"))
+"""Inputs whose change is a change of the app (``owner`` only names the stack in lock holders,
+``secret_paths`` only says which outputs are secret)."""
 INPUT_DEFAULTS: dict[str, Any] = {
     "timeout_s": 600,
     "adopt": False,
@@ -84,22 +95,38 @@ MAX_TIMEOUT_S = DAY_S
 MAX_DRAIN_S = HOUR_S
 """Longest ``drain_s``: in-flight requests, not sessions; the delete blocks for that long."""
 SECRET_PATHS = (("token",), ("dashboard", "token"), ("dashboard", "kube", "content"))
+APP_KEYS = ("app", "deployed_app")
+"""Inputs and outputs that hold the app: secret at the paths the ``secret_paths`` input names."""
+SERVE_OPTION_SECRETS = (("serve_options", "http_options", "ssl_keyfile_password"),)
+
+
+def secrets_in(props: Mapping[str, Any]) -> list[str]:
+    """Every secret value in inputs or outputs of a ServeApplication (never raises).
+
+    The token, kubeconfig content and the credentials inside it, the SSL key password of the
+    Serve options: what an error or a log line of the call must not show.
+    """
+    paths = [*SECRET_PATHS, *SERVE_OPTION_SECRETS, *paths_under(props, APP_KEYS)]
+    found = text_leaves(values_at(props, paths))
+    for kube in values_at(props, (("dashboard", "kube"),)):
+        found.extend(kube_secrets(kube))
+    return found
 
 
 @dataclass(frozen=True)
 class AppInputs:
     """The checked inputs of one ServeApplication, as the provider uses them."""
 
-    app: dict[str, Any]
+    app: dict[str, Any] = field(repr=False)
     target: DashboardTarget
     timeout_s: float
     adopt: bool
     rollback_on_failure: bool
-    serve_options: dict[str, Any] | None
+    serve_options: dict[str, Any] | None = field(repr=False)
     drain_s: float
     wait_for_removal: bool
     owner: str | None
-    raw: dict[str, Any]
+    raw: dict[str, Any] = field(repr=False)
 
     @classmethod
     def parse(cls, props: Mapping[str, Any]) -> AppInputs:
@@ -130,10 +157,9 @@ class AppInputs:
         """The Pulumi id: app name and dashboard identity, no secrets."""
         return f"{self.name}@{self.target.key}"
 
-    def secrets(self) -> list[Any]:
+    def secrets(self) -> list[str]:
         """The secret values of this call, to blank out of any error message."""
-        kube = self.target.kube or {}
-        return [self.target.token, kube.get("content")]
+        return secrets_in(self.raw)
 
 
 class ServeApplicationProvider(ResourceProvider):
@@ -142,6 +168,7 @@ class ServeApplicationProvider(ResourceProvider):
     # The pickled provider carries no secret (it is stateless), but Pulumi's default of always
     # marking it secret is kept: state readers see "[secret]" either way.
 
+    @redacting(secrets_in)
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate inputs; failures name the field (``app.deployments[0].num_replicas``).
 
@@ -185,14 +212,16 @@ class ServeApplicationProvider(ResourceProvider):
             check_seconds(inputs, "timeout_s", DEFAULT_TIMEOUT_S, maximum=MAX_TIMEOUT_S)
         )
         failures.extend(check_seconds(inputs, "drain_s", 0, maximum=MAX_DRAIN_S, allow_zero=True))
+        failures.extend(check_secret_paths(inputs.get("secret_paths"), "app"))
         for flag in FLAG_KEYS:
             failures.extend(check_flag(inputs, flag))
 
         return CheckResult(
-            wrap_secret_paths(inputs, SECRET_PATHS),
+            wrap_secret_paths(inputs, [*SECRET_PATHS, *paths_under(inputs, ("app",))]),
             [CheckFailure(prop, reason) for prop, reason in failures],
         )
 
+    @redacting(secrets_in)
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Pure: compare previous outputs with new inputs; never contacts the dashboard.
 
@@ -234,6 +263,7 @@ class ServeApplicationProvider(ResourceProvider):
             delete_before_replace=delete_first,
         )
 
+    @redacting(secrets_in)
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Deploy the app and wait until RUNNING; on failure put the cluster back as it was."""
         inputs = AppInputs.parse(props)
@@ -255,6 +285,7 @@ class ServeApplicationProvider(ResourceProvider):
                 raise type(error)(f"{error}. {_undo_create(deployer, inputs, adopted)}") from None
             return CreateResult(inputs.resource_id, _outputs(inputs, state))
 
+    @redacting(secrets_in)
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Apply the new config in place; on failure put the previous one back (rollback)."""
         inputs = AppInputs.parse(news)
@@ -277,6 +308,7 @@ class ServeApplicationProvider(ResourceProvider):
                 raise type(error)(f"{error}. {_roll_back(deployer, inputs, previous)}") from None
             return UpdateResult(_outputs(inputs, state))
 
+    @redacting(secrets_in)
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Report what runs on the cluster (``deployed_app_config``) so refresh shows drift."""
         inputs = AppInputs.parse(props)
@@ -298,16 +330,16 @@ class ServeApplicationProvider(ResourceProvider):
                 return ReadResult("", {})
             live = AppInputs(**{**inputs.__dict__, "app": state.deployed_app_config})
             outputs = _outputs(live, state)
-            outputs["app"] = state.deployed_app_config
             return ReadResult(id_ or inputs.resource_id, outputs)
 
+    @redacting(secrets_in)
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Remove the app with a PUT of everything else; gone app or gone cluster is success."""
         inputs = AppInputs.parse(props)
         with SecretsRedacted(inputs.secrets()), _deployer(inputs) as deployer:
             if inputs.drain_s > 0:
                 # In-flight requests (routed here before a Service switched away) finish first.
-                pulumi.log.info(f"draining {inputs.name!r} for {inputs.drain_s:g}s before removal")
+                log_info(f"draining {inputs.name!r} for {inputs.drain_s:g}s before removal")
                 time.sleep(inputs.drain_s)
             deadline = Deadline(inputs.timeout_s)
             try:
@@ -334,6 +366,7 @@ def _deployer(inputs: AppInputs, deadline: Deadline | None = None) -> ServeDeplo
     target = inputs.target
     return ServeDeployer(
         DashboardClient.for_target(target, deadline=deadline),
+        warn=log_warn,
         lock=lambda deadline: writer_lock(target, inputs.owner, deadline),
     )
 
@@ -429,4 +462,5 @@ def _outputs(inputs: AppInputs, state: AppState) -> dict[str, Any]:
         "route_prefix": state.route_prefix,
         "deployed_app": state.deployed_app_config,
     }
-    return wrap_secret_paths(outputs, SECRET_PATHS)
+    derived = paths_under(inputs.raw, APP_KEYS)
+    return wrap_secret_paths(outputs, [*SECRET_PATHS, *derived])

@@ -9,6 +9,7 @@ import pulumi
 from pulumi.dynamic import Resource
 
 from .._util.owner import stack_owner
+from .._util.secrets import secret_paths_of
 from .dashboard import Dashboard, dashboard_to_inputs
 from .models import ServeApp
 from .provider import DEFAULT_TIMEOUT_S, ServeApplicationProvider
@@ -63,7 +64,10 @@ class ServeApplication(Resource, module="rayservice", name="ServeApplication"):
     route_prefix: pulumi.Output[str | None]
     """The HTTP route prefix the app is served under (None: not exposed over HTTP)."""
     deployed_app: pulumi.Output[dict[str, Any]]
-    """The app exactly as Serve reports it deployed (``deployed_app_config``)."""
+    """The app exactly as Serve reports it deployed (``deployed_app_config``).
+
+    Secret where ``app`` holds a secret (a secret ``runtime_env.env_vars`` value stays secret
+    here, at the same path; a secret inside a list makes that whole list secret)."""
 
     def __init__(
         self,
@@ -84,8 +88,11 @@ class ServeApplication(Resource, module="rayservice", name="ServeApplication"):
         target, dashboard_token = dashboard_to_inputs(dashboard)
         if token is not None:
             dashboard_token = pulumi.Output.secret(token)
+        app_value = app.to_serve_dict() if isinstance(app, ServeApp) else app
         props: dict[str, Any] = {
-            "app": app.to_serve_dict() if isinstance(app, ServeApp) else app,
+            "app": app_value,
+            # Where the program's app holds secrets: ``app`` and ``deployed_app`` stay secret there.
+            "secret_paths": secret_paths_of(app_value),
             "dashboard": target,
             "token": dashboard_token,
             "timeout_s": timeout_s,

@@ -19,13 +19,13 @@ is silently dropped is a setting the user believes applies and does not.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .._util.yaml_loader import load_yaml_all, looks_like_text, read_text_file
 from ..errors import ValidationError
 from ..serve.models import SERVE_OPTION_KEYS, ServeConfig
 from .upgrade import Upgrade
@@ -81,8 +81,7 @@ def load_manifest(source: str | Path | Mapping[str, Any]) -> RayServiceManifest:
     """
     documents = _documents(source)
     services = [d for d in documents if d.get("kind") == "RayService"]
-    others = [f"{d.get('kind')}/{(d.get('metadata') or {}).get('name')}" for d in documents
-              if d.get("kind") != "RayService"]  # fmt: skip
+    others = [f"{d.get('kind')}/{_name_of(d)}" for d in documents if d.get("kind") != "RayService"]
     if len(services) != 1:
         raise ValidationError(
             f"expected exactly one kind: RayService document, found {len(services)}"
@@ -101,11 +100,20 @@ def parse_manifest(doc: Mapping[str, Any]) -> RayServiceManifest:
             f"apiVersion: got {api_version!r}; only ray.io/v1 is supported "
             "(v1alpha1 is deprecated in KubeRay: convert the manifest to ray.io/v1)"
         )
-    metadata = doc.get("metadata") or {}
+    metadata = _mapping(doc.get("metadata"), "metadata")
     name = metadata.get("name")
     if not name:
         raise ValidationError("metadata.name: required (the component takes its name from it)")
-    spec = doc.get("spec") or {}
+    if not isinstance(name, str):
+        raise ValidationError(f"metadata.name: got {type(name).__name__}; must be a string")
+    namespace = metadata.get("namespace")
+    if namespace is not None and not isinstance(namespace, str):
+        raise ValidationError(
+            f"metadata.namespace: got {type(namespace).__name__}; must be a string"
+        )
+    labels = _mapping(metadata.get("labels"), "metadata.labels")
+    annotations = _mapping(metadata.get("annotations"), "metadata.annotations")
+    spec = _mapping(doc.get("spec"), "spec")
     problems = [f"spec.{key}: {REFUSED_SPEC[key]}" for key in spec if key in REFUSED_SPEC]
     problems += [
         f"spec.{key}: unknown RayService field; supported: {', '.join(SUPPORTED_SPEC)}"
@@ -114,6 +122,14 @@ def parse_manifest(doc: Mapping[str, Any]) -> RayServiceManifest:
     ]
     if "rayClusterConfig" not in spec:
         problems.append("spec.rayClusterConfig: required (the cluster to run Serve on)")
+    elif not isinstance(spec["rayClusterConfig"], Mapping):
+        problems.append(_not_mapping(spec["rayClusterConfig"], "spec.rayClusterConfig"))
+    exclude_head = spec.get("excludeHeadPodFromServeSvc", False)
+    if not isinstance(exclude_head, bool):
+        problems.append(
+            f"spec.excludeHeadPodFromServeSvc: got {type(exclude_head).__name__}; "
+            "must be true or false"
+        )
     upgrade, upgrade_problems = _upgrade(spec)
     problems += upgrade_problems
     service, service_problems = _serve_service(spec.get("serveService"))
@@ -122,40 +138,70 @@ def parse_manifest(doc: Mapping[str, Any]) -> RayServiceManifest:
         raise ValidationError("RayService manifest cannot be honoured:\n  " + "\n  ".join(problems))
     applications, serve_options = _serve_config(spec.get("serveConfigV2"))
     return RayServiceManifest(
-        name=str(name),
-        namespace=metadata.get("namespace"),
+        name=name,
+        namespace=namespace,
         cluster_spec=copy.deepcopy(dict(spec["rayClusterConfig"])),
         applications=applications,
         serve_options=serve_options,
         upgrade=upgrade,
         serve_service=service,
-        exclude_head_from_serve_service=bool(spec.get("excludeHeadPodFromServeSvc", False)),
-        labels={str(k): str(v) for k, v in (metadata.get("labels") or {}).items()},
-        annotations={str(k): str(v) for k, v in (metadata.get("annotations") or {}).items()},
+        exclude_head_from_serve_service=exclude_head,
+        labels={str(k): str(v) for k, v in labels.items()},
+        annotations={str(k): str(v) for k, v in annotations.items()},
     )
 
 
 def _documents(source: str | Path | Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The documents of a manifest given as a dict, YAML/JSON text or a file path.
+
+    Text or path is decided by the package's one rule (``looks_like_text``): a one-line JSON
+    object is text, not a file name.
+    """
     if isinstance(source, Mapping):
         return [dict(source)]
-    if isinstance(source, Path) or "\n" not in source:
+    if not isinstance(source, str | Path):
+        raise ValidationError(
+            f"manifest: got {type(source).__name__}; must be a path, YAML text or a dict"
+        )
+    if isinstance(source, Path) or not looks_like_text(source):
         path = Path(source).expanduser()
         if not path.is_file():
             raise ValidationError(f"{source}: no such manifest file")
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = read_text_file(path, str(source))
+        except OSError as error:
+            raise ValidationError(f"{source}: cannot be read ({error.strerror})") from None
+        docs = load_yaml_all(text, str(source))
     else:
-        text = source
-    try:
-        docs = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as error:
-        raise ValidationError(f"not valid YAML: {error}") from None
+        docs = load_yaml_all(source, "manifest")
     return [d for d in docs if isinstance(d, dict)]
+
+
+def _name_of(doc: Mapping[str, Any]) -> Any:
+    metadata = doc.get("metadata")
+    return metadata.get("name") if isinstance(metadata, Mapping) else None
+
+
+def _not_mapping(value: Any, name: str) -> str:
+    return f"{name}: got {type(value).__name__}; must be a mapping"
+
+
+def _mapping(value: Any, name: str) -> Mapping[str, Any]:
+    """``value`` if it is a mapping, {} if absent; anything else names the field."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError(_not_mapping(value, name))
+    return value
 
 
 def _upgrade(spec: Mapping[str, Any]) -> tuple[Upgrade, list[str]]:
     problems: list[str] = []
     strategy = spec.get("upgradeStrategy") or {}
-    kind = strategy.get("type", "NewCluster") if isinstance(strategy, Mapping) else None
+    if not isinstance(strategy, Mapping):
+        problems.append(_not_mapping(strategy, "spec.upgradeStrategy"))
+        strategy = {}
+    kind = strategy.get("type", "NewCluster")
     mapped = {"NewCluster": "NewCluster", "None": "None"}.get(str(kind))
     if kind == "NewClusterWithIncrementalUpgrade":
         problems.append(
@@ -165,16 +211,22 @@ def _upgrade(spec: Mapping[str, Any]) -> tuple[Upgrade, list[str]]:
         )
     elif mapped is None:
         problems.append(f"spec.upgradeStrategy.type: got {kind!r}; supported: NewCluster, None")
-    if isinstance(strategy, Mapping):
-        for key in strategy:
-            if key != "type":
-                problems.append(
-                    f"spec.upgradeStrategy.{key}: only used by NewClusterWithIncrementalUpgrade, "
-                    "which is not supported"
-                )
+    for key in strategy:
+        if key != "type":
+            problems.append(
+                f"spec.upgradeStrategy.{key}: only used by NewClusterWithIncrementalUpgrade, "
+                "which is not supported"
+            )
     delay = spec.get("rayClusterDeletionDelaySeconds", 60)
-    if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
-        problems.append(f"spec.rayClusterDeletionDelaySeconds: got {delay!r}; must be >= 0")
+    if (
+        isinstance(delay, bool)
+        or not isinstance(delay, int | float)
+        or not math.isfinite(delay)
+        or delay < 0
+    ):
+        problems.append(
+            f"spec.rayClusterDeletionDelaySeconds: got {delay!r}; must be a number of seconds >= 0"
+        )
         delay = 60
     return Upgrade(strategy=mapped or "NewCluster", drain_s=float(delay)), problems  # type: ignore[arg-type]
 
@@ -191,6 +243,13 @@ def _serve_service(template: Any) -> tuple[dict[str, Any] | None, list[str]]:
     ]
     metadata = template.get("metadata") or {}
     service_spec = template.get("spec") or {}
+    if not isinstance(metadata, Mapping):
+        return None, [*problems, _not_mapping(metadata, "spec.serveService.metadata")]
+    if not isinstance(service_spec, Mapping):
+        return None, [*problems, _not_mapping(service_spec, "spec.serveService.spec")]
+    for key in ("labels", "annotations"):
+        if not isinstance(metadata.get(key) or {}, Mapping):
+            problems.append(_not_mapping(metadata[key], f"spec.serveService.metadata.{key}"))
     problems += [
         f"spec.serveService.metadata.{key}: not supported; allowed: "
         + ", ".join(SERVICE_TEMPLATE_METADATA)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field, StrictBool, field_validator, model_validator
@@ -19,7 +18,7 @@ from pulumi_rayservice._util.normalize import canonical
 from pulumi_rayservice.errors import ValidationError
 
 from ._base import _AppName, _Int, _JSONDict, _Model, _NonEmptyStr, _rule, _show
-from ._yaml import _load_yaml
+from ._yaml import _load_yaml, _read_text
 from .autoscaling import AutoscalingPolicy
 from .deployment import ServeDeployment
 from .errors import _failures, _message
@@ -211,7 +210,7 @@ class ServeApp(_Model):
 
         """
         source = os.fspath(path)
-        data = _load_yaml(Path(path).read_text(encoding="utf-8"), source)
+        data = _load_yaml(_read_text(path, source), source)
         if "import_path" in data and "applications" not in data:
             raw = dict(data)
             if name is not None:

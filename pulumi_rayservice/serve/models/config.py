@@ -9,17 +9,16 @@ file or of KubeRay's ``serveConfigV2`` text.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, StrictBool, field_validator, model_validator
+from pydantic import ConfigDict, Field, StrictBool, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from pulumi_rayservice._util.normalize import canonical
 from pulumi_rayservice.errors import ValidationError
 
 from ._base import _Float, _Int, _JSONDict, _Model, _rule
-from ._yaml import _load_yaml
+from ._yaml import _load_yaml, _read_text
 from .application import ServeApp
 from .errors import _failures, _message
 from .logging_config import LoggingConfig
@@ -28,6 +27,9 @@ from .runtime_env import _check_runtime_env
 
 class HTTPOptions(_Model):
     """Options of Serve's HTTP proxies (Ray's ``HTTPOptionsSchema``); set once per cluster."""
+
+    # ssl_keyfile_password is a credential: validation errors never echo the input.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     host: str | None = Field(default=None, description="Listen address (default 0.0.0.0).")
     port: _Int | None = Field(
@@ -40,7 +42,9 @@ class HTTPOptions(_Model):
     )
     ssl_keyfile: str | None = Field(default=None, description="SSL key file (with ssl_certfile).")
     ssl_certfile: str | None = Field(default=None, description="SSL certificate file.")
-    ssl_keyfile_password: str | None = Field(default=None, description="SSL key password.")
+    ssl_keyfile_password: str | None = Field(
+        default=None, description="SSL key password.", repr=False
+    )
     ssl_ca_certs: str | None = Field(default=None, description="CA certificates of clients.")
 
     @model_validator(mode="after")
@@ -168,7 +172,7 @@ class ServeConfig(_Model):
                 failing field is named).
 
         """
-        return cls._parse(Path(path).read_text(encoding="utf-8"), os.fspath(path))
+        return cls._parse(_read_text(path, os.fspath(path)), os.fspath(path))
 
     @classmethod
     def from_yaml_text(cls, text: str) -> ServeConfig:
