@@ -21,7 +21,7 @@ import pytest
 
 import pulumi_rayservice as rs
 from pulumi_rayservice.kube.config import api_client
-from pulumi_rayservice.serve.transport import KubeProxyTransport
+from pulumi_rayservice.serve.transport import HttpRequest, KubeProxyTransport
 from tests.fake_kube.fixtures import sample_cluster_spec
 from tests.harness.program_engine import ProgramEngine, ServiceApplier
 from tests.harness.provider_host import ProviderHost
@@ -47,9 +47,10 @@ def ask(kubeconfig: str) -> str:
         service = f"/api/v1/namespaces/{NAMESPACE}/services/e2e-serve-svc:serve"
         url = f"{transport.host}{service}/proxy/fruit"
         reply = transport.send(
-            "POST", url, headers={"Content-Type": "application/json"},
-            body=json.dumps(["MANGO", 2]).encode(), connect_s=5, read_s=30,
-        )  # fmt: skip
+            HttpRequest(
+                "POST", url, {"Content-Type": "application/json"}, json.dumps(["MANGO", 2]).encode()
+            )
+        )
     finally:
         transport.close()
     assert reply.status == 200, reply.text

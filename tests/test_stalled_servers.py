@@ -233,3 +233,38 @@ def test_a_stalled_delete_fails_within_its_timeout_and_a_rerun_converges(
     provider_host.delete(urn, state.id, state.outputs)  # `pulumi destroy` again
     del engine.state[urn]
     assert api.registry.find(RAYCLUSTERS, "default", f"delete-{mode}") is None
+
+
+@pytest.mark.parametrize("mode", ["silent", "trickle"])
+def test_a_stalled_lease_fails_the_write_within_its_timeout_and_writes_nothing(
+    engine: Engine, provider_host: ProviderHost, api: FakeKubeServer, kubeconfig: Path, mode: str
+) -> None:
+    # Through the API server's proxy, a write first takes the cluster's Lease: a stalled API
+    # server must not hold it there.
+    def on_leases(info: Any) -> bool:
+        return "/leases" in info.path
+
+    if mode == "silent":
+        api.hang(3600, match=on_leases)
+    else:
+        api.trickle(0.5, match=on_leases)
+    urn = urn_of(SERVE, f"lease-{mode}")
+    props = engine.check(
+        urn,
+        {
+            **serve_inputs("unused"),
+            "dashboard": {
+                "service": "stalled-head-svc",
+                "namespace": "default",
+                "kube": {"path": str(kubeconfig)},
+            },
+        },
+    )
+
+    took, error = timed(lambda: provider_host.create(urn, props))
+
+    assert isinstance(error, ProviderError), error
+    assert took < TIMEOUT_S + MARGIN_S, (took, error)
+    assert "Lease default/stalled-head-svc-serve-config" in str(error), error
+    assert "no complete answer within" in str(error), error
+    assert not api.matching("PUT", "/proxy/")

@@ -8,12 +8,9 @@ how often an exec credential plugin ran.
 
 from __future__ import annotations
 
-import json
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +30,11 @@ from pulumi_rayservice.kube.client import RAY_CLUSTER, KubeClient
 from pulumi_rayservice.kube.config import api_client
 from pulumi_rayservice.serve.client import DashboardClient
 from pulumi_rayservice.serve.dashboard import DashboardTarget
-from tests.harness.tls import https_server, make_certs
+from tests.harness.scripted_http import ScriptedServer, scripted_server
+from tests.harness.tls import make_certs, server_context
 
 EMPTY_APPS: dict[str, Any] = {"applications": {}, "controller_info": {}}
+APPS_ANSWER = (200, EMPTY_APPS, {})
 FAST = RetryPolicy(attempts=4, initial_s=0.05, max_s=0.1)
 PROXY_APPS = "/api/v1/namespaces/ray/services/x-head-svc:dashboard/proxy/api/serve/applications/"
 
@@ -68,14 +67,14 @@ def proxy_client(kube_path: Path, **target: Any) -> DashboardClient:
 
 def test_an_untrusted_dashboard_certificate_fails_at_once_without_retries(tmp_path: Path) -> None:
     certs = make_certs(tmp_path / "certs", ip=True)
-    with https_server(certs, EMPTY_APPS) as server:
+    with scripted_server(then=APPS_ANSWER, tls=server_context(certs)) as server:
         client = DashboardClient.for_target(
             DashboardTarget.from_input({"url": server.url}), retry=FAST
         )
         with pytest.raises(DashboardTLSError) as caught:
             client.get_applications()
 
-    assert len(server.connections) == 1  # not retried: a retry fails the same way
+    assert server.connections == 1  # not retried: a retry fails the same way
     assert "certificate verify failed" in str(caught.value)
     assert not isinstance(caught.value, DashboardUnreachableError)
 
@@ -83,24 +82,24 @@ def test_an_untrusted_dashboard_certificate_fails_at_once_without_retries(tmp_pa
 def test_a_wrong_ca_in_the_kubeconfig_fails_the_proxy_call_without_retries(tmp_path: Path) -> None:
     certs = make_certs(tmp_path / "server", ip=True)
     other = make_certs(tmp_path / "other", ip=True)
-    with https_server(certs, EMPTY_APPS) as server:
+    with scripted_server(then=APPS_ANSWER, tls=server_context(certs)) as server:
         kube = kubeconfig(tmp_path / "kc", server.url, **{"certificate-authority": str(other.ca)})
         with pytest.raises(DashboardTLSError) as caught:
             proxy_client(kube).get_applications()
 
-    assert len(server.connections) == 1
+    assert server.connections == 1
     assert "TLS failed" in str(caught.value)
 
 
 def test_a_wrong_ca_fails_kubernetes_calls_without_retries(tmp_path: Path) -> None:
     certs = make_certs(tmp_path / "server", ip=True)
     other = make_certs(tmp_path / "other", ip=True)
-    with https_server(certs, {}) as server:
+    with scripted_server(tls=server_context(certs)) as server:
         kube = kubeconfig(tmp_path / "kc", server.url, **{"certificate-authority": str(other.ca)})
         with KubeClient({"path": str(kube)}, FAST) as client, pytest.raises(KubeTLSError) as caught:
             client.get(RAY_CLUSTER, "ray", "x")
 
-    assert len(server.connections) == 1
+    assert server.connections == 1
     assert "certificate-authority" in str(caught.value)
 
 
@@ -108,7 +107,7 @@ def test_the_kubeconfigs_tls_server_name_is_honoured_for_the_proxy(tmp_path: Pat
     # The certificate names only kubernetes.internal, not 127.0.0.1 (an API server behind a
     # tunnel or a load balancer): kubectl connects with tls-server-name, and so must we.
     certs = make_certs(tmp_path / "certs", dns_names=("kubernetes.internal",))
-    with https_server(certs, EMPTY_APPS) as server:
+    with scripted_server(then=APPS_ANSWER, tls=server_context(certs)) as server:
         plain = kubeconfig(
             tmp_path / "plain", server.url, **{"certificate-authority": str(certs.ca)}
         )
@@ -121,53 +120,21 @@ def test_the_kubeconfigs_tls_server_name_is_honoured_for_the_proxy(tmp_path: Pat
             proxy_client(plain).get_applications()
         assert proxy_client(named).get_applications() == EMPTY_APPS
 
-    assert server.paths == [PROXY_APPS]
+    assert server.lines == [f"GET {PROXY_APPS}"]
 
 
 # proxy-url and path escaping -------------------------------------------------------------------
 
 
-class Recorder:
-    """A plain HTTP server that records request lines and answers ``EMPTY_APPS``."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                recorder.lines.append(f"{self.command} {self.path}")
-                payload = json.dumps(EMPTY_APPS).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    server = Recorder()
-    yield server
-    server.close()
+def recorder() -> Iterator[ScriptedServer]:
+    """A server that answers as a Serve with no apps and records request lines (a proxy too)."""
+    with scripted_server(then=APPS_ANSWER) as server:
+        yield server
 
 
 def test_the_kubeconfigs_proxy_url_carries_dashboard_calls(
-    recorder: Recorder, tmp_path: Path
+    recorder: ScriptedServer, tmp_path: Path
 ) -> None:
     # The API server's name resolves nowhere: only through the proxy can the call succeed.
     api = "http://kube-api.invalid:6443"
@@ -186,7 +153,7 @@ def test_the_kubeconfigs_proxy_url_carries_dashboard_calls(
     ],
 )
 def test_target_names_are_escaped_into_one_path_segment(
-    recorder: Recorder, tmp_path: Path, field: str, value: str, escaped: str
+    recorder: ScriptedServer, tmp_path: Path, field: str, value: str, escaped: str
 ) -> None:
     kube = kubeconfig(tmp_path / "kc", recorder.url)
     target = {"service": "x-head-svc", "namespace": "ray", "port": "dashboard", field: value}
@@ -200,7 +167,7 @@ def test_target_names_are_escaped_into_one_path_segment(
 
 @pytest.mark.parametrize("value", [".", ".."])
 def test_dot_segments_are_refused_before_anything_is_sent(
-    recorder: Recorder, tmp_path: Path, value: str
+    recorder: ScriptedServer, tmp_path: Path, value: str
 ) -> None:
     kube = kubeconfig(tmp_path / "kc", recorder.url)
 
@@ -213,42 +180,8 @@ def test_dot_segments_are_refused_before_anything_is_sent(
 # the one retry policy -------------------------------------------------------------------------
 
 
-class Scripted:
-    """Answers from a script of (status, headers) and records when each request came."""
-
-    def __init__(self, script: list[tuple[int, dict[str, str]]]) -> None:
-        self.times: list[float] = []
-        scripted = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                scripted.times.append(time.monotonic())
-                status, headers = script.pop(0) if script else (200, {})
-                payload = json.dumps(EMPTY_APPS if status == 200 else {"msg": "busy"}).encode()
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_a_429_is_retried_after_its_retry_after() -> None:
-    server = Scripted([(429, {"Retry-After": "1"})])
+    server = ScriptedServer([(429, {"msg": "busy"}, {"Retry-After": "1"})], then=APPS_ANSWER)
     try:
         client = DashboardClient.for_target(
             DashboardTarget.from_input({"url": server.url}), retry=FAST
@@ -261,7 +194,7 @@ def test_a_429_is_retried_after_its_retry_after() -> None:
 
 
 def test_retries_stop_at_the_deadline_not_at_the_attempt_count() -> None:
-    server = Scripted([(503, {})] * 50)
+    server = ScriptedServer([(503, {"msg": "busy"}, {})] * 50, then=APPS_ANSWER)
     policy = RetryPolicy(attempts=50, initial_s=0.2, max_s=0.2)
     try:
         client = DashboardClient.for_target(
@@ -275,7 +208,7 @@ def test_retries_stop_at_the_deadline_not_at_the_attempt_count() -> None:
 
 
 def test_a_4xx_other_than_429_is_not_retried() -> None:
-    server = Scripted([(418, {})])
+    server = ScriptedServer([(418, {"msg": "teapot"}, {})], then=APPS_ANSWER)
     try:
         client = DashboardClient.for_target(
             DashboardTarget.from_input({"url": server.url}), retry=FAST
@@ -333,7 +266,7 @@ def exec_kubeconfig(tmp_path: Path, server: str, sleep_s: float) -> tuple[Path, 
 
 
 def test_an_exec_plugin_runs_once_per_client_and_its_token_is_sent(
-    recorder: Recorder, tmp_path: Path
+    recorder: ScriptedServer, tmp_path: Path
 ) -> None:
     kube, runs = exec_kubeconfig(tmp_path, recorder.url, sleep_s=0)
     client = proxy_client(kube)

@@ -37,8 +37,8 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 MERGE_PATCH = "application/merge-patch+json"
 DEFAULT_CALL_S = 120.0
 """The deadline of a call made outside any operation (no deadline given to the client)."""
-WATCH_MARGIN_S = 5.0
-"""How long after its ``timeoutSeconds`` a watch may take to end before the client cuts it."""
+WATCH_MARGIN_S = 1.0
+"""How long past its time a watch may run before the client cuts it (the server ends it first)."""
 Timeout = tuple[float, float]
 
 
@@ -219,8 +219,8 @@ class KubeClient:
 
         watch_module: Any = watch  # untyped
         watcher = watch_module.Watch()
-        seconds = max(1, int(timeout_s))
-        cut_off = seconds + WATCH_MARGIN_S
+        seconds = max(1, int(timeout_s))  # the server ends the watch at or before timeout_s
+        cut_off = max(seconds, timeout_s) + WATCH_MARGIN_S
         scope = None
         try:
             with request_deadline(cut_off) as scope:

@@ -40,7 +40,13 @@ from ..errors import (
 )
 from ..kube.config import api_client
 from .dashboard import DashboardTarget
-from .transport import DirectTransport, HttpReply, HttpTransport, KubeProxyTransport
+from .transport import (
+    DirectTransport,
+    HttpReply,
+    HttpRequest,
+    HttpTransport,
+    KubeProxyTransport,
+)
 
 __all__ = ["DashboardClient", "RetryPolicy"]
 
@@ -230,9 +236,10 @@ class DashboardClient:
             with request_deadline(limit_s) as scope:
                 try:
                     reply = self.transport.send(
-                        method, url, headers=headers, body=data,
-                        connect_s=min(policy.connect_s, limit_s), read_s=limit_s,
-                    )  # fmt: skip
+                        HttpRequest(
+                            method, url, headers, data, min(policy.connect_s, limit_s), limit_s
+                        )
+                    )
                 except (HTTPError, OSError) as error:  # requests' and urllib3's, in layers
                     failure = no_answer(error, cut=scope.cut, limit_s=limit_s)
                     if failure.tls:

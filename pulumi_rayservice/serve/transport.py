@@ -23,7 +23,19 @@ import urllib3
 from .._util.bounded_http import bounded_session
 from ..kube.config import auth_headers
 
-__all__ = ["DirectTransport", "HttpReply", "HttpTransport", "KubeProxyTransport"]
+__all__ = ["DirectTransport", "HttpReply", "HttpRequest", "HttpTransport", "KubeProxyTransport"]
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One request, and how long its connect and each read may take."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(repr=False)
+    body: bytes | None = field(default=None, repr=False)
+    connect_s: float = 5.0
+    read_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -43,16 +55,7 @@ class HttpReply:
 class HttpTransport(Protocol):
     """Sends one request and reads its whole answer."""
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        connect_s: float,
-        read_s: float,
-    ) -> HttpReply:
+    def send(self, request: HttpRequest) -> HttpReply:
         """One try; transport exceptions propagate (see :mod:`.._util.http_failures`)."""
         ...
 
@@ -68,23 +71,14 @@ class DirectTransport:
     verify: bool | str = True
     session: Any = field(default_factory=bounded_session, repr=False)
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        connect_s: float,
-        read_s: float,
-    ) -> HttpReply:
+    def send(self, request: HttpRequest) -> HttpReply:
         """One request, redirects not followed."""
         reply = self.session.request(
-            method,
-            url,
-            data=body,
-            headers=dict(headers),
-            timeout=(connect_s, read_s),
+            request.method,
+            request.url,
+            data=request.body,
+            headers=dict(request.headers),
+            timeout=(request.connect_s, request.read_s),
             verify=self.verify,
             allow_redirects=False,
         )
@@ -106,24 +100,15 @@ class KubeProxyTransport:
         """The API server's base URL, as the kubeconfig resolved it."""
         return str(self.api_client.configuration.host).rstrip("/")
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        connect_s: float,
-        read_s: float,
-    ) -> HttpReply:
+    def send(self, request: HttpRequest) -> HttpReply:
         """One request as the kubeconfig's user (its bearer token refreshed when expired)."""
         configuration = self.api_client.configuration
         reply = self.api_client.rest_client.pool_manager.request(
-            method,
-            url,
-            body=body,
-            headers={**headers, **auth_headers(configuration)},
-            timeout=urllib3.Timeout(connect=connect_s, read=read_s),
+            request.method,
+            request.url,
+            body=request.body,
+            headers={**request.headers, **auth_headers(configuration)},
+            timeout=urllib3.Timeout(connect=request.connect_s, read=request.read_s),
             redirect=False,
             retries=False,
             preload_content=True,

@@ -1,4 +1,4 @@
-"""Throwaway certificate authorities and HTTPS servers on loopback, for TLS failure tests.
+"""Throwaway certificate authorities for TLS tests on loopback.
 
 Made with the ``cryptography`` package (installed with the kubernetes client's google-auth): a CA
 and a server certificate for chosen DNS names (never 127.0.0.1 unless asked), so a test can make
@@ -9,16 +9,10 @@ kubeconfig's ``tls-server-name``).
 from __future__ import annotations
 
 import datetime
-import json
 import ssl
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -83,58 +77,8 @@ def make_certs(folder: Path, *, dns_names: tuple[str, ...] = (), ip: bool = Fals
     return paths
 
 
-@dataclass
-class HttpsServer:
-    """An HTTPS server answering every GET with ``body``; counts TLS connections attempted."""
-
-    port: int
-    connections: list[int]
-    paths: list[str]
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-
-@contextmanager
-def https_server(certs: Certs, body: Any) -> Iterator[HttpsServer]:
-    payload = json.dumps(body).encode()
-    seen: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
+def server_context(certs: Certs) -> ssl.SSLContext:
+    """The TLS context of a server presenting ``certs``' server certificate."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certs.cert, certs.key)
-    connections: list[int] = []
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-
-        def get_request(self) -> Any:
-            sock, address = self.socket.accept()
-            connections.append(1)
-            return context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), (
-                address
-            )
-
-        def handle_error(self, request: Any, client_address: Any) -> None:
-            pass  # failed handshakes are what the tests provoke
-
-    server = Server(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield HttpsServer(server.server_address[1], connections, seen)
-    finally:
-        server.shutdown()
-        server.server_close()
+    return context
