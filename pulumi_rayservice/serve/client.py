@@ -331,7 +331,7 @@ def _is_kubernetes_not_found(reply: HttpReply) -> bool:
 
 def _retry_after(reply: HttpReply) -> float | None:
     """Seconds a 429/503 asks to wait (``Retry-After`` in seconds), else None."""
-    value = next((v for k, v in reply.headers.items() if k.lower() == "retry-after"), None)
+    value = reply.headers.get("Retry-After")
     try:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:

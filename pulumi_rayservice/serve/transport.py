@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import urllib3
+from requests.structures import CaseInsensitiveDict
 
 from .._util.bounded_http import bounded_session
 from ..kube.config import auth_headers
@@ -44,6 +45,7 @@ class HttpReply:
 
     status: int
     headers: Mapping[str, str]
+    """Case-insensitive, as HTTP header names are."""
     body: bytes
 
     @property
@@ -82,7 +84,7 @@ class DirectTransport:
             verify=self.verify,
             allow_redirects=False,
         )
-        return HttpReply(reply.status_code, dict(reply.headers), reply.content)
+        return HttpReply(reply.status_code, CaseInsensitiveDict(reply.headers), reply.content)
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -113,7 +115,8 @@ class KubeProxyTransport:
             retries=False,
             preload_content=True,
         )
-        return HttpReply(int(reply.status), dict(reply.headers), bytes(reply.data or b""))
+        headers = CaseInsensitiveDict(dict(reply.headers))
+        return HttpReply(int(reply.status), headers, bytes(reply.data or b""))
 
     def close(self) -> None:
         """Release the client's connection pool."""
