@@ -128,6 +128,15 @@ class Bench:
     def _prepare(
         self, stack: contextlib.ExitStack, operation: str, mode: str, timeout_s: float
     ) -> Callable[[], Any]:
+        if operation == "serve create (Lease stalls)":
+            self.stall_kube(mode, lambda info: "/leases" in info.path)
+            target = {
+                "service": "stalled-head-svc",
+                "namespace": "default",
+                "kube": {"path": str(self.kubeconfig)},
+            }
+            urn, props = self.serve_props(timeout_s, target)
+            return lambda: self.host.create(urn, props)
         if operation.startswith("serve "):
             stalled = {"GET", "PUT"} if operation != "serve create (PUT stalls)" else {"PUT"}
             dashboard = StallingDashboard(mode, stalled)
@@ -138,15 +147,6 @@ class Bench:
                 return lambda: self.host.read(urn, id_, props, props)
             if operation == "serve delete":
                 return lambda: self.host.delete(urn, id_, props)
-            return lambda: self.host.create(urn, props)
-        if operation == "serve create (Lease stalls)":
-            self.stall_kube(mode, lambda info: "/leases" in info.path)
-            target = {
-                "service": "stalled-head-svc",
-                "namespace": "default",
-                "kube": {"path": str(self.kubeconfig)},
-            }
-            urn, props = self.serve_props(timeout_s, target)
             return lambda: self.host.create(urn, props)
         engine = Engine(self.host)
         urn = self._urn(CLUSTER)

@@ -8,8 +8,12 @@ how often an exec credential plugin ran.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import sys
+import threading
 import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,13 +28,18 @@ from pulumi_rayservice.errors import (
     DashboardTLSError,
     DashboardUnreachableError,
     KubeConfigError,
+    KubeTemporaryError,
     KubeTLSError,
+    RayServiceError,
 )
 from pulumi_rayservice.kube.client import RAY_CLUSTER, KubeClient
 from pulumi_rayservice.kube.config import api_client
 from pulumi_rayservice.serve.client import DashboardClient
 from pulumi_rayservice.serve.dashboard import DashboardTarget
+from pulumi_rayservice.serve.provider import ServeApplicationProvider
+from tests.fake_kube import FakeKubeServer
 from tests.harness.scripted_http import ScriptedServer, scripted_server
+from tests.harness.stalled_server import StallingDashboard
 from tests.harness.tls import make_certs, server_context
 
 EMPTY_APPS: dict[str, Any] = {"applications": {}, "controller_info": {}}
@@ -224,15 +233,20 @@ def test_a_4xx_other_than_429_is_not_retried() -> None:
 
 EXEC_PLUGIN = """
 import json, pathlib, sys, time
-pathlib.Path(sys.argv[1]).open("a").write("ran\\n")
-time.sleep(float(sys.argv[2]))
-status = {"token": "exec-token", "expirationTimestamp": "2099-01-01T00:00:00Z"}
+runs = pathlib.Path(sys.argv[1])
+earlier = runs.read_text().count("ran") if runs.exists() else 0
+runs.open("a").write("ran\\n")
+hang = runs.parent / "hang-after-first"
+time.sleep(float(hang.read_text()) if earlier and hang.exists() else float(sys.argv[2]))
+status = {"token": "exec-token", "expirationTimestamp": sys.argv[3]}
 print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential",
                   "status": status}))
 """
 
 
-def exec_kubeconfig(tmp_path: Path, server: str, sleep_s: float) -> tuple[Path, Path]:
+def exec_kubeconfig(
+    tmp_path: Path, server: str, sleep_s: float, expires: str = "2099-01-01T00:00:00Z"
+) -> tuple[Path, Path]:
     script = tmp_path / "plugin.py"
     script.write_text(EXEC_PLUGIN, encoding="utf-8")
     runs = tmp_path / "runs.txt"
@@ -250,7 +264,7 @@ def exec_kubeconfig(tmp_path: Path, server: str, sleep_s: float) -> tuple[Path, 
                             "exec": {
                                 "apiVersion": "client.authentication.k8s.io/v1beta1",
                                 "command": sys.executable,
-                                "args": [str(script), str(runs), str(sleep_s)],
+                                "args": [str(script), str(runs), str(sleep_s), expires],
                                 "interactiveMode": "Never",
                             }
                         },
@@ -286,3 +300,135 @@ def test_an_exec_plugin_that_hangs_fails_within_its_bound(tmp_path: Path) -> Non
         api_client({"path": str(kube)}, load_within_s=1.0)
 
     assert time.monotonic() - start < 10
+
+
+# what the review of the bounds found ------------------------------------------------------------
+
+
+def test_a_cut_in_the_middle_of_the_headers_is_no_answer_not_a_short_reply() -> None:
+    # http.client takes the end of the stream for the end of the headers: a 200 without a body
+    # would come back if the cut were not checked.
+    dashboard = StallingDashboard("trickle", {"GET"}, every_s=0.02)
+    try:
+        client = DashboardClient.for_target(
+            DashboardTarget.from_input({"url": dashboard.url}), retry=FAST
+        )
+        with pytest.raises(DashboardUnreachableError, match="no complete answer"):
+            client.get_applications(deadline=Deadline(1.0))
+    finally:
+        dashboard.close()
+
+
+def test_a_kubernetes_answer_cut_in_its_headers_is_no_answer(tmp_path: Path) -> None:
+    with FakeKubeServer(operator=False, ray_heads=False) as fake:
+        fake.trickle(0.02, count=10)
+        kube = fake.write_kubeconfig(tmp_path / "kc")
+        client = KubeClient({"path": str(kube)}, FAST, deadline=Deadline(1.0))
+        with client, pytest.raises(KubeTemporaryError, match="no complete answer"):
+            client.get(RAY_CLUSTER, "default", "x")
+
+
+def test_a_negative_retry_after_is_waited_as_zero(tmp_path: Path) -> None:
+    with FakeKubeServer(operator=False, ray_heads=False) as fake:
+        fake.inject(429, retry_after=-1)
+        kube = fake.write_kubeconfig(tmp_path / "kc")
+        with KubeClient({"path": str(kube)}, FAST) as client:
+            assert client.get(RAY_CLUSTER, "default", "x") is None  # retried, then 404
+        assert fake.count("GET", "/rayclusters/x") == 2
+
+
+def test_a_connection_closed_during_the_tls_handshake_is_retried() -> None:
+    # A restarting server or a draining balancer: not a certificate problem.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted: list[int] = []
+
+    def close_after_hello() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            with contextlib.suppress(OSError):
+                conn.recv(4096)
+            conn.close()
+
+    threading.Thread(target=close_after_hello, daemon=True).start()
+    try:
+        url = f"https://127.0.0.1:{listener.getsockname()[1]}"
+        client = DashboardClient.for_target(DashboardTarget.from_input({"url": url}), retry=FAST)
+        with pytest.raises(DashboardUnreachableError, match="TLS handshake"):
+            client.get_applications()
+    finally:
+        listener.close()
+    assert len(accepted) == FAST.attempts
+
+
+def test_a_token_file_with_a_newline_fails_without_quoting_the_token(
+    recorder: ScriptedServer, tmp_path: Path
+) -> None:
+    token = "sa-token-0123456789abcdef"
+    (tmp_path / "token").write_text(token + "\n", encoding="utf-8")
+    kube = tmp_path / "kc"
+    kube.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": recorder.url}}],
+                "users": [{"name": "u", "user": {"tokenFile": str(tmp_path / "token")}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+            }
+        ),
+        encoding="utf-8",
+    )
+    client = KubeClient({"path": str(kube)}, FAST)
+    with client, pytest.raises(RayServiceError) as through_kube:
+        client.get(RAY_CLUSTER, "default", "x")
+    with pytest.raises(RayServiceError) as through_proxy:
+        proxy_client(kube).get_applications()
+
+    for caught in (through_kube, through_proxy):
+        text = "".join(traceback.format_exception(caught.value))
+        assert "newline" in text
+        assert token not in text
+    assert recorder.lines == []
+
+
+def test_an_exec_plugin_that_hangs_on_refresh_is_bounded_by_the_request(
+    recorder: ScriptedServer, tmp_path: Path
+) -> None:
+    # The first run hands out a token that has already expired: the first request refreshes it,
+    # and that run hangs. Only the request's deadline ends it.
+    kube, runs = exec_kubeconfig(tmp_path, recorder.url, sleep_s=0, expires="2000-01-01T00:00:00Z")
+    runs.write_text("", encoding="utf-8")
+    (tmp_path / "hang-after-first").write_text("60", encoding="utf-8")
+    start = time.monotonic()
+
+    client = KubeClient({"path": str(kube)}, FAST, deadline=Deadline(2.0))
+    with client, pytest.raises(KubeConfigError, match="refreshing the kubeconfig's token"):
+        client.get(RAY_CLUSTER, "default", "x")
+
+    assert time.monotonic() - start < 10
+    assert runs.read_text().count("ran") == 2
+    assert recorder.lines == []
+
+
+def test_a_stored_target_that_is_no_url_makes_diff_replace_not_raise() -> None:
+    provider = ServeApplicationProvider()
+    olds = {
+        "app": {"name": "a", "import_path": "m:app"},
+        "dashboard": {"url": "http://127.0.0.1:8265"},
+        "target": "http://[::1",
+    }
+    news = {
+        "app": {"name": "a", "import_path": "m:app"},
+        "dashboard": {"url": "http://127.0.0.1:8265"},
+    }
+
+    diff = provider.diff("a@x", olds, news)
+
+    assert "dashboard" in diff.replaces

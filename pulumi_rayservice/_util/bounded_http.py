@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -39,6 +40,7 @@ __all__ = [
     "RequestScope",
     "bound_pool_manager",
     "bounded_session",
+    "current_remaining",
     "request_deadline",
 ]
 
@@ -68,15 +70,30 @@ SOCKET_OPTIONS = [*HTTPConnection.default_socket_options, *_keepalive_options()]
 class RequestScope:
     """The connections used by one thread's requests until a deadline, and whether it cut them."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float) -> None:
         self._connections: list[HTTPConnection] = []
         self._lock = threading.Lock()
+        self._end = time.monotonic() + seconds
         self.cut = False
+
+    def remaining(self) -> float:
+        """Seconds left until the cut, never negative."""
+        return max(0.0, self._end - time.monotonic())
 
     def add(self, connection: HTTPConnection) -> None:
         """Register a connection about to send a request (cut at once if the deadline passed)."""
         with self._lock:
             self._connections.append(connection)
+            if self.cut:
+                _shut_down(connection)
+
+    def connected(self, connection: HTTPConnection) -> None:
+        """A registered connection got its socket: cut it if the deadline passed meanwhile.
+
+        A slow name lookup or a credential refresh can outlast the deadline before the socket
+        exists, when there is nothing yet for :meth:`fire` to shut down.
+        """
+        with self._lock:
             if self.cut:
                 _shut_down(connection)
 
@@ -97,7 +114,7 @@ def request_deadline(seconds: float) -> Iterator[RequestScope]:
 
     Read the whole answer inside the block: a body still being read is cut too.
     """
-    scope = RequestScope()
+    scope = RequestScope(seconds)
     previous = getattr(_local, "scope", None)
     _local.scope = scope
     timer = threading.Timer(max(0.0, seconds), scope.fire)
@@ -110,10 +127,22 @@ def request_deadline(seconds: float) -> Iterator[RequestScope]:
         _local.scope = previous
 
 
+def current_remaining() -> float | None:
+    """Seconds left to the current thread's request deadline, or None outside one."""
+    scope: RequestScope | None = getattr(_local, "scope", None)
+    return None if scope is None else scope.remaining()
+
+
 def _register(connection: HTTPConnection) -> None:
     scope: RequestScope | None = getattr(_local, "scope", None)
     if scope is not None:
         scope.add(connection)
+
+
+def _connected(connection: HTTPConnection) -> None:
+    scope: RequestScope | None = getattr(_local, "scope", None)
+    if scope is not None:
+        scope.connected(connection)
 
 
 def _shut_down(connection: HTTPConnection) -> None:
@@ -134,6 +163,10 @@ class _BoundedHTTPConnection(HTTPConnection):
         _register(self)
         super().request(*args, **kwargs)
 
+    def connect(self) -> None:
+        super().connect()
+        _connected(self)
+
 
 class _BoundedHTTPSConnection(HTTPSConnection):
     default_socket_options = SOCKET_OPTIONS
@@ -141,6 +174,10 @@ class _BoundedHTTPSConnection(HTTPSConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:
         _register(self)
         super().request(*args, **kwargs)
+
+    def connect(self) -> None:
+        super().connect()
+        _connected(self)
 
 
 class _BoundedHTTPPool(HTTPConnectionPool):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProxyError
 from urllib3.exceptions import SSLError as Urllib3SSLError
 
-__all__ = ["NoAnswer", "no_answer"]
+__all__ = ["EOF_MARKERS", "NoAnswer", "no_answer"]
 
 _CAUSES = (
     ("connection refused", "connection refused"),
@@ -30,6 +30,9 @@ _CAUSES = (
     ("timed out", "timed out"),
 )
 _NEVER_SENT = frozenset({"connection refused", "name or service not known"})
+EOF_MARKERS = ("UNEXPECTED_EOF_WHILE_READING", "EOF occurred in violation of protocol")
+"""How an SSL error says the peer closed the connection (also inside the kubernetes client's
+``ApiException(status=0)``, which keeps only the text)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,12 @@ def no_answer(error: BaseException, *, cut: bool, limit_s: float) -> NoAnswer:
     if cut:
         return NoAnswer(f"no complete answer within {limit_s:.3g}s")
     chain = _chain(error)
+    if any(isinstance(link, ssl.SSLEOFError | ssl.SSLZeroReturnError) for link in chain) or (
+        any(marker in " ".join(map(str, chain)) for marker in EOF_MARKERS)
+    ):
+        # The peer closed during the handshake (a restarting server, a draining balancer):
+        # a dropped connection, worth a retry, not a certificate problem.
+        return NoAnswer("connection closed during the TLS handshake", sent=False)
     for link in chain:
         if isinstance(link, ssl.SSLError | Urllib3SSLError):
             return NoAnswer(f"TLS failed: {_tls_reason(link)}", tls=True, sent=False)

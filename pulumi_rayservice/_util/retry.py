@@ -16,6 +16,7 @@ for both:
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,10 +73,11 @@ def with_retries(send: Callable[[float], T], *, policy: RetryPolicy, deadline: D
             return send(policy.limit(deadline))
         except TemporaryError as failure:
             failure.attempts = attempt
-            if failure.retry_after_s is not None:
-                wait = min(policy.max_retry_after_s, failure.retry_after_s)
+            asked = failure.retry_after_s
+            if asked is not None and math.isfinite(asked):
+                wait = min(policy.max_retry_after_s, max(0.0, asked))
             else:
-                wait = delay
+                wait = delay  # none, or a value no server means (NaN, inf)
             if attempt >= policy.attempts or wait >= deadline.remaining():
                 raise
             time.sleep(wait)

@@ -235,10 +235,12 @@ class SecretsRedacted:
         self._token = _ACTIVE.set(tuple({*_ACTIVE.get(), *self._secrets}))
 
     def __exit__(self, _type: Any, exc: BaseException | None, _tb: Any) -> None:
+        # Credentials found during the call (a token an exec plugin printed) count too.
+        secrets = tuple({*self._secrets, *_ACTIVE.get()})
         _ACTIVE.reset(self._token)
-        if exc is None or not isinstance(exc, Exception) or not self._secrets:
+        if exc is None or not isinstance(exc, Exception) or not secrets:
             return
-        clean = scrub(exc, self._secrets)
+        clean = scrub(exc, secrets)
         if clean is not exc:
             raise clean.with_traceback(exc.__traceback__) from None
 
@@ -323,6 +325,18 @@ def redacting(secrets_of: Callable[[Mapping[str, Any]], Iterable[Any]]) -> Calla
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def also_redact(values: Iterable[Any]) -> None:
+    """Add secrets learned during the current call (credentials a kubeconfig resolved to).
+
+    Tokens from a ``tokenFile``, an exec plugin or the in-cluster service account are in no
+    input; once the client has them they are redacted like the inputs' secrets until the call
+    ends.
+    """
+    found = tuple(value for value in values if isinstance(value, str) and value)
+    if found:
+        _ACTIVE.set(tuple({*_ACTIVE.get(), *found}))
 
 
 def log_info(message: str) -> None:

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .._util.bounded_http import request_deadline
-from .._util.http_failures import no_answer
+from .._util.http_failures import EOF_MARKERS, no_answer
 from .._util.polling import Deadline
 from .._util.retry import RetryPolicy, with_retries
 from ..errors import (
+    KubeConfigError,
     KubeConflictError,
     KubeError,
     KubeNotFoundError,
@@ -88,7 +89,7 @@ class KubeClient:
         self.deadline = deadline
         within = min(self.retry.request_s * 2, deadline.remaining()) if deadline else None
         self._api_client = (
-            api_client(kube, load_within_s=max(within, 1.0)) if within else api_client(kube)
+            api_client(kube) if within is None else api_client(kube, load_within_s=within)
         )
         self._custom: Any = client.CustomObjectsApi(self._api_client)
         self._core: Any = client.CoreV1Api(self._api_client)
@@ -362,9 +363,16 @@ class KubeClient:
                 )
             with request_deadline(limit_s) as scope:
                 try:
-                    return request((min(self.retry.connect_s, limit_s), limit_s))
+                    answer = request((min(self.retry.connect_s, limit_s), limit_s))
                 except ApiException as error:
                     raise _convert(what, error) from None
+                except ValueError as error:  # http.client refusing a header: never quoted
+                    if "header" in str(error).lower():
+                        raise KubeConfigError(
+                            f"{what}: a credential the kubeconfig resolves to holds a newline or "
+                            "another control character (a tokenFile written with echo?); strip it"
+                        ) from None
+                    raise KubeError(f"{what}: not sent ({type(error).__name__})") from None
                 except (Urllib3Error, OSError) as error:  # urllib3's and the socket's
                     failure = no_answer(error, cut=scope.cut, limit_s=limit_s)
                     if failure.tls:
@@ -373,6 +381,9 @@ class KubeClient:
                             "certificate-authority(-data), tls-server-name and server address"
                         ) from None
                     raise KubeTemporaryError(f"{what}: {failure.problem}") from None
+            if scope.cut:  # cut while the head was read: what came back looks whole and is not
+                raise KubeTemporaryError(f"{what}: no complete answer within {limit_s:.3g}s")
+            return answer
 
         try:
             return with_retries(send, policy=self.retry, deadline=deadline)
@@ -395,6 +406,8 @@ class KubeClient:
 def _convert(what: str, error: Any) -> KubeError:
     """ApiException -> our error, keeping the API server's Status reason and message."""
     status = int(error.status or 0)
+    if status == 0 and any(marker in str(error.reason or "") for marker in EOF_MARKERS):
+        return KubeTemporaryError(f"{what}: connection closed during the TLS handshake")
     if status == 0 and "SSLError" in str(error.reason or ""):
         # The client turns a TLS failure into ApiException(status=0) with the SSL text.
         detail = " ".join(str(error.reason).split())[:200]

@@ -20,7 +20,8 @@ from typing import Any, TypeVar, cast
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .._util.bounded_http import bound_pool_manager
+from .._util.bounded_http import bound_pool_manager, current_remaining
+from .._util.secrets import also_redact
 from .._util.yaml_loader import load_yaml, looks_like_text, read_text_file
 from ..errors import KubeConfigError, ValidationError
 
@@ -159,19 +160,57 @@ def api_client(kube: Mapping[str, Any] | None, *, load_within_s: float = EXEC_PL
         lambda: load_client_configuration(kube), load_within_s, "loading the kubeconfig"
     )
     configuration.retries = False
+    also_redact(credentials_of(configuration))
+    refresh = configuration.refresh_api_key_hook
+    if refresh is not None:
+        configuration.refresh_api_key_hook = _bounded_refresh(refresh)
     api = client.ApiClient(configuration=configuration)
     bound_pool_manager(api.rest_client.pool_manager)
     return api
 
 
-def auth_headers(configuration: Any, *, within_s: float = EXEC_PLUGIN_S) -> dict[str, str]:
+def _bounded_refresh(refresh: Callable[[Any], None]) -> Callable[[Any], None]:
+    """The client's credential refresh (an expired exec plugin token), bounded by the request.
+
+    The client calls it before every request and re-runs the plugin, without a limit, once the
+    token expired (EKS tokens last 15 minutes: a long wait outlives one). Here it gets what is
+    left of the current request's deadline, at most ``EXEC_PLUGIN_S``; a new token joins the
+    call's secrets.
+    """
+
+    def bounded(configuration: Any) -> None:
+        left = current_remaining()
+        within = EXEC_PLUGIN_S if left is None else min(left, EXEC_PLUGIN_S)
+        bounded_call(lambda: refresh(configuration), within, "refreshing the kubeconfig's token")
+        also_redact(credentials_of(configuration))
+
+    return bounded
+
+
+def credentials_of(configuration: Any) -> list[str]:
+    """The credentials a loaded configuration holds (from a ``tokenFile``, a plugin, a file).
+
+    They are in no input, so only now can they be added to what is redacted.
+    """
+    found: list[str] = []
+    for value in (getattr(configuration, "api_key", None) or {}).values():
+        if isinstance(value, str) and value:
+            found.append(value)
+            found.append(value.split(" ", 1)[-1])  # "Bearer <token>": the token alone too
+    password = getattr(configuration, "password", None)
+    if isinstance(password, str) and password:
+        found.append(password)
+    return found
+
+
+def auth_headers(configuration: Any) -> dict[str, str]:
     """The headers that authenticate a request as the kubeconfig's user.
 
     ``auth_settings()`` is where every client generation puts the header it would send (and runs
-    the refresh hook that re-runs an expired exec plugin, bounded here by ``within_s``); a
+    the refresh hook that re-runs an expired exec plugin, bounded by :func:`api_client`); a
     kubeconfig with a user name and password gets Basic auth, as ``kubectl`` sends it.
     """
-    settings = bounded_call(configuration.auth_settings, within_s, "refreshing the credentials")
+    settings = configuration.auth_settings()
     headers: dict[str, str] = {}
     for setting in settings.values():
         if setting.get("in") == "header" and setting.get("value"):

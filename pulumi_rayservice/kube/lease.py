@@ -238,8 +238,8 @@ class LeaseLock:
     def _renew(self) -> None:
         with self._guard:
             lease = self._lease
-        if lease is None:
-            return
+        if lease is None or self._stop.is_set():
+            return  # released meanwhile: a renewal now would take the Lease back
         # A renewal that takes longer than the renewal period is as good as lost: the next one
         # is due. Bounded so, a stalled API server cannot hold the renewer past the lease.
         bound = Deadline(self.policy.renew_every_s)
@@ -254,6 +254,8 @@ class LeaseLock:
             holder = current_spec.get("holderIdentity")
             if current is None or holder != self.holder:
                 self._mark_lost(f"{self.where} is now held by {holder!r}")
+                return
+            if self._stop.is_set():
                 return
             renewed = self.kube.replace_lease(
                 self.namespace,

@@ -240,6 +240,11 @@ class DashboardClient:
                             method, url, headers, data, min(policy.connect_s, limit_s), limit_s
                         )
                     )
+                except ValueError as error:  # http.client refusing a header: never quoted
+                    raise DashboardError(
+                        f"{where} on {self.description} could not be sent "
+                        f"({_header_problem(error)})"
+                    ) from None
                 except (HTTPError, OSError) as error:  # requests' and urllib3's, in layers
                     failure = no_answer(error, cut=scope.cut, limit_s=limit_s)
                     if failure.tls:
@@ -253,6 +258,13 @@ class DashboardClient:
                         refused=failure.refused,
                         maybe_applied=failure.sent and method != "GET",
                     ) from None
+            if scope.cut:
+                # Cut while the head was read: http.client takes the end of the stream for the
+                # end of the headers, so what came back looks whole and is not.
+                raise DashboardUnreachableError(
+                    f"no complete answer within {limit_s:.3g}s",
+                    maybe_applied=method != "GET",
+                )
             if reply.status in RETRYABLE_STATUS:
                 raise DashboardUnreachableError(
                     f"HTTP {reply.status} {_short(reply.text)}".strip(),
@@ -327,6 +339,16 @@ def _is_kubernetes_not_found(reply: HttpReply) -> bool:
     return (
         isinstance(body, dict) and body.get("kind") == "Status" and body.get("reason") == "NotFound"
     )
+
+
+def _header_problem(error: ValueError) -> str:
+    """Why http.client refused to send, without its text (which quotes the header's value)."""
+    if "header" in str(error).lower():
+        return (
+            "a header value holds a newline or another control character: a token read from "
+            "a file with its trailing newline? Strip it"
+        )
+    return type(error).__name__
 
 
 def _retry_after(reply: HttpReply) -> float | None:

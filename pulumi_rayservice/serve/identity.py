@@ -37,8 +37,15 @@ _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhos
 
 
 def url_identity(url: str) -> str:
-    """``scheme://host:port/path`` of a URL: lower case, loopback as 127.0.0.1, port explicit."""
-    parts = urlsplit(url.strip())
+    """``scheme://host:port/path`` of a URL: lower case, loopback as 127.0.0.1, port explicit.
+
+    A text that is no URL at all (``http://[::1`` in an old or edited state) is its own identity,
+    equal to nothing but itself.
+    """
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return f"unparsable:{url.strip()}"
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if is_loopback(host):

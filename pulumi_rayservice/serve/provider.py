@@ -412,7 +412,7 @@ def _ownership_guard(inputs: AppInputs) -> Any:
 
 def _undo_create(deployer: ServeDeployer, inputs: AppInputs, adopted: AppState | None) -> str:
     """Put the cluster back as it was before a failed create; say what was left."""
-    deadline = Deadline(CLEANUP_TIMEOUT_S)
+    deadline = Deadline(min(inputs.timeout_s, CLEANUP_TIMEOUT_S))
     if adopted is not None and adopted.config is not None and not adopted.is_deleting:
         try:
             applied = deployer.apply(inputs.name, adopted.config, deadline=deadline, verbatim=True)

@@ -21,10 +21,11 @@ class StallingDashboard:
     """A Serve REST API on loopback: Serve running, no apps; chosen methods stall.
 
     ``stall``: the HTTP methods that never get an answer; ``mode``: ``silent`` (nothing is sent)
-    or ``trickle`` (a 200 whose bytes come one every 0.5 s, for ever).
+    or ``trickle`` (a 200 whose bytes come one every ``every_s``, for ever).
     """
 
-    def __init__(self, mode: str, stall: set[str]) -> None:
+    def __init__(self, mode: str, stall: set[str], every_s: float = 0.5) -> None:
+        self.every_s = every_s
         self.mode = mode
         self.stall = stall
         self.seen: list[str] = []
@@ -72,7 +73,7 @@ class StallingDashboard:
             return
         head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 99999\r\n\r\n"
         for byte in head + b"{" * 99999:
-            if self._stop.wait(0.5):
+            if self._stop.wait(self.every_s):
                 return
             try:
                 handler.wfile.write(bytes([byte]))
