@@ -36,9 +36,9 @@ __all__ = ["CLEANUP_TIMEOUT_S", "after_failed_create", "wait_gone", "wait_ready"
 #: How long a failed create waits for the object to be deleted again (at most ``timeout_s``).
 CLEANUP_TIMEOUT_S = 120.0
 #: How long the events that explain a timeout are read for, once the deadline has passed.
-DIAGNOSIS_S = 10.0
+DIAGNOSIS_S = 5.0
 #: The least time the read after a wait gets (the wait may have slept up to its deadline).
-LAST_READ_S = 5.0
+LAST_READ_S = 2.0
 #: The most one readiness probe of the dashboard may take (it answers in milliseconds).
 PROBE_S = 10.0
 
