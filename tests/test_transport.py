@@ -48,15 +48,15 @@ FAST = RetryPolicy(attempts=4, initial_s=0.05, max_s=0.1)
 PROXY_APPS = "/api/v1/namespaces/ray/services/x-head-svc:dashboard/proxy/api/serve/applications/"
 
 
-def kubeconfig(path: Path, server: str, **cluster: Any) -> Path:
-    """A kubeconfig for ``server`` with extra cluster fields and a bearer token user."""
+def kubeconfig(path: Path, server: str, user: dict[str, Any] | None = None, **cluster: Any) -> Path:
+    """A kubeconfig for ``server`` with extra cluster fields; a bearer token user by default."""
     path.write_text(
         yaml.safe_dump(
             {
                 "apiVersion": "v1",
                 "kind": "Config",
                 "clusters": [{"name": "c", "cluster": {"server": server, **cluster}}],
-                "users": [{"name": "u", "user": {"token": "kube-token"}}],
+                "users": [{"name": "u", "user": user or {"token": "kube-token"}}],
                 "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
                 "current-context": "c",
             }
@@ -250,32 +250,13 @@ def exec_kubeconfig(
     script = tmp_path / "plugin.py"
     script.write_text(EXEC_PLUGIN, encoding="utf-8")
     runs = tmp_path / "runs.txt"
-    path = tmp_path / "kc"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "c", "cluster": {"server": server}}],
-                "users": [
-                    {
-                        "name": "u",
-                        "user": {
-                            "exec": {
-                                "apiVersion": "client.authentication.k8s.io/v1beta1",
-                                "command": sys.executable,
-                                "args": [str(script), str(runs), str(sleep_s), expires],
-                                "interactiveMode": "Never",
-                            }
-                        },
-                    }
-                ],
-                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-                "current-context": "c",
-            }
-        ),
-        encoding="utf-8",
-    )
+    plugin = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": sys.executable,
+        "args": [str(script), str(runs), str(sleep_s), expires],
+        "interactiveMode": "Never",
+    }
+    path = kubeconfig(tmp_path / "kc", server, user={"exec": plugin})
     return path, runs
 
 
@@ -371,20 +352,7 @@ def test_a_token_file_with_a_newline_fails_without_quoting_the_token(
 ) -> None:
     token = "sa-token-0123456789abcdef"
     (tmp_path / "token").write_text(token + "\n", encoding="utf-8")
-    kube = tmp_path / "kc"
-    kube.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "c", "cluster": {"server": recorder.url}}],
-                "users": [{"name": "u", "user": {"tokenFile": str(tmp_path / "token")}}],
-                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-                "current-context": "c",
-            }
-        ),
-        encoding="utf-8",
-    )
+    kube = kubeconfig(tmp_path / "kc", recorder.url, user={"tokenFile": str(tmp_path / "token")})
     client = KubeClient({"path": str(kube)}, FAST)
     with client, pytest.raises(RayServiceError) as through_kube:
         client.get(RAY_CLUSTER, "default", "x")

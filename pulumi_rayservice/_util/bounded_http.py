@@ -168,16 +168,8 @@ class _BoundedHTTPConnection(HTTPConnection):
         _connected(self)
 
 
-class _BoundedHTTPSConnection(HTTPSConnection):
-    default_socket_options = SOCKET_OPTIONS
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _register(self)
-        super().request(*args, **kwargs)
-
-    def connect(self) -> None:
-        super().connect()
-        _connected(self)
+class _BoundedHTTPSConnection(_BoundedHTTPConnection, HTTPSConnection):
+    """The same hooks over TLS (``connect`` and ``request`` resolve to the TLS connection's)."""
 
 
 class _BoundedHTTPPool(HTTPConnectionPool):
