@@ -362,11 +362,14 @@ class KubeClient:
                     f"{what}: the {deadline.timeout_s:g}s deadline passed before it could be sent"
                 )
             with request_deadline(limit_s) as scope:
+                cut_off = KubeTemporaryError(f"{what}: no complete answer within {limit_s:.3g}s")
                 try:
                     answer = request((min(self.retry.connect_s, limit_s), limit_s))
                 except ApiException as error:
-                    raise _convert(what, error) from None
-                except ValueError as error:  # http.client refusing a header: never quoted
+                    raise (cut_off if scope.cut else _convert(what, error)) from None
+                except ValueError as error:  # a header refused, or a body cut short by the cut
+                    if scope.cut:
+                        raise cut_off from None
                     if "header" in str(error).lower():
                         raise KubeConfigError(
                             f"{what}: a credential the kubeconfig resolves to holds a newline or "
@@ -382,7 +385,7 @@ class KubeClient:
                         ) from None
                     raise KubeTemporaryError(f"{what}: {failure.problem}") from None
             if scope.cut:  # cut while the head was read: what came back looks whole and is not
-                raise KubeTemporaryError(f"{what}: no complete answer within {limit_s:.3g}s")
+                raise cut_off
             return answer
 
         try:
