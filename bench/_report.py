@@ -44,12 +44,23 @@ def version(package: str) -> str:
 
 
 def command(script: ModuleSpec | None) -> str:
-    """The command line that ran the script whose ``__spec__`` is ``script``.
+    """The command line that ran the script whose ``__spec__`` is ``script``, from the repo root.
 
-    ``python -m bench.<name> ...`` when it was run as a module, else ``python <argv[0]> ...``.
+    ``.venv/bin/python -m bench.<name> ...`` when it was run as a module, else ``... <argv[0]>``;
+    the interpreter is named relative to the repo when it lives there (anyone can run that), else
+    by its file name.
     """
     program = f"-m {script.name}" if script is not None else shlex.quote(sys.argv[0])
-    return " ".join([sys.executable, program, *map(shlex.quote, sys.argv[1:])])
+    return " ".join([interpreter(), program, *map(shlex.quote, sys.argv[1:])])
+
+
+def interpreter() -> str:
+    """``sys.executable`` relative to the repo root, or its bare name when outside the repo."""
+    executable = Path(sys.executable)
+    try:
+        return str(executable.absolute().relative_to(REPO))
+    except ValueError:
+        return executable.name
 
 
 def heading(

@@ -30,7 +30,7 @@ first (its create, in a fresh provider host, is reported apart); then ``--runs``
    existing stack), plus the first Check in a fresh provider host.
 
 Prints markdown tables and appends them to BENCHMARKS.md. Exits non-zero only on errors; a missed
-target is marked MISSED. Run from the repo root: ``/work/venv/bin/python -m bench.cluster_bench``.
+target is marked MISSED. Run from the repo root: ``.venv/bin/python -m bench.cluster_bench``.
 """
 
 from __future__ import annotations

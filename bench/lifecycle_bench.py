@@ -29,7 +29,7 @@ The lifecycle runs ``--runs`` times (2) on one API server and one provider host 
 host's cold start), unless a further run would end after ``--budget-s`` (300 s); the section says
 how many ran. Prints markdown tables and appends them to BENCHMARKS.md. Exits non-zero only on
 errors; a missed target is marked MISSED. Run from the repo root:
-``/work/venv/bin/python -m bench.lifecycle_bench``.
+``.venv/bin/python -m bench.lifecycle_bench``.
 """
 
 from __future__ import annotations

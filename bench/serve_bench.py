@@ -20,7 +20,7 @@ operation returned" minus that moment. The watcher runs for raw and provider ali
    contact Ray): N round trips with the outputs of a real Create as ``olds`` and the same inputs.
 
 Prints a markdown table and appends it to BENCHMARKS.md. Exits non-zero only on errors; a missed
-target is marked MISSED. Run from the repo root: ``/work/venv/bin/python -m bench.serve_bench``.
+target is marked MISSED. Run from the repo root: ``.venv/bin/python -m bench.serve_bench``.
 """
 
 from __future__ import annotations

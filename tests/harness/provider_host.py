@@ -2,7 +2,7 @@
 
 The engine starts ``python -u -m pulumi.dynamic`` in the program's virtualenv, reads the port from
 its first stdout line and calls Configure, Check, Diff, Create, Update, Read, Delete. This module
-does the same (notes/pulumi-dynamic-providers.md): inputs are serialized with the SDK's own
+does the same: inputs are serialized with the SDK's own
 ``rpc.serialize_properties``, the ``__provider`` input is built as ``Resource.__init__`` builds it,
 secret wrappers are stripped before sending (the engine sends plain values to a provider that does
 not accept secrets), and unknowns are sent as the engine's UNKNOWN sentinel in preview.

@@ -25,7 +25,7 @@ SERVE_BIN = Path(sys.executable).with_name("serve")
 
 
 def loopback_env() -> dict[str, str]:
-    """Environment that keeps Ray on 127.0.0.1 and quiet (see notes/ray-serve-rest.md)."""
+    """Environment that keeps Ray on 127.0.0.1 and quiet (no cluster mode on macOS/Windows)."""
     env = dict(os.environ)
     env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     env["RAY_USAGE_STATS_ENABLED"] = "0"
