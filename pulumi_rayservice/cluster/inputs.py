@@ -18,6 +18,7 @@ from .._util.normalize import canonical
 from .._util.secrets import paths_under, text_leaves, values_at
 from ..kube.client import RAY_CLUSTER
 from ..kube.config import kube_secrets
+from . import redis_password
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -124,12 +125,7 @@ class ClusterInputs:
 
     def spec_to_send(self) -> dict[str, Any]:
         """The spec with the secret Redis password put back in (it is kept out of state)."""
-        spec = dict(self.spec)
-        if self.redis_password:
-            gcs = dict(spec.get("gcsFaultToleranceOptions") or {})
-            gcs["redisPassword"] = {"value": self.redis_password}
-            spec["gcsFaultToleranceOptions"] = gcs
-        return spec
+        return redis_password.join(self.spec, self.redis_password)
 
     def manifest(self) -> dict[str, Any]:
         """The whole object to POST."""

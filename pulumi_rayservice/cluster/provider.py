@@ -65,7 +65,7 @@ from .._util.secrets import (
 )
 from ..errors import ClusterNotReadyError, KubeConflictError, KubeError, KubeTemporaryError
 from ..kube.client import RAY_CLUSTER, KubeClient
-from . import readiness
+from . import readiness, redis_password
 from .changes import Change, as_written, classify, patch_spec, revision
 from .crd_schema import validate_cluster_spec
 from .inputs import (
@@ -142,7 +142,7 @@ class RayClusterProvider(ResourceProvider):
             )
             known_password = password if isinstance(password, str) else None
             for violation in validate_cluster_spec(
-                _with_password(inputs["spec"], known_password), annotations=known_annotations
+                redis_password.join(inputs["spec"], known_password), annotations=known_annotations
             ):
                 failures.append((violation.path, violation.message))
 
@@ -280,7 +280,7 @@ class RayClusterProvider(ResourceProvider):
                 return ReadResult("", {})
             if _other_object(props, obj):
                 return ReadResult("", {})  # ours was deleted; the name is someone else's now
-            live_spec = _without_password(canonical(obj.get("spec") or {}))
+            live_spec, _ = redis_password.split(canonical(obj.get("spec") or {}))
             metadata = obj.get("metadata") or {}
             live = ClusterInputs(
                 **{
@@ -340,24 +340,6 @@ def _check_name(inputs: dict[str, Any], olds: Mapping[str, Any]) -> list[tuple[s
         inputs["name"] = generate_name(base or "raycluster")
     inputs["auto_named"] = True
     return []
-
-
-def _with_password(spec: Mapping[str, Any], password: str | None) -> dict[str, Any]:
-    """Validate the spec as it will be sent (the password lives in its own secret input)."""
-    gcs = spec.get("gcsFaultToleranceOptions")
-    if not password or (gcs is not None and not isinstance(gcs, Mapping)):
-        return dict(spec)  # a malformed gcsFaultToleranceOptions is the schema's to report
-    gcs = dict(gcs or {})
-    gcs["redisPassword"] = {"value": str(password)}
-    return {**spec, "gcsFaultToleranceOptions": gcs}
-
-
-def _without_password(spec: dict[str, Any]) -> dict[str, Any]:
-    gcs = spec.get("gcsFaultToleranceOptions")
-    if isinstance(gcs, dict) and "value" in (gcs.get("redisPassword") or {}):
-        gcs = {k: v for k, v in gcs.items() if k != "redisPassword"}
-        return {**spec, "gcsFaultToleranceOptions": gcs}
-    return spec
 
 
 def _mark_unknowns(value: Any) -> Any:
