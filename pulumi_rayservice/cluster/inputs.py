@@ -9,11 +9,11 @@ dashboard target, the secrets to keep out of errors. Nothing here talks to Kuber
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._util.k8s_names import to_label_value
 from .._util.normalize import canonical
 from .._util.secrets import paths_under, text_leaves, values_at
 from ..kube.client import RAY_CLUSTER
@@ -159,8 +159,7 @@ class ClusterInputs:
 
 def label_value(text: str) -> str:
     """A valid label value (<= 63 chars of [A-Za-z0-9._-], alphanumeric at both ends)."""
-    value = re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:63].strip("-._")
-    return value or "raycluster"
+    return to_label_value(text) or "raycluster"
 
 
 def cluster_secrets(props: Mapping[str, Any]) -> list[str]:

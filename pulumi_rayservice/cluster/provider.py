@@ -82,9 +82,9 @@ from .inputs import (
 )
 from .naming import generate_name
 from .operator_rules import validate_cluster_name
+from .spec import ENABLE_SERVE_SERVICE_ANNOTATION
 from .waiting import after_failed_create, wait_gone, wait_ready
 
-SERVE_SERVICE_ANNOTATION = "ray.io/enable-serve-service"
 CONFLICT_RETRIES = 4
 SECRET_PATHS = (("kube", "content"), ("redis_password",), ("dashboard", "kube", "content"))
 FLAG_KEYS = ("keep_on_failure", "wait_for_dashboard", "auto_named")
@@ -462,7 +462,7 @@ def _outputs(inputs: ClusterInputs, obj: Mapping[str, Any]) -> dict[str, Any]:
     """Every output: the inputs, the identity, the services, the dashboard target, a summary."""
     metadata = obj.get("metadata") or {}
     annotations = {**(metadata.get("annotations") or {}), **inputs.annotations}
-    serve_enabled = str(annotations.get(SERVE_SERVICE_ANNOTATION, "")).lower() == "true"
+    serve_enabled = str(annotations.get(ENABLE_SERVE_SERVICE_ANNOTATION, "")).lower() == "true"
     head_containers = (
         ((inputs.spec.get("headGroupSpec") or {}).get("template") or {}).get("spec") or {}
     ).get("containers") or [{}]
