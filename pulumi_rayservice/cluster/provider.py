@@ -65,6 +65,7 @@ from .._util.secrets import (
 )
 from ..errors import ClusterNotReadyError, KubeConflictError, KubeError, KubeTemporaryError
 from ..kube.client import RAY_CLUSTER, KubeClient
+from ..kube.objects import RawObject, meta
 from . import readiness, redis_password
 from .changes import Change, as_written, classify, patch_spec, revision
 from .crd_schema import validate_cluster_spec
@@ -276,12 +277,12 @@ class RayClusterProvider(ResourceProvider):
             KubeClient(inputs.kube, deadline=Deadline(inputs.timeout_s)) as kube,
         ):
             obj = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
-            if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
+            if obj is None or meta(obj).get("deletionTimestamp"):
                 return ReadResult("", {})
             if _other_object(props, obj):
                 return ReadResult("", {})  # ours was deleted; the name is someone else's now
             live_spec, _ = redis_password.split(canonical(obj.get("spec") or {}))
-            metadata = obj.get("metadata") or {}
+            metadata = meta(obj)
             live = ClusterInputs(
                 **{
                     **inputs.__dict__,
@@ -364,24 +365,22 @@ def _kept(live: Any, desired: Mapping[str, str]) -> dict[str, str]:
     return {k: str(live_map[k]) for k in desired if k in live_map}
 
 
-def _other_object(props: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
+def _other_object(props: Mapping[str, Any], live: RawObject) -> bool:
     """Whether ``live`` is not the object these outputs were written for (another uid)."""
     recorded = props.get("uid")
-    current = (live.get("metadata") or {}).get("uid")
+    current = meta(live).get("uid")
     return bool(recorded) and bool(current) and recorded != current
 
 
-def _require_same_object(
-    inputs: ClusterInputs, olds: Mapping[str, Any], live: Mapping[str, Any]
-) -> None:
+def _require_same_object(inputs: ClusterInputs, olds: Mapping[str, Any], live: RawObject) -> None:
     """Refuse to patch an object of our name that is not the one this resource created."""
     if _other_object(olds, live):
         raise KubeError(
             f"RayCluster {inputs.resource_id} is not the object this stack created (uid "
-            f"{olds.get('uid')}, now {(live.get('metadata') or {}).get('uid')}): it was deleted "
+            f"{olds.get('uid')}, now {meta(live).get('uid')}): it was deleted "
             "and someone else's took the name. Nothing was changed; run `pulumi refresh`"
         )
-    stack = ((live.get("metadata") or {}).get("annotations") or {}).get(STACK_ANNOTATION)
+    stack = (meta(live).get("annotations") or {}).get(STACK_ANNOTATION)
     if stack is not None and stack != inputs.stack:
         raise KubeError(
             f"RayCluster {inputs.resource_id} belongs to stack {stack!r}, not {inputs.stack!r}; "
@@ -389,9 +388,9 @@ def _require_same_object(
         )
 
 
-def _adopt(kube: KubeClient, inputs: ClusterInputs, existing: Mapping[str, Any]) -> dict[str, Any]:
+def _adopt(kube: KubeClient, inputs: ClusterInputs, existing: RawObject) -> RawObject:
     """Take over an object of our name only if this package made it for this resource and stack."""
-    metadata = existing.get("metadata") or {}
+    metadata = meta(existing)
     labels = metadata.get("labels") or {}
     stack = (metadata.get("annotations") or {}).get(STACK_ANNOTATION)
     ours = labels.get(MANAGED_BY_LABEL) == MANAGED_BY and (
@@ -425,10 +424,10 @@ def _adopt(kube: KubeClient, inputs: ClusterInputs, existing: Mapping[str, Any])
 
 
 def _update_patch(
-    inputs: ClusterInputs, previous: ClusterInputs, live: Mapping[str, Any]
+    inputs: ClusterInputs, previous: ClusterInputs, live: RawObject
 ) -> dict[str, Any]:
     """A conditional merge patch from the live object to the desired one (in-place fields)."""
-    metadata = live.get("metadata") or {}
+    metadata = meta(live)
     desired_spec = patch_spec(inputs.spec_to_send(), live.get("spec") or {})
     labels: dict[str, Any] = {k: None for k in previous.labels if k not in inputs.labels}
     labels.update(inputs.all_labels())
@@ -458,9 +457,9 @@ def merge_patch_between(current: Any, desired: Any) -> Any:
     return patch
 
 
-def _outputs(inputs: ClusterInputs, obj: Mapping[str, Any]) -> dict[str, Any]:
+def _outputs(inputs: ClusterInputs, obj: RawObject) -> dict[str, Any]:
     """Every output: the inputs, the identity, the services, the dashboard target, a summary."""
-    metadata = obj.get("metadata") or {}
+    metadata = meta(obj)
     annotations = {**(metadata.get("annotations") or {}), **inputs.annotations}
     serve_enabled = str(annotations.get(ENABLE_SERVE_SERVICE_ANNOTATION, "")).lower() == "true"
     head_containers = (
