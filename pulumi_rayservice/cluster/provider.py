@@ -63,7 +63,14 @@ from .._util.secrets import (
     touches,
     wrap_secret_paths,
 )
-from ..errors import ClusterNotReadyError, KubeConflictError, KubeError, KubeTemporaryError
+from ..errors import (
+    ClusterGoneError,
+    ClusterNotReadyError,
+    ClusterOwnershipError,
+    KubeConflictError,
+    KubeError,
+    KubeTemporaryError,
+)
 from ..kube.client import RAY_CLUSTER, KubeClient
 from ..kube.objects import RawObject, meta
 from . import readiness, redis_password
@@ -251,7 +258,7 @@ class RayClusterProvider(ResourceProvider):
             for attempt in range(1, CONFLICT_RETRIES + 1):
                 live = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
                 if live is None:
-                    raise KubeError(
+                    raise ClusterGoneError(
                         f"RayCluster {inputs.resource_id} no longer exists; run `pulumi refresh` "
                         "and `pulumi up` to create it again"
                     )
@@ -375,14 +382,14 @@ def _other_object(props: Mapping[str, Any], live: RawObject) -> bool:
 def _require_same_object(inputs: ClusterInputs, olds: Mapping[str, Any], live: RawObject) -> None:
     """Refuse to patch an object of our name that is not the one this resource created."""
     if _other_object(olds, live):
-        raise KubeError(
+        raise ClusterOwnershipError(
             f"RayCluster {inputs.resource_id} is not the object this stack created (uid "
             f"{olds.get('uid')}, now {meta(live).get('uid')}): it was deleted "
             "and someone else's took the name. Nothing was changed; run `pulumi refresh`"
         )
     stack = (meta(live).get("annotations") or {}).get(STACK_ANNOTATION)
     if stack is not None and stack != inputs.stack:
-        raise KubeError(
+        raise ClusterOwnershipError(
             f"RayCluster {inputs.resource_id} belongs to stack {stack!r}, not {inputs.stack!r}; "
             "nothing was changed"
         )
@@ -397,7 +404,7 @@ def _adopt(kube: KubeClient, inputs: ClusterInputs, existing: RawObject) -> RawO
         labels.get(RESOURCE_LABEL) == label_value(inputs.resource_name)
     )
     if not ours:
-        raise KubeError(
+        raise ClusterOwnershipError(
             f"a RayCluster named {inputs.resource_id} already exists and is not managed by "
             f"pulumi-rayservice for resource {inputs.resource_name!r} (label {MANAGED_BY_LABEL}); "
             "nothing was changed. Choose another name, or delete that cluster first"
@@ -410,7 +417,7 @@ def _adopt(kube: KubeClient, inputs: ClusterInputs, existing: RawObject) -> RawO
             f"-n {inputs.namespace} annotate raycluster {inputs.name} "
             f"{STACK_ANNOTATION}={inputs.stack}`)"
         )
-        raise KubeError(
+        raise ClusterOwnershipError(
             f"a RayCluster named {inputs.resource_id} was made by pulumi-rayservice {made_by}, "
             f"not for this stack ({inputs.stack!r}); nothing was changed. Two stacks cannot "
             "share a fixed name= in one namespace"

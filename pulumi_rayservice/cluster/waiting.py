@@ -21,7 +21,7 @@ from __future__ import annotations
 from .._util.polling import Backoff, Deadline
 from .._util.retry import RetryPolicy
 from .._util.secrets import log_info
-from ..errors import ClusterNotReadyError, KubeError, RayServiceError
+from ..errors import ClusterDeleteTimeoutError, ClusterNotReadyError, RayServiceError
 from ..kube.client import GONE, RAY_CLUSTER, KubeClient, WatchUnavailable
 from ..kube.objects import RawObject, meta
 from ..serve.client import DashboardClient
@@ -104,7 +104,8 @@ def wait_gone(kube: KubeClient, inputs: ClusterInputs, deadline: Deadline) -> No
     """Wait until the object is gone (KubeRay's finalizers run first).
 
     Raises:
-        KubeError: Still terminating at ``deadline`` (naming the finalizers left).
+        ClusterDeleteTimeoutError: Still terminating at ``deadline`` (naming the finalizers
+            left).
 
     """
     with kube.within(deadline):
@@ -117,7 +118,7 @@ def _wait_gone(kube: KubeClient, inputs: ClusterInputs, deadline: Deadline) -> N
     while obj is not None and obj is not GONE:
         if deadline.expired():
             finalizers = meta(obj).get("finalizers") or []
-            raise KubeError(
+            raise ClusterDeleteTimeoutError(
                 f"RayCluster {inputs.resource_id} was still terminating after "
                 f"{deadline.timeout_s:g}s (finalizers: {', '.join(finalizers) or 'none'}); "
                 "run `pulumi destroy` again to keep waiting"
