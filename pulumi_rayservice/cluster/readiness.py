@@ -60,7 +60,8 @@ def condition(obj: RawObject, kind: str) -> RawCondition | None:
 def describe_condition(cond: RawCondition) -> str:
     """``Type=Status (Reason: message)`` as one short line."""
     text = f"{cond.get('type')}={cond.get('status')}"
-    reason, message = cond.get("reason"), " ".join(str(cond.get("message") or "").split())
+    reason = str(cond.get("reason") or "")
+    message = " ".join(str(cond.get("message") or "").split())
     if reason or message:
         text += f" ({reason}{': ' if reason and message else ''}{message[:200]})"
     return text
