@@ -14,8 +14,13 @@ class RayServiceError(Exception):
     """Base class of every error raised by pulumi_rayservice."""
 
 
-class ValidationError(RayServiceError):
+class InvalidInputError(RayServiceError):
     """Inputs that Serve, KubeRay or Kubernetes would reject (or silently ignore)."""
+
+
+ValidationError = InvalidInputError
+"""The earlier name of :class:`InvalidInputError`, kept for programs that catch it (it reads
+like pydantic's ``ValidationError``, which is another class)."""
 
 
 class TemporaryError(RayServiceError):
@@ -130,6 +135,22 @@ class KubeTemporaryError(KubeError, TemporaryError):
 
 class KubeTLSError(KubeError):
     """TLS with the API server failed (certificate not trusted, wrong host name); never retried."""
+
+
+class ClusterOwnershipError(KubeError):
+    """A RayCluster of that name is not this resource's; nothing was changed.
+
+    Made by someone else, or for another stack, or another object that took the name after ours
+    was deleted.
+    """
+
+
+class ClusterGoneError(KubeError):
+    """The RayCluster this resource manages no longer exists (``pulumi refresh`` notices)."""
+
+
+class ClusterDeleteTimeoutError(KubeError):
+    """A deleted RayCluster was still terminating at the deadline (finalizers named)."""
 
 
 class KubeConfigError(RayServiceError):

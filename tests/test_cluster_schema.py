@@ -15,14 +15,13 @@ import pytest
 import yaml
 
 from pulumi_rayservice.cluster.crd_schema import (
-    MAX_CLUSTER_NAME_LENGTH,
-    SpecViolation,
     apply_defaults,
     crd_schema,
     spec_schema,
-    validate_cluster_name,
     validate_cluster_spec,
 )
+from pulumi_rayservice.cluster.operator_rules import MAX_CLUSTER_NAME_LENGTH, validate_cluster_name
+from pulumi_rayservice.cluster.violations import SpecViolation
 
 SAMPLES = Path(__file__).parent / "data" / "kuberay_samples"
 ROOT = Path(__file__).parent.parent

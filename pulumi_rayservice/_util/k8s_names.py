@@ -31,6 +31,8 @@ __all__ = [
     "labels_problems",
     "port_problem",
     "qualified_name_problem",
+    "to_dns_label_chars",
+    "to_label_value",
 ]
 
 DNS1123_LABEL_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -40,6 +42,9 @@ DNS1123_SUBDOMAIN_RE = re.compile(
 DNS1035_LABEL_RE = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 QUALIFIED_NAME_RE = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 _PORT_NAME_RE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+_NOT_LABEL_VALUE_RE = re.compile(r"[^A-Za-z0-9._-]+")
+_NOT_DNS_LABEL_RE = re.compile(r"[^a-z0-9-]+")
+_DASHES_RE = re.compile(r"-{2,}")
 
 MAX_LABEL = 63
 MAX_SUBDOMAIN = 253
@@ -65,6 +70,20 @@ def _key_path(field: str, key: Any) -> str:
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+
+
+def to_label_value(text: str) -> str:
+    """``text`` as a label value: other characters as '-', cut to 63, trimmed (may be '')."""
+    return _NOT_LABEL_VALUE_RE.sub("-", text)[:MAX_LABEL].strip("-._")
+
+
+def to_dns_label_chars(text: str) -> str:
+    """``text`` in the characters of a DNS label: lower case, runs of others as one '-', trimmed.
+
+    Neither length nor the first character is fixed here (``Fruit_Stand`` -> ``fruit-stand``,
+    ``9lives`` stays): the caller knows its limit and whether a letter must come first.
+    """
+    return _DASHES_RE.sub("-", _NOT_DNS_LABEL_RE.sub("-", text.lower()).strip("-"))
 
 
 def dns1123_label_problem(value: Any) -> str | None:

@@ -11,7 +11,7 @@ keys in hand-written configs), so they are not refused outright; instead the com
   if every alias were written out; a bomb needs millions, a merge key a few dozen;
 - an alias may not refer to a node that contains it (a recursive structure never ends).
 
-Anything refused is a ``ValidationError`` naming the source and what was refused. The rule for
+Anything refused is an ``InvalidInputError`` naming the source and what was refused. The rule for
 "is this string a file path or the document itself" lives here too, so every reader decides it
 the same way.
 """
@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ValidationError
+from ..errors import InvalidInputError
 
 MAX_BYTES = 5 * 1024 * 1024
 """Largest YAML text read (bytes of UTF-8)."""
@@ -55,17 +55,17 @@ def load_yaml(text: str, source: str) -> Any:
     """The single document of ``text``; an empty text is None. See the module docstring."""
     documents = load_yaml_all(text, source)
     if len(documents) > 1:
-        raise ValidationError(f"{source}: holds {len(documents)} YAML documents; expected one")
+        raise InvalidInputError(f"{source}: holds {len(documents)} YAML documents; expected one")
     return documents[0] if documents else None
 
 
 def load_yaml_all(text: str, source: str) -> list[Any]:
     """Every document of ``text`` (``---`` separated), each checked as the module says."""
     if not isinstance(text, str):
-        raise ValidationError(f"{source}: got {type(text).__name__}; must be YAML text")
+        raise InvalidInputError(f"{source}: got {type(text).__name__}; must be YAML text")
     size = len(text.encode("utf-8", errors="replace"))
     if size > MAX_BYTES:
-        raise ValidationError(
+        raise InvalidInputError(
             f"{source}: {size} bytes of YAML; at most {MAX_BYTES} bytes (5 MiB) are read"
         )
     loader = _Loader(text)
@@ -78,9 +78,9 @@ def load_yaml_all(text: str, source: str) -> list[Any]:
             documents.append(loader.construct_document(node) if node is not None else None)
         return documents
     except yaml.YAMLError as error:
-        raise ValidationError(f"{source}: not valid YAML: {_describe(error)}") from None
+        raise InvalidInputError(f"{source}: not valid YAML: {_describe(error)}") from None
     except RecursionError:
-        raise ValidationError(f"{source}: YAML nested too deeply to read") from None
+        raise InvalidInputError(f"{source}: YAML nested too deeply to read") from None
     finally:
         loader.dispose()
 
@@ -90,7 +90,7 @@ def read_text_file(path: str | os.PathLike[str], source: str | None = None) -> s
 
     Raises:
         OSError: the file is missing or cannot be read (as ``open`` says it).
-        ValidationError: too large, or not UTF-8 (the source is named).
+        InvalidInputError: too large, or not UTF-8 (the source is named).
 
     """
     name = source or os.fspath(path)
@@ -98,11 +98,11 @@ def read_text_file(path: str | os.PathLike[str], source: str | None = None) -> s
     with file.open("rb") as stream:
         data = stream.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
-        raise ValidationError(f"{name}: larger than {MAX_BYTES} bytes (5 MiB); not read")
+        raise InvalidInputError(f"{name}: larger than {MAX_BYTES} bytes (5 MiB); not read")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ValidationError(
+        raise InvalidInputError(
             f"{name}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})"
         ) from None
 
@@ -118,7 +118,7 @@ def _check_expansion(root: yaml.Node, source: str) -> None:
         if key in sizes:
             return sizes[key]
         if key in active:
-            raise ValidationError(f"{source}: a YAML alias refers to a node that contains it")
+            raise InvalidInputError(f"{source}: a YAML alias refers to a node that contains it")
         active.add(key)
         unique.add(key)
         total = 1
@@ -129,7 +129,7 @@ def _check_expansion(root: yaml.Node, source: str) -> None:
         active.discard(key)
         sizes[key] = total
         if total - len(unique) > MAX_ALIAS_EXPANSION:
-            raise ValidationError(
+            raise InvalidInputError(
                 f"{source}: YAML aliases expand to more than {MAX_ALIAS_EXPANSION} extra nodes "
                 "(an alias bomb?); write the repeated parts out or use fewer aliases"
             )

@@ -13,7 +13,7 @@ to reconcile (KubeRay reports its own validation failures only as events). So ``
    owns this layer;
 2. the operator's rules that the schema does not hold, and
 3. one rule of our own on ``replicas``, both in :mod:`.operator_rules` (with the name check,
-   :func:`validate_cluster_name`, re-exported here).
+   :func:`~.operator_rules.validate_cluster_name`).
 
 The Pulumi engine sends every number as a float, so specs are validated through
 :func:`~pulumi_rayservice._util.normalize.canonical` (``2.0`` is ``2``; ``1.5`` stays a float and a
@@ -36,16 +36,13 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 from pulumi_rayservice._util.normalize import canonical
 
-from .operator_rules import MAX_CLUSTER_NAME_LENGTH, operator_violations, validate_cluster_name
+from .operator_rules import operator_violations
 from .violations import SpecViolation, join_path, short_repr
 
 __all__ = [
-    "MAX_CLUSTER_NAME_LENGTH",
-    "SpecViolation",
     "apply_defaults",
     "crd_schema",
     "spec_schema",
-    "validate_cluster_name",
     "validate_cluster_spec",
 ]
 

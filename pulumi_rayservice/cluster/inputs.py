@@ -9,15 +9,17 @@ dashboard target, the secrets to keep out of errors. Nothing here talks to Kuber
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._util.k8s_names import to_label_value
 from .._util.normalize import canonical
 from .._util.secrets import paths_under, text_leaves, values_at
 from ..kube.client import RAY_CLUSTER
 from ..kube.config import kube_secrets
+from ..serve.dashboard import DashboardTarget
+from . import redis_password
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -39,6 +41,8 @@ STACK_ANNOTATION = "rayservice.pulumi.com/stack"
 """``<project>/<stack>`` that made the object: another stack's cluster of the same name is never
 taken for ours (an annotation: label values cannot hold every project and stack name)."""
 DEFAULT_TIMEOUT_S = 900.0
+DASHBOARD_PORT = "dashboard"
+"""The name of the head Service's dashboard port (KubeRay's)."""
 INPUT_KEYS = (
     "spec", "namespace", "name", "auto_named", "resource_name", "kube", "timeout_s",
     "keep_on_failure", "labels", "annotations", "redis_password", "wait_for_dashboard", "owner",
@@ -124,12 +128,7 @@ class ClusterInputs:
 
     def spec_to_send(self) -> dict[str, Any]:
         """The spec with the secret Redis password put back in (it is kept out of state)."""
-        spec = dict(self.spec)
-        if self.redis_password:
-            gcs = dict(spec.get("gcsFaultToleranceOptions") or {})
-            gcs["redisPassword"] = {"value": self.redis_password}
-            spec["gcsFaultToleranceOptions"] = gcs
-        return spec
+        return redis_password.join(self.spec, self.redis_password)
 
     def manifest(self) -> dict[str, Any]:
         """The whole object to POST."""
@@ -146,15 +145,26 @@ class ClusterInputs:
         }
 
     def dashboard(self) -> dict[str, Any]:
-        """The ``Dashboard`` input that reaches this cluster through the API server proxy."""
+        """The ``dashboard`` output: :meth:`dashboard_target` as a ``ServeApplication`` input."""
         target: dict[str, Any] = {
             "service": self.head_service,
             "namespace": self.namespace,
-            "port": "dashboard",
+            "port": DASHBOARD_PORT,
         }
         if self.kube:
             target["kube"] = dict(self.kube)
         return target
+
+    def dashboard_target(self) -> DashboardTarget:
+        """The head Service's dashboard through the API server proxy, for the readiness probe."""
+        return DashboardTarget(
+            url=None,
+            service=self.head_service,
+            namespace=self.namespace,
+            port=DASHBOARD_PORT,
+            kube=dict(self.kube) if self.kube else None,
+            token=None,
+        )
 
     def secrets(self) -> list[str]:
         """Secret values of this call, blanked out of any error."""
@@ -163,8 +173,7 @@ class ClusterInputs:
 
 def label_value(text: str) -> str:
     """A valid label value (<= 63 chars of [A-Za-z0-9._-], alphanumeric at both ends)."""
-    value = re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:63].strip("-._")
-    return value or "raycluster"
+    return to_label_value(text) or "raycluster"
 
 
 def cluster_secrets(props: Mapping[str, Any]) -> list[str]:

@@ -7,10 +7,10 @@ resource, which is when a new suffix is drawn; otherwise the old name is kept.
 
 from __future__ import annotations
 
-import re
 import secrets
 import string
 
+from .._util.k8s_names import to_dns_label_chars
 from .operator_rules import MAX_CLUSTER_NAME_LENGTH
 
 SUFFIX_LENGTH = 5
@@ -19,8 +19,7 @@ _ALPHABET = string.ascii_lowercase + string.digits
 
 def name_base(resource_name: str) -> str:
     """A DNS-1035 prefix from a Pulumi resource name (``Fruit_Stand`` -> ``fruit-stand``)."""
-    base = re.sub(r"[^a-z0-9-]+", "-", resource_name.lower()).strip("-")
-    base = re.sub(r"-{2,}", "-", base)
+    base = to_dns_label_chars(resource_name)
     if not base or not base[0].isalpha():
         base = f"rc-{base}".rstrip("-")
     room = MAX_CLUSTER_NAME_LENGTH - SUFFIX_LENGTH - 1

@@ -29,11 +29,18 @@ from .._util.k8s_names import dns1035_label_problem, label_value_problem, qualif
 from .._util.versions import at_least, parse_version
 from .violations import SpecViolation, join_path, short_repr
 
-__all__ = ["MAX_CLUSTER_NAME_LENGTH", "operator_violations", "validate_cluster_name"]
+__all__ = [
+    "AUTH_MIN_RAY",
+    "MAX_CLUSTER_NAME_LENGTH",
+    "operator_violations",
+    "validate_cluster_name",
+]
 
 #: KubeRay's ``MaxRayClusterNameLength`` (``ray-operator/controllers/ray/utils/constant.go``):
 #: 63 (a DNS label) minus ``len("-serve-svc")``, its longest Service-name suffix.
 MAX_CLUSTER_NAME_LENGTH = 53
+#: The first Ray that KubeRay's token authentication (``authOptions.mode: token``) works with.
+AUTH_MIN_RAY = (2, 52, 0)
 
 
 # Constants from KubeRay (utils/constant.go, apis/ray/v1/raycluster_types.go).
@@ -46,7 +53,6 @@ _ENV_AUTOSCALER_V2 = "RAY_enable_autoscaler_v2"
 _ENV_GEN_AUTOSCALER_CMD = "KUBERAY_GEN_AUTOSCALER_START_CMD"
 _RAY_START_RESOURCE_PARAMS = ("num-cpus", "num-gpus", "memory", "resources")
 _MANAGED_BY_VALUES = ("ray.io/kuberay-operator", "kueue.x-k8s.io/multikueue")
-_AUTH_MIN_RAY = (2, 52, 0)
 _K8S_AUTH_MIN_RAY = (2, 55, 0)
 
 
@@ -376,7 +382,7 @@ def _auth_violations(spec: Mapping[str, Any]) -> Iterator[SpecViolation]:
             "spec.rayVersion", f"rayVersion {ray_version!r} is not a version like '2.52.0'"
         )
         return
-    if not at_least(parsed, _AUTH_MIN_RAY):
+    if not at_least(parsed, AUTH_MIN_RAY):
         yield SpecViolation(
             "spec.rayVersion",
             f"authOptions.mode 'token' needs Ray 2.52.0 or later, got {ray_version!r}",

@@ -63,9 +63,17 @@ from .._util.secrets import (
     touches,
     wrap_secret_paths,
 )
-from ..errors import ClusterNotReadyError, KubeConflictError, KubeError, KubeTemporaryError
+from ..errors import (
+    ClusterGoneError,
+    ClusterNotReadyError,
+    ClusterOwnershipError,
+    KubeConflictError,
+    KubeError,
+    KubeTemporaryError,
+)
 from ..kube.client import RAY_CLUSTER, KubeClient
-from . import readiness
+from ..kube.objects import RawObject, meta
+from . import readiness, redis_password
 from .changes import Change, as_written, classify, patch_spec, revision
 from .crd_schema import validate_cluster_spec
 from .inputs import (
@@ -82,9 +90,9 @@ from .inputs import (
 )
 from .naming import generate_name
 from .operator_rules import validate_cluster_name
+from .spec import ENABLE_SERVE_SERVICE_ANNOTATION
 from .waiting import after_failed_create, wait_gone, wait_ready
 
-SERVE_SERVICE_ANNOTATION = "ray.io/enable-serve-service"
 CONFLICT_RETRIES = 4
 SECRET_PATHS = (("kube", "content"), ("redis_password",), ("dashboard", "kube", "content"))
 FLAG_KEYS = ("keep_on_failure", "wait_for_dashboard", "auto_named")
@@ -142,7 +150,7 @@ class RayClusterProvider(ResourceProvider):
             )
             known_password = password if isinstance(password, str) else None
             for violation in validate_cluster_spec(
-                _with_password(inputs["spec"], known_password), annotations=known_annotations
+                redis_password.join(inputs["spec"], known_password), annotations=known_annotations
             ):
                 failures.append((violation.path, violation.message))
 
@@ -250,7 +258,7 @@ class RayClusterProvider(ResourceProvider):
             for attempt in range(1, CONFLICT_RETRIES + 1):
                 live = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
                 if live is None:
-                    raise KubeError(
+                    raise ClusterGoneError(
                         f"RayCluster {inputs.resource_id} no longer exists; run `pulumi refresh` "
                         "and `pulumi up` to create it again"
                     )
@@ -276,12 +284,12 @@ class RayClusterProvider(ResourceProvider):
             KubeClient(inputs.kube, deadline=Deadline(inputs.timeout_s)) as kube,
         ):
             obj = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
-            if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
+            if obj is None or meta(obj).get("deletionTimestamp"):
                 return ReadResult("", {})
             if _other_object(props, obj):
                 return ReadResult("", {})  # ours was deleted; the name is someone else's now
-            live_spec = _without_password(canonical(obj.get("spec") or {}))
-            metadata = obj.get("metadata") or {}
+            live_spec, _ = redis_password.split(canonical(obj.get("spec") or {}))
+            metadata = meta(obj)
             live = ClusterInputs(
                 **{
                     **inputs.__dict__,
@@ -342,24 +350,6 @@ def _check_name(inputs: dict[str, Any], olds: Mapping[str, Any]) -> list[tuple[s
     return []
 
 
-def _with_password(spec: Mapping[str, Any], password: str | None) -> dict[str, Any]:
-    """Validate the spec as it will be sent (the password lives in its own secret input)."""
-    gcs = spec.get("gcsFaultToleranceOptions")
-    if not password or (gcs is not None and not isinstance(gcs, Mapping)):
-        return dict(spec)  # a malformed gcsFaultToleranceOptions is the schema's to report
-    gcs = dict(gcs or {})
-    gcs["redisPassword"] = {"value": str(password)}
-    return {**spec, "gcsFaultToleranceOptions": gcs}
-
-
-def _without_password(spec: dict[str, Any]) -> dict[str, Any]:
-    gcs = spec.get("gcsFaultToleranceOptions")
-    if isinstance(gcs, dict) and "value" in (gcs.get("redisPassword") or {}):
-        gcs = {k: v for k, v in gcs.items() if k != "redisPassword"}
-        return {**spec, "gcsFaultToleranceOptions": gcs}
-    return spec
-
-
 def _mark_unknowns(value: Any) -> Any:
     """Unknown leaves become a marker that equals nothing real: they count as changed."""
     if isinstance(value, Unknown):
@@ -382,41 +372,39 @@ def _kept(live: Any, desired: Mapping[str, str]) -> dict[str, str]:
     return {k: str(live_map[k]) for k in desired if k in live_map}
 
 
-def _other_object(props: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
+def _other_object(props: Mapping[str, Any], live: RawObject) -> bool:
     """Whether ``live`` is not the object these outputs were written for (another uid)."""
     recorded = props.get("uid")
-    current = (live.get("metadata") or {}).get("uid")
+    current = meta(live).get("uid")
     return bool(recorded) and bool(current) and recorded != current
 
 
-def _require_same_object(
-    inputs: ClusterInputs, olds: Mapping[str, Any], live: Mapping[str, Any]
-) -> None:
+def _require_same_object(inputs: ClusterInputs, olds: Mapping[str, Any], live: RawObject) -> None:
     """Refuse to patch an object of our name that is not the one this resource created."""
     if _other_object(olds, live):
-        raise KubeError(
+        raise ClusterOwnershipError(
             f"RayCluster {inputs.resource_id} is not the object this stack created (uid "
-            f"{olds.get('uid')}, now {(live.get('metadata') or {}).get('uid')}): it was deleted "
+            f"{olds.get('uid')}, now {meta(live).get('uid')}): it was deleted "
             "and someone else's took the name. Nothing was changed; run `pulumi refresh`"
         )
-    stack = ((live.get("metadata") or {}).get("annotations") or {}).get(STACK_ANNOTATION)
+    stack = (meta(live).get("annotations") or {}).get(STACK_ANNOTATION)
     if stack is not None and stack != inputs.stack:
-        raise KubeError(
+        raise ClusterOwnershipError(
             f"RayCluster {inputs.resource_id} belongs to stack {stack!r}, not {inputs.stack!r}; "
             "nothing was changed"
         )
 
 
-def _adopt(kube: KubeClient, inputs: ClusterInputs, existing: Mapping[str, Any]) -> dict[str, Any]:
+def _adopt(kube: KubeClient, inputs: ClusterInputs, existing: RawObject) -> RawObject:
     """Take over an object of our name only if this package made it for this resource and stack."""
-    metadata = existing.get("metadata") or {}
+    metadata = meta(existing)
     labels = metadata.get("labels") or {}
     stack = (metadata.get("annotations") or {}).get(STACK_ANNOTATION)
     ours = labels.get(MANAGED_BY_LABEL) == MANAGED_BY and (
         labels.get(RESOURCE_LABEL) == label_value(inputs.resource_name)
     )
     if not ours:
-        raise KubeError(
+        raise ClusterOwnershipError(
             f"a RayCluster named {inputs.resource_id} already exists and is not managed by "
             f"pulumi-rayservice for resource {inputs.resource_name!r} (label {MANAGED_BY_LABEL}); "
             "nothing was changed. Choose another name, or delete that cluster first"
@@ -429,7 +417,7 @@ def _adopt(kube: KubeClient, inputs: ClusterInputs, existing: Mapping[str, Any])
             f"-n {inputs.namespace} annotate raycluster {inputs.name} "
             f"{STACK_ANNOTATION}={inputs.stack}`)"
         )
-        raise KubeError(
+        raise ClusterOwnershipError(
             f"a RayCluster named {inputs.resource_id} was made by pulumi-rayservice {made_by}, "
             f"not for this stack ({inputs.stack!r}); nothing was changed. Two stacks cannot "
             "share a fixed name= in one namespace"
@@ -443,10 +431,10 @@ def _adopt(kube: KubeClient, inputs: ClusterInputs, existing: Mapping[str, Any])
 
 
 def _update_patch(
-    inputs: ClusterInputs, previous: ClusterInputs, live: Mapping[str, Any]
+    inputs: ClusterInputs, previous: ClusterInputs, live: RawObject
 ) -> dict[str, Any]:
     """A conditional merge patch from the live object to the desired one (in-place fields)."""
-    metadata = live.get("metadata") or {}
+    metadata = meta(live)
     desired_spec = patch_spec(inputs.spec_to_send(), live.get("spec") or {})
     labels: dict[str, Any] = {k: None for k in previous.labels if k not in inputs.labels}
     labels.update(inputs.all_labels())
@@ -476,11 +464,11 @@ def merge_patch_between(current: Any, desired: Any) -> Any:
     return patch
 
 
-def _outputs(inputs: ClusterInputs, obj: Mapping[str, Any]) -> dict[str, Any]:
+def _outputs(inputs: ClusterInputs, obj: RawObject) -> dict[str, Any]:
     """Every output: the inputs, the identity, the services, the dashboard target, a summary."""
-    metadata = obj.get("metadata") or {}
+    metadata = meta(obj)
     annotations = {**(metadata.get("annotations") or {}), **inputs.annotations}
-    serve_enabled = str(annotations.get(SERVE_SERVICE_ANNOTATION, "")).lower() == "true"
+    serve_enabled = str(annotations.get(ENABLE_SERVE_SERVICE_ANNOTATION, "")).lower() == "true"
     head_containers = (
         ((inputs.spec.get("headGroupSpec") or {}).get("template") or {}).get("spec") or {}
     ).get("containers") or [{}]

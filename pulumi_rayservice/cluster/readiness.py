@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..kube.objects import RawCondition, RawEvent, RawObject, meta, status
+
 HEAD_POD_READY = "HeadPodReady"
 PROVISIONED = "RayClusterProvisioned"
 REPLICA_FAILURE = "ReplicaFailure"
@@ -26,14 +28,13 @@ class Readiness:
     reason: str
 
     @classmethod
-    def of(cls, obj: Mapping[str, Any]) -> Readiness:
+    def of(cls, obj: RawObject) -> Readiness:
         """Judge a RayCluster object read from the API server."""
-        metadata = obj.get("metadata") or {}
-        status = obj.get("status") or {}
+        metadata = meta(obj)
         if metadata.get("deletionTimestamp"):
             return cls(False, "the RayCluster is being deleted")
         generation = int(metadata.get("generation") or 0)
-        observed = int(status.get("observedGeneration") or 0)
+        observed = int(status(obj).get("observedGeneration") or 0)
         if observed < generation:
             return cls(
                 False,
@@ -48,30 +49,31 @@ class Readiness:
         return cls(True, "head pod ready")
 
 
-def condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
+def condition(obj: RawObject, kind: str) -> RawCondition | None:
     """The status condition of type ``kind``, or None."""
-    for cond in (obj.get("status") or {}).get("conditions") or []:
+    for cond in status(obj).get("conditions") or []:
         if isinstance(cond, Mapping) and cond.get("type") == kind:
             return cond
     return None
 
 
-def describe_condition(cond: Mapping[str, Any]) -> str:
+def describe_condition(cond: RawCondition) -> str:
     """``Type=Status (Reason: message)`` as one short line."""
     text = f"{cond.get('type')}={cond.get('status')}"
-    reason, message = cond.get("reason"), " ".join(str(cond.get("message") or "").split())
+    reason = str(cond.get("reason") or "")
+    message = " ".join(str(cond.get("message") or "").split())
     if reason or message:
         text += f" ({reason}{': ' if reason and message else ''}{message[:200]})"
     return text
 
 
-def describe_conditions(obj: Mapping[str, Any]) -> str:
+def describe_conditions(obj: RawObject) -> str:
     """Every condition of the object, for a timeout message."""
-    conds = [describe_condition(c) for c in (obj.get("status") or {}).get("conditions") or []]
+    conds = [describe_condition(c) for c in status(obj).get("conditions") or []]
     return "; ".join(conds) if conds else "no conditions reported"
 
 
-def describe_events(events: Sequence[Mapping[str, Any]], limit: int = 5) -> str:
+def describe_events(events: Sequence[RawEvent], limit: int = 5) -> str:
     """The most telling recent events (warnings first), one short line each."""
     warnings = [e for e in events if e.get("type") == "Warning"]
     picked = (warnings or list(events))[-limit:]
@@ -83,14 +85,14 @@ def describe_events(events: Sequence[Mapping[str, Any]], limit: int = 5) -> str:
     return " | ".join(lines)
 
 
-def summary(obj: Mapping[str, Any]) -> dict[str, Any]:
+def summary(obj: RawObject) -> dict[str, Any]:
     """The readiness summary exported as an output (what ``kubectl get raycluster`` shows)."""
-    status = obj.get("status") or {}
+    reported = status(obj)
     head = condition(obj, HEAD_POD_READY)
     return {
-        "state": status.get("state"),
+        "state": reported.get("state"),
         "head_pod_ready": bool(head and head.get("status") == "True"),
-        "ready_worker_replicas": int(status.get("readyWorkerReplicas") or 0),
-        "desired_worker_replicas": int(status.get("desiredWorkerReplicas") or 0),
-        "observed_generation": int(status.get("observedGeneration") or 0),
+        "ready_worker_replicas": int(reported.get("readyWorkerReplicas") or 0),
+        "desired_worker_replicas": int(reported.get("desiredWorkerReplicas") or 0),
+        "observed_generation": int(reported.get("observedGeneration") or 0),
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +11,7 @@ from pulumi.dynamic import Resource
 from .._util.owner import stack_owner
 from .._util.secrets import secret_paths_of
 from ..kube.config import Kube, kube_to_input
+from . import redis_password
 from .inputs import DEFAULT_TIMEOUT_S
 from .provider import RayClusterProvider
 from .spec import ClusterSpec
@@ -88,7 +88,7 @@ class RayCluster(Resource, module="rayservice", name="RayCluster"):
             spec = spec.to_spec()
         password = None
         if isinstance(spec, Mapping):
-            spec, password = split_redis_password(spec)
+            spec, password = redis_password.split(spec)
         props: dict[str, Any] = {
             "spec": spec,
             # Where the program's spec holds secrets: the ``spec`` output stays secret there.
@@ -115,20 +115,3 @@ class RayCluster(Resource, module="rayservice", name="RayCluster"):
             "revision": None,
         }
         super().__init__(RayClusterProvider(), resource_name, props, opts)
-
-
-def split_redis_password(spec: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
-    """Move a literal GCS Redis password out of the spec, into its own secret input.
-
-    The spec stays readable in previews and state; the provider puts the password back into what
-    it sends to Kubernetes. A ``valueFrom.secretKeyRef`` reference is left in place.
-    """
-    gcs = spec.get("gcsFaultToleranceOptions")
-    if not isinstance(gcs, Mapping):
-        return dict(spec), None
-    password = gcs.get("redisPassword")
-    if not isinstance(password, Mapping) or "value" not in password:
-        return dict(spec), None
-    stripped = copy.deepcopy(dict(spec))
-    del stripped["gcsFaultToleranceOptions"]["redisPassword"]
-    return stripped, password["value"]

@@ -32,6 +32,7 @@ from pydantic import (
 
 from .._util.k8s_names import label_value_problem
 from .._util.versions import at_least, parse_version
+from .operator_rules import AUTH_MIN_RAY
 
 __all__ = [
     "DEFAULT_GPU_RESOURCE",
@@ -64,7 +65,6 @@ ENABLE_SERVE_SERVICE_ANNOTATION = "ray.io/enable-serve-service"
 _QUANTITY_RE = re.compile(
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
-_AUTH_MIN_RAY = (2, 52, 0)
 
 _STRICT = ConfigDict(extra="forbid")
 # Models that can hold the Redis password never echo their input in errors (it would show the
@@ -515,7 +515,7 @@ class ClusterSpec(BaseModel):
                 )
             seen.add(group.name)
         version = parse_version(self.ray_version)
-        if self.auth_token and version is not None and not at_least(version, _AUTH_MIN_RAY):
+        if self.auth_token and version is not None and not at_least(version, AUTH_MIN_RAY):
             raise ValueError(
                 f'Got auth_token=True with ray_version "{self.ray_version}". Token '
                 "authentication needs Ray 2.52.0 or later."

@@ -18,16 +18,13 @@ scaling up) to come up, and its deletion waits for KubeRay's finalizers. So the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from .._util.polling import Backoff, Deadline
 from .._util.retry import RetryPolicy
 from .._util.secrets import log_info
-from ..errors import ClusterNotReadyError, KubeError, RayServiceError
+from ..errors import ClusterDeleteTimeoutError, ClusterNotReadyError, RayServiceError
 from ..kube.client import GONE, RAY_CLUSTER, KubeClient, WatchUnavailable
+from ..kube.objects import RawObject, meta
 from ..serve.client import DashboardClient
-from ..serve.dashboard import DashboardTarget
 from . import readiness
 from .inputs import ClusterInputs
 
@@ -44,8 +41,8 @@ PROBE_S = 10.0
 
 
 def wait_ready(
-    kube: KubeClient, inputs: ClusterInputs, deadline: Deadline, obj: dict[str, Any]
-) -> dict[str, Any]:
+    kube: KubeClient, inputs: ClusterInputs, deadline: Deadline, obj: RawObject
+) -> RawObject:
     """Wait until KubeRay reports the head ready AND the dashboard answers through the proxy.
 
     ``obj`` is the object as the last write returned it; changes are awaited with a watch from
@@ -69,10 +66,10 @@ def _wait_ready(
     kube: KubeClient,
     inputs: ClusterInputs,
     deadline: Deadline,
-    obj: dict[str, Any],
+    obj: RawObject,
     waiter: _ChangeWaiter,
     probe: _DashboardProbe,
-) -> dict[str, Any]:
+) -> RawObject:
     last_reason = ""
     while True:
         state = readiness.Readiness.of(obj)
@@ -107,7 +104,8 @@ def wait_gone(kube: KubeClient, inputs: ClusterInputs, deadline: Deadline) -> No
     """Wait until the object is gone (KubeRay's finalizers run first).
 
     Raises:
-        KubeError: Still terminating at ``deadline`` (naming the finalizers left).
+        ClusterDeleteTimeoutError: Still terminating at ``deadline`` (naming the finalizers
+            left).
 
     """
     with kube.within(deadline):
@@ -119,8 +117,8 @@ def _wait_gone(kube: KubeClient, inputs: ClusterInputs, deadline: Deadline) -> N
     waiter = _ChangeWaiter(kube, inputs)
     while obj is not None and obj is not GONE:
         if deadline.expired():
-            finalizers = (obj.get("metadata") or {}).get("finalizers") or []
-            raise KubeError(
+            finalizers = meta(obj).get("finalizers") or []
+            raise ClusterDeleteTimeoutError(
                 f"RayCluster {inputs.resource_id} was still terminating after "
                 f"{deadline.timeout_s:g}s (finalizers: {', '.join(finalizers) or 'none'}); "
                 "run `pulumi destroy` again to keep waiting"
@@ -145,7 +143,7 @@ class _DashboardProbe:
         try:
             if self._client is None:
                 self._client = DashboardClient.for_target(
-                    DashboardTarget.from_input(self._inputs.dashboard()),
+                    self._inputs.dashboard_target(),
                     retry=RetryPolicy(attempts=1, request_s=PROBE_S),
                     deadline=self._deadline,
                 )
@@ -171,9 +169,9 @@ class _ChangeWaiter:
         self._watch = True
         self._delays = Backoff(initial_s=0.2, max_s=3.0, fast_s=30.0, fast_max_s=0.5).delays()
 
-    def next(self, obj: Mapping[str, Any], deadline: Deadline, *, poll: bool) -> dict[str, Any]:
+    def next(self, obj: RawObject, deadline: Deadline, *, poll: bool) -> RawObject:
         """The object after its next change (or a fresh read), or ``GONE``."""
-        version = (obj.get("metadata") or {}).get("resourceVersion")
+        version = meta(obj).get("resourceVersion")
         if self._watch and not poll and version:
             try:
                 changed = self._kube.next_change(

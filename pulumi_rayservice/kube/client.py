@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from .._util.bounded_http import request_deadline
 from .._util.http_failures import EOF_MARKERS, no_answer
@@ -31,6 +31,7 @@ from ..errors import (
     KubeTLSError,
 )
 from .config import api_client
+from .objects import RawEvent, RawObject
 
 T = TypeVar("T")
 MAX_MESSAGE = 500
@@ -60,7 +61,7 @@ class CustomResourceKind:
 
 RAY_CLUSTER = CustomResourceKind("ray.io", "v1", "rayclusters", "RayCluster")
 LEASE_API_VERSION = "coordination.k8s.io/v1"
-GONE: dict[str, Any] = {"gone": True}
+GONE: RawObject = cast(RawObject, {"gone": True})
 """What :meth:`KubeClient.next_change` returns when the object was deleted (compare with ``is``)."""
 
 
@@ -116,7 +117,7 @@ class KubeClient:
 
     # custom resources -----------------------------------------------------------------------
 
-    def get(self, kind: CustomResourceKind, namespace: str, name: str) -> dict[str, Any] | None:
+    def get(self, kind: CustomResourceKind, namespace: str, name: str) -> RawObject | None:
         """The object, or None when it does not exist."""
         try:
             obj = self._call(
@@ -132,44 +133,48 @@ class KubeClient:
             )
         except KubeNotFoundError:
             return None
-        return self._plain(obj)
+        return self._object(obj)
 
     def create(
         self, kind: CustomResourceKind, namespace: str, body: Mapping[str, Any]
-    ) -> dict[str, Any]:
+    ) -> RawObject:
         """POST the object (201). Raises ``KubeConflictError`` when the name is taken."""
         name = body.get("metadata", {}).get("name", "")
-        return self._call(
-            f"create {kind.kind} {namespace}/{name}",
-            lambda timeout: self._custom.create_namespaced_custom_object(
-                kind.group,
-                kind.version,
-                namespace,
-                kind.plural,
-                dict(body),
-                _request_timeout=timeout,
-            ),
+        return self._object(
+            self._call(
+                f"create {kind.kind} {namespace}/{name}",
+                lambda timeout: self._custom.create_namespaced_custom_object(
+                    kind.group,
+                    kind.version,
+                    namespace,
+                    kind.plural,
+                    dict(body),
+                    _request_timeout=timeout,
+                ),
+            )
         )
 
     def merge_patch(
         self, kind: CustomResourceKind, namespace: str, name: str, patch: Mapping[str, Any]
-    ) -> dict[str, Any]:
+    ) -> RawObject:
         """JSON merge patch (RFC 7386) of the object.
 
         Put ``metadata.resourceVersion`` in ``patch`` to make it conditional: a stale version is a
         ``KubeConflictError`` (409).
         """
-        return self._call(
-            f"patch {kind.kind} {namespace}/{name}",
-            lambda timeout: self._custom.patch_namespaced_custom_object(
-                kind.group, kind.version, namespace, kind.plural, name, dict(patch),
-                _content_type=MERGE_PATCH, _request_timeout=timeout,
-            ),
+        return self._object(
+            self._call(
+                f"patch {kind.kind} {namespace}/{name}",
+                lambda timeout: self._custom.patch_namespaced_custom_object(
+                    kind.group, kind.version, namespace, kind.plural, name, dict(patch),
+                    _content_type=MERGE_PATCH, _request_timeout=timeout,
+                ),
+            )
         )  # fmt: skip
 
     def delete(
         self, kind: CustomResourceKind, namespace: str, name: str, *, uid: str | None = None
-    ) -> dict[str, Any] | None:
+    ) -> RawObject | None:
         """DELETE the object; the answer (the object, or a ``Status`` when it went at once).
 
         None when it was already gone. With ``uid``, only that object is deleted (a
@@ -191,7 +196,7 @@ class KubeClient:
             )
         except KubeNotFoundError:
             return None
-        return self._plain(answer)
+        return self._object(answer)
 
     def next_change(
         self,
@@ -200,7 +205,7 @@ class KubeClient:
         name: str,
         resource_version: str,
         timeout_s: float,
-    ) -> dict[str, Any] | None:
+    ) -> RawObject | None:
         """Wait for the next change of one object with a watch from ``resource_version``.
 
         One request per change instead of a poll every fraction of a second, and the change is
@@ -242,7 +247,7 @@ class KubeClient:
                     if kind_of_event == "DELETED":
                         return GONE
                     if kind_of_event in ("ADDED", "MODIFIED"):
-                        return obj
+                        return cast(RawObject, obj)
                     if kind_of_event == "ERROR":
                         raise WatchUnavailable(str(obj.get("message") or "watch error"))
             return None
@@ -259,7 +264,7 @@ class KubeClient:
 
     def get_lease(
         self, namespace: str, name: str, *, deadline: Deadline | None = None
-    ) -> dict[str, Any] | None:
+    ) -> RawObject | None:
         """The Lease, or None when it does not exist."""
         try:
             lease = self._call(
@@ -271,14 +276,14 @@ class KubeClient:
             )
         except KubeNotFoundError:
             return None
-        return self._plain(lease)
+        return self._object(lease)
 
     def create_lease(
         self, namespace: str, body: Mapping[str, Any], *, deadline: Deadline | None = None
-    ) -> dict[str, Any]:
+    ) -> RawObject:
         """POST a Lease. Raises ``KubeConflictError`` when one of that name exists."""
         name = body.get("metadata", {}).get("name", "")
-        return self._plain(
+        return self._object(
             self._call(
                 f"create Lease {namespace}/{name}",
                 lambda timeout: self._coordination.create_namespaced_lease(
@@ -290,13 +295,13 @@ class KubeClient:
 
     def replace_lease(
         self, namespace: str, body: Mapping[str, Any], *, deadline: Deadline | None = None
-    ) -> dict[str, Any]:
+    ) -> RawObject:
         """PUT a Lease conditional on the ``metadata.resourceVersion`` in ``body``.
 
         Raises ``KubeConflictError`` (409) when the Lease changed since that version was read.
         """
         name = body.get("metadata", {}).get("name", "")
-        return self._plain(
+        return self._object(
             self._call(
                 f"update Lease {namespace}/{name}",
                 lambda timeout: self._coordination.replace_namespaced_lease(
@@ -308,20 +313,7 @@ class KubeClient:
 
     # core objects ---------------------------------------------------------------------------
 
-    def get_service(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """The Service as a dict, or None when it does not exist."""
-        try:
-            service = self._call(
-                f"get Service {namespace}/{name}",
-                lambda timeout: self._core.read_namespaced_service(
-                    name, namespace, _request_timeout=timeout
-                ),
-            )
-        except KubeNotFoundError:
-            return None
-        return self._plain(service)
-
-    def events_for(self, namespace: str, name_prefix: str, limit: int = 10) -> list[dict[str, Any]]:
+    def events_for(self, namespace: str, name_prefix: str, limit: int = 10) -> list[RawEvent]:
         """The most recent events about objects whose name starts with ``name_prefix``.
 
         KubeRay and the kubelet report what goes wrong (image pulls, scheduling, validation) as
@@ -336,7 +328,9 @@ class KubeClient:
             )
         except KubeError:
             return []  # events are a diagnosis aid, never a reason to fail
-        items = [self._plain(item) for item in (self._plain(listed).get("items") or [])]
+        items = [
+            cast(RawEvent, self._plain(item)) for item in (self._plain(listed).get("items") or [])
+        ]
         mine = [
             event
             for event in items
@@ -399,6 +393,10 @@ class KubeClient:
                 reason=failure.reason,
             ) from None
 
+    def _object(self, value: Any) -> RawObject:
+        """An object of the API as a plain dict (the client's model types converted)."""
+        return cast(RawObject, self._plain(value))
+
     def _plain(self, value: Any) -> dict[str, Any]:
         if isinstance(value, dict):
             return value
@@ -460,7 +458,7 @@ def _retry_after(error: Any) -> float | None:
         return None
 
 
-def _event_time(event: Mapping[str, Any]) -> str:
+def _event_time(event: RawEvent) -> str:
     return str(
         event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp") or ""
     )

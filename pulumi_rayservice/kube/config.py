@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from .._util.bounded_http import bound_pool_manager, current_remaining
 from .._util.secrets import also_redact
 from .._util.yaml_loader import load_yaml, looks_like_text, read_text_file
-from ..errors import KubeConfigError, ValidationError
+from ..errors import InvalidInputError, KubeConfigError
 
 T = TypeVar("T")
 EXEC_PLUGIN_S = 60.0
@@ -139,7 +139,7 @@ def load_client_configuration(kube: Mapping[str, Any] | None) -> Any:
                 )
     except KubeConfigError:
         raise
-    except ValidationError as error:
+    except InvalidInputError as error:
         raise KubeConfigError(str(error)) from None
     except (config.ConfigException, OSError, ValueError, KeyError, TypeError) as error:
         raise KubeConfigError(f"cannot load {kube_identity(kube)}: {_safe_reason(error)}") from None
@@ -268,7 +268,7 @@ def api_server_of(kube: Mapping[str, Any] | None) -> str | None:
             if path is None:
                 return _in_cluster_server()
             data = load_yaml(read_text_file(str(path)), "the kubeconfig")
-    except (OSError, ValidationError):
+    except (OSError, InvalidInputError):
         return None
     if not isinstance(data, Mapping):
         return None
@@ -329,7 +329,7 @@ def kube_secrets(kube: Any) -> list[str]:
     found = [content]
     try:
         data = load_yaml(content, "the kubeconfig content")
-    except ValidationError:
+    except InvalidInputError:
         return found
     users = data.get("users") if isinstance(data, Mapping) else None
     for entry in users if isinstance(users, list) else []:

@@ -30,6 +30,7 @@ from typing import Any
 from .._util.polling import Backoff, Deadline
 from ..errors import KubeConflictError, KubeError, LockTimeoutError
 from .client import LEASE_API_VERSION, KubeClient
+from .objects import RawObject, meta
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "pulumi-rayservice"
@@ -98,7 +99,7 @@ class LeaseLock:
         self.holder = holder
         self.purpose = purpose
         self.policy = policy or LeasePolicy()
-        self._lease: dict[str, Any] | None = None
+        self._lease: RawObject | None = None
         self._seen_version: str | None = None
         self._seen_at = 0.0
         self._lost: str | None = None
@@ -147,12 +148,12 @@ class LeaseLock:
         self._renewer = threading.Thread(target=self._renew_loop, daemon=True)
         self._renewer.start()
 
-    def _read(self) -> dict[str, Any] | None:
-        lease: dict[str, Any] | None = self._with_rbac_hint(
+    def _read(self) -> RawObject | None:
+        lease: RawObject | None = self._with_rbac_hint(
             lambda: self.kube.get_lease(self.namespace, self.name)
         )
         if lease is not None:
-            version = str((lease.get("metadata") or {}).get("resourceVersion") or "")
+            version = str(meta(lease).get("resourceVersion") or "")
             if version != self._seen_version:
                 self._seen_version, self._seen_at = version, time.monotonic()
         return lease
@@ -313,7 +314,7 @@ class LeaseLock:
 
 def _with_spec(lease: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]:
     """The update body: the Lease as read (its resourceVersion makes the PUT conditional)."""
-    metadata = lease.get("metadata") or {}
+    metadata = meta(lease)
     return {
         "apiVersion": LEASE_API_VERSION,
         "kind": "Lease",

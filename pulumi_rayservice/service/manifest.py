@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .._util.yaml_loader import load_yaml_all, looks_like_text, read_text_file
-from ..errors import ValidationError
+from ..errors import InvalidInputError
 from ..serve.models import SERVE_OPTION_KEYS, ServeConfig
 from .upgrade import Upgrade
 
@@ -75,7 +75,7 @@ def load_manifest(source: str | Path | Mapping[str, Any]) -> RayServiceManifest:
     they are listed in ``other_documents`` for the caller to warn about, never deployed here.
 
     Raises:
-        ValidationError: not a ``ray.io/v1`` RayService, or a field that cannot be honoured
+        InvalidInputError: not a ``ray.io/v1`` RayService, or a field that cannot be honoured
             (named, with what to do instead).
 
     """
@@ -83,7 +83,7 @@ def load_manifest(source: str | Path | Mapping[str, Any]) -> RayServiceManifest:
     services = [d for d in documents if d.get("kind") == "RayService"]
     others = [f"{d.get('kind')}/{_name_of(d)}" for d in documents if d.get("kind") != "RayService"]
     if len(services) != 1:
-        raise ValidationError(
+        raise InvalidInputError(
             f"expected exactly one kind: RayService document, found {len(services)}"
             + (f" (other documents: {', '.join(others)})" if others else "")
         )
@@ -96,19 +96,19 @@ def parse_manifest(doc: Mapping[str, Any]) -> RayServiceManifest:
     """Map one RayService object onto the component's inputs (see the module docstring)."""
     api_version = doc.get("apiVersion")
     if api_version != "ray.io/v1":
-        raise ValidationError(
+        raise InvalidInputError(
             f"apiVersion: got {api_version!r}; only ray.io/v1 is supported "
             "(v1alpha1 is deprecated in KubeRay: convert the manifest to ray.io/v1)"
         )
     metadata = _mapping(doc.get("metadata"), "metadata")
     name = metadata.get("name")
     if not name:
-        raise ValidationError("metadata.name: required (the component takes its name from it)")
+        raise InvalidInputError("metadata.name: required (the component takes its name from it)")
     if not isinstance(name, str):
-        raise ValidationError(f"metadata.name: got {type(name).__name__}; must be a string")
+        raise InvalidInputError(f"metadata.name: got {type(name).__name__}; must be a string")
     namespace = metadata.get("namespace")
     if namespace is not None and not isinstance(namespace, str):
-        raise ValidationError(
+        raise InvalidInputError(
             f"metadata.namespace: got {type(namespace).__name__}; must be a string"
         )
     labels = _mapping(metadata.get("labels"), "metadata.labels")
@@ -135,7 +135,9 @@ def parse_manifest(doc: Mapping[str, Any]) -> RayServiceManifest:
     service, service_problems = _serve_service(spec.get("serveService"))
     problems += service_problems
     if problems:
-        raise ValidationError("RayService manifest cannot be honoured:\n  " + "\n  ".join(problems))
+        raise InvalidInputError(
+            "RayService manifest cannot be honoured:\n  " + "\n  ".join(problems)
+        )
     applications, serve_options = _serve_config(spec.get("serveConfigV2"))
     return RayServiceManifest(
         name=name,
@@ -160,17 +162,17 @@ def _documents(source: str | Path | Mapping[str, Any]) -> list[dict[str, Any]]:
     if isinstance(source, Mapping):
         return [dict(source)]
     if not isinstance(source, str | Path):
-        raise ValidationError(
+        raise InvalidInputError(
             f"manifest: got {type(source).__name__}; must be a path, YAML text or a dict"
         )
     if isinstance(source, Path) or not looks_like_text(source):
         path = Path(source).expanduser()
         if not path.is_file():
-            raise ValidationError(f"{source}: no such manifest file")
+            raise InvalidInputError(f"{source}: no such manifest file")
         try:
             text = read_text_file(path, str(source))
         except OSError as error:
-            raise ValidationError(f"{source}: cannot be read ({error.strerror})") from None
+            raise InvalidInputError(f"{source}: cannot be read ({error.strerror})") from None
         docs = load_yaml_all(text, str(source))
     else:
         docs = load_yaml_all(source, "manifest")
@@ -191,7 +193,7 @@ def _mapping(value: Any, name: str) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise ValidationError(_not_mapping(value, name))
+        raise InvalidInputError(_not_mapping(value, name))
     return value
 
 
@@ -274,15 +276,15 @@ def _serve_config(text: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | Non
     if text is None:
         return [], None
     if not isinstance(text, str):
-        raise ValidationError("spec.serveConfigV2: must be a YAML string (a multi-line scalar)")
+        raise InvalidInputError("spec.serveConfigV2: must be a YAML string (a multi-line scalar)")
     try:
         config = ServeConfig.from_yaml_text(text)
-    except ValidationError as error:
-        raise ValidationError(f"spec.serveConfigV2: {error}") from None
+    except InvalidInputError as error:
+        raise InvalidInputError(f"spec.serveConfigV2: {error}") from None
     full = config.to_serve_dict()
     refused = [k for k in full if k not in (*SERVE_OPTION_KEYS, "applications", "logging_config")]
     if refused:
-        raise ValidationError(
+        raise InvalidInputError(
             "spec.serveConfigV2: "
             + ", ".join(refused)
             + " not supported (target_capacity belongs to incremental upgrades; controller and "
