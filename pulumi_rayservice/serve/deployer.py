@@ -47,6 +47,7 @@ from ..errors import (
     ServeStateUnknownError,
 )
 from .client import DashboardClient
+from .ownership import Claim
 from .status import AppState, ServeSnapshot, same_config
 from .writer_lock import HeldLock
 
@@ -64,8 +65,6 @@ READ_BACK_GRACE_S = 5.0
 POLL_READ_FLOOR_S = 2.0
 """Seconds the last read of a wait gets when the wait slept up to its deadline."""
 
-Guard = Callable[[ServeSnapshot, "AppState | None"], None]
-"""Called under the lock with what runs now, before anything is written; raises to refuse."""
 WriterLock = Callable[[Deadline], "contextlib.AbstractContextManager[HeldLock]"]
 """Takes the cluster's writer lock until the deadline (see :func:`.writer_lock.writer_lock`)."""
 Warn = Callable[[str], None]
@@ -194,7 +193,7 @@ class ServeDeployer:
         desired: Mapping[str, Any] | None,
         *,
         deadline: Deadline,
-        guard: Guard | None = None,
+        claim: Claim | None = None,
         serve_options: Mapping[str, Any] | None = None,
         verbatim: bool = False,
     ) -> Applied:
@@ -205,11 +204,12 @@ class ServeDeployer:
         (http_options, grpc_options, proxy_location) go with the PUT that starts Serve; on a
         running Serve, which ignores them, a difference is an error instead of a silent no-op.
         ``verbatim`` sends ``desired`` exactly as given (a config of someone else's being put
-        back), not normalized as our own app's is.
+        back), not normalized as our own app's is. ``claim`` (a create's) is checked under the
+        lock against what runs, before anything is written (:mod:`.ownership`).
 
         Raises:
             ConcurrentWriterError: other writers kept changing the config under us.
-            ServeStateUnknownError, ImperativeAppsError, AppOwnershipError (from ``guard``),
+            ServeStateUnknownError, ImperativeAppsError, AppOwnershipError (``claim``),
                 LockTimeoutError: refused before anything was written.
             DashboardError: the dashboard failed; ``wrote`` says whether a PUT may have landed.
 
@@ -219,8 +219,8 @@ class ServeDeployer:
         with self.lock(deadline) as held:
             snapshot = self._without_builds(self.proven_snapshot(deadline), name, deadline)
             before = snapshot.apps.get(name)
-            if guard is not None:
-                guard(snapshot, before)
+            if claim is not None and wanted is not None:
+                claim.check(snapshot, name, wanted, self.where)
             current = None if before is None or before.is_deleting else before.deployed_app_config
             # A failed app is PUT again even when unchanged: that is how Serve retries a deploy.
             if wanted == current and not (before is not None and before.is_failed):

@@ -54,7 +54,6 @@ from .._util.secrets import (
     wrap_secret_paths,
 )
 from ..errors import (
-    AppOwnershipError,
     DashboardGoneError,
     DashboardUnreachableError,
     RayServiceError,
@@ -78,7 +77,8 @@ from .inputs import (
 )
 from .models import check_app, check_serve_options
 from .models.checks import app_name_problems
-from .status import AppState, ServeSnapshot
+from .ownership import Claim
+from .status import AppState
 from .writer_lock import writer_lock
 
 CLEANUP_TIMEOUT_S = 120.0
@@ -196,7 +196,7 @@ class ServeApplicationProvider(ResourceProvider):
                     inputs.name,
                     inputs.app,
                     deadline=deadline,
-                    guard=_ownership_guard(inputs),
+                    claim=Claim(adopt=inputs.adopt),
                     serve_options=inputs.serve_options,
                 )
                 state = deployer.wait_applied(inputs.name, applied, deadline, inputs.app)
@@ -295,35 +295,6 @@ def _not_proven_gone(inputs: AppInputs, error: DashboardUnreachableError, comman
         f"removed. Make the dashboard reachable and run `pulumi {command}` again; if the cluster "
         "is gone for good, drop the app from the stack with `pulumi state delete <urn>`"
     )
-
-
-def _ownership_guard(inputs: AppInputs) -> Any:
-    """Refuse to take over an app of that name that differs from ours, unless ``adopt=True``."""
-
-    def guard(snapshot: ServeSnapshot, before: AppState | None) -> None:
-        prefix = route_prefix_of(inputs.app)
-        for other in snapshot.apps.values():
-            taken = other.route_prefix == prefix and not other.is_deleting
-            if other.name != inputs.name and prefix is not None and taken:
-                raise AppOwnershipError(
-                    f"route_prefix {prefix} is already served by app {other.name!r} on "
-                    f"{inputs.target.describe()}; choose another route_prefix"
-                )
-        if before is None or inputs.adopt:
-            return
-        if before.deployed_app_config == inputs.app and not before.is_deleting:
-            return  # exactly what we want runs already: a re-run after an interrupted create
-        if before.deployed_app_config is None:
-            origin = "from Python code (serve.run)"
-        else:
-            origin = "with a different config"
-        raise AppOwnershipError(
-            f"an application named {inputs.name!r} already runs on {inputs.target.describe()} "
-            f"(deployed {origin}) and was not created by this resource; set adopt=True to take it "
-            "over, or choose another name"
-        )
-
-    return guard
 
 
 def _undo_create(deployer: ServeDeployer, inputs: AppInputs, adopted: AppState | None) -> str:
