@@ -43,7 +43,7 @@ from .._util.inputs import (
     unknown_inputs,
 )
 from .._util.normalize import canonical, contains_unknown, strip_provider
-from .._util.polling import Deadline
+from .._util.polling import CLEANUP_TIMEOUT_S, Deadline
 from .._util.secrets import (
     SecretsRedacted,
     check_secret_paths,
@@ -80,8 +80,6 @@ from .models.checks import app_name_problems
 from .ownership import Claim
 from .status import AppState
 from .writer_lock import writer_lock
-
-CLEANUP_TIMEOUT_S = 120.0
 
 
 class ServeApplicationProvider(ResourceProvider):
