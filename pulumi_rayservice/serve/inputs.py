@@ -5,6 +5,14 @@ dict in every engine call. Parsing them in one place gives every call the same t
 app, the dashboard target, the waits, the secrets to keep out of errors. The names and limits of
 the inputs live here too, beside the parsing, so that check, diff and the outputs agree on them.
 Nothing here talks to the dashboard.
+
+Our app is normalized (:func:`~pulumi_rayservice._util.normalize.canonical`) where it enters
+the provider from the engine, and nowhere after. The engine turns every number into a float and
+drops None-valued keys on EVERY call, so there are two doors: Check, which validates the new
+inputs and returns them in Serve's form (:func:`.models.check_app`), and :meth:`AppInputs.parse`
+(with :func:`previous_app` for an update's previous outputs) for every later call. The deployer
+sends and compares what it is given; what Serve reports is normalized once, in :mod:`.status`;
+a config of someone else's is sent exactly as Serve reported it.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ __all__ = [
     "SECRET_PATHS",
     "SERVE_OPTION_SECRETS",
     "AppInputs",
+    "previous_app",
     "route_prefix_of",
     "secrets_in",
 ]
@@ -83,6 +92,15 @@ def route_prefix_of(app: Mapping[str, Any]) -> str | None:
     return None if prefix is None else str(prefix)
 
 
+def previous_app(olds: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The app of an update's previous outputs, normalized as :meth:`AppInputs.parse` does.
+
+    None when they hold no app (outputs of a failed create): there is nothing to roll back to.
+    """
+    app = olds.get("app")
+    return canonical(dict(app)) if isinstance(app, Mapping) else None
+
+
 @dataclass(frozen=True)
 class AppInputs:
     """The checked inputs of one ServeApplication, as the provider uses them."""
@@ -100,7 +118,11 @@ class AppInputs:
 
     @classmethod
     def parse(cls, props: Mapping[str, Any]) -> AppInputs:
-        """Read checked inputs (or previous outputs, which carry the same keys)."""
+        """Read checked inputs (or previous outputs, which carry the same keys).
+
+        ``app`` and ``serve_options`` are normalized here, once for the whole call: what the
+        engine hands back after Check has its ints turned into floats again.
+        """
         raw = {k: props[k] for k in INPUT_KEYS if k in props}
         return cls(
             app=canonical(dict(props["app"])),

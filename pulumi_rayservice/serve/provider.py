@@ -72,6 +72,7 @@ from .inputs import (
     MAX_TIMEOUT_S,
     SECRET_PATHS,
     AppInputs,
+    previous_app,
     route_prefix_of,
     secrets_in,
 )
@@ -209,7 +210,7 @@ class ServeApplicationProvider(ResourceProvider):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Apply the new config in place; on failure put the previous one back (rollback)."""
         inputs = AppInputs.parse(news)
-        previous = canonical(olds.get("app"))
+        previous = previous_app(olds)
         deadline = Deadline(inputs.timeout_s)
         with SecretsRedacted(inputs.secrets()), _deployer(inputs, deadline) as deployer:
             try:
@@ -220,7 +221,7 @@ class ServeApplicationProvider(ResourceProvider):
             except RayServiceError as error:
                 if not deployer.wrote:
                     raise
-                if not inputs.rollback_on_failure or not isinstance(previous, Mapping):
+                if not inputs.rollback_on_failure or previous is None:
                     raise type(error)(
                         f"{error}. The new config was left on the cluster "
                         "(rollback_on_failure=False); the next `pulumi up` applies it again."
@@ -300,8 +301,8 @@ def _undo_create(deployer: ServeDeployer, inputs: AppInputs, adopted: AppState |
     deadline = Deadline(min(inputs.timeout_s, CLEANUP_TIMEOUT_S))
     if adopted is not None and adopted.config is not None and not adopted.is_deleting:
         try:
-            applied = deployer.apply(inputs.name, adopted.config, deadline=deadline, verbatim=True)
-            deployer.wait_applied(inputs.name, applied, deadline, adopted.config)
+            applied = deployer.put_back(inputs.name, adopted, deadline=deadline)
+            deployer.wait_applied(inputs.name, applied, deadline, adopted.deployed_app_config)
         except RayServiceError as restore_error:
             return (
                 f"Putting the adopted config of {inputs.name!r} back failed ({restore_error}); "

@@ -157,6 +157,12 @@ class ServeSnapshot:
         running = bool(data.get("controller_info"))
         return cls(apps=apps, settings=settings, running=running)
 
+    @property
+    def compared_settings(self) -> dict[str, Any]:
+        """``settings`` normalized, to compare with ours (``settings`` is sent back as read)."""
+        result: dict[str, Any] = canonical(self.settings)
+        return result
+
     def carried_configs(self, *, except_name: str) -> dict[str, dict[str, Any]]:
         """Name -> config, exactly as reported, of every other app a PUT must carry.
 
