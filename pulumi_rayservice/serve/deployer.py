@@ -49,7 +49,7 @@ from ..errors import (
 )
 from .client import DashboardClient
 from .ownership import Claim
-from .status import AppState, ServeSnapshot, same_config
+from .status import CONTROLLER_DEAD, AppState, ServeSnapshot, same_config
 from .writer_lock import HeldLock
 
 KEEPS_IMPERATIVE_APPS_SINCE = (2, 12, 0)
@@ -163,7 +163,7 @@ class ServeDeployer:
                     f"{self.where} reports no Serve apps and whether Serve runs cannot be "
                     f"told ({error}); nothing was written"
                 ) from None
-            alive = [state for state in states if state != "DEAD"]
+            alive = [state for state in states if state != CONTROLLER_DEAD]
             if not alive:
                 return snapshot  # proven: no Serve controller lives on this cluster
             if not proof_deadline.sleep(next(delays)):
