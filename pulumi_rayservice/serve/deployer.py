@@ -32,7 +32,7 @@ import contextlib
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pulumi
 
@@ -47,7 +47,6 @@ from ..errors import (
     ServeDeployError,
     ServeStateUnknownError,
 )
-from .client import DashboardClient
 from .ownership import Claim
 from .status import CONTROLLER_DEAD, AppState, ServeSnapshot, same_config
 from .writer_lock import HeldLock
@@ -65,6 +64,36 @@ READ_BACK_GRACE_S = 5.0
 """Seconds the read after a PUT gets even when the PUT used up the deadline."""
 POLL_READ_FLOOR_S = 2.0
 """Seconds the last read of a wait gets when the wait slept up to its deadline."""
+
+
+class ServeApi(Protocol):
+    """The dashboard calls the deployer makes (:class:`.client.DashboardClient` has them)."""
+
+    description: str
+    """The dashboard, for messages."""
+
+    def get_applications(self, *, deadline: Deadline | None = None) -> dict[str, Any]:
+        """Serve's declarative GET answer: settings, every app's config and status."""
+        ...
+
+    def put_applications(
+        self, config: Mapping[str, Any], *, deadline: Deadline | None = None
+    ) -> None:
+        """Serve's PUT: replace the whole set of declarative apps, sent once."""
+        ...
+
+    def serve_controller_states(self, *, deadline: Deadline | None = None) -> list[str]:
+        """The states of Serve's controller actors, from Ray's state API."""
+        ...
+
+    def version(self, *, deadline: Deadline | None = None) -> dict[str, Any]:
+        """The dashboard's API and Ray versions."""
+        ...
+
+    def close(self) -> None:
+        """Release the connections."""
+        ...
+
 
 WriterLock = Callable[[Deadline], "contextlib.AbstractContextManager[HeldLock]"]
 """Takes the cluster's writer lock until the deadline (see :func:`.writer_lock.writer_lock`)."""
@@ -113,7 +142,7 @@ class ServeDeployer:
     ran before the first such PUT (what a failed adoption puts back).
     """
 
-    client: DashboardClient
+    client: ServeApi
     lock: WriterLock
     backoff: Backoff = field(default_factory=Backoff)
     warn: Warn = pulumi.log.warn
