@@ -36,8 +36,8 @@ from pulumi_rayservice.cluster.inputs import INPUT_KEYS as CLUSTER_KEYS
 from pulumi_rayservice.cluster.inputs import ClusterInputs
 from pulumi_rayservice.cluster.provider import RayClusterProvider
 from pulumi_rayservice.serve.dashboard import check_dashboard
+from pulumi_rayservice.serve.inputs import INPUT_KEYS as SERVE_KEYS
 from pulumi_rayservice.serve.models import check_app
-from pulumi_rayservice.serve.provider import INPUT_KEYS as SERVE_KEYS
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
 from tests.fake_kube import RAYCLUSTERS
 from tests.fake_kube.admission import raycluster_schema

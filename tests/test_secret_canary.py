@@ -39,8 +39,9 @@ from pulumi_rayservice.errors import RayServiceError
 from pulumi_rayservice.kube.config import api_client, load_client_configuration
 from pulumi_rayservice.serve.client import DashboardClient
 from pulumi_rayservice.serve.dashboard import DashboardTarget
+from pulumi_rayservice.serve.inputs import AppInputs
 from pulumi_rayservice.serve.models.config import HTTPOptions
-from pulumi_rayservice.serve.provider import AppInputs, ServeApplicationProvider
+from pulumi_rayservice.serve.provider import ServeApplicationProvider
 from pulumi_rayservice.serve.transport import KubeProxyTransport
 from tests.fake_kube import FakeKubeServer, Scenario
 from tests.fake_kube.fixtures import sample_cluster_spec

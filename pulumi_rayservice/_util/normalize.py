@@ -2,8 +2,11 @@
 
 The engine sends every number as a float (``2`` arrives as ``2.0``) and drops keys whose value is
 None. Serve and Kubernetes both care about ints (``price: 3`` must stay ``3``, or a replica computes
-``6.0``), and a diff must not see ``2.0`` vs ``2`` as a change. Every provider runs its inputs and
-what it reads back through :func:`canonical` before comparing or sending them.
+``6.0``), and a diff must not see ``2.0`` vs ``2`` as a change. A value goes through
+:func:`canonical` once, where it enters: a provider's Check and the parsing of its inputs on every
+later call (the engine floats them again between calls), and the parsing of what a server
+reports. Code past that point trusts the value and does not normalize it again (for Serve:
+``serve/inputs.py`` and ``serve/status.py``).
 """
 
 from __future__ import annotations

@@ -10,6 +10,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+CLEANUP_TIMEOUT_S = 120.0
+"""Longest a failed create or update spends putting things back (at most its own ``timeout_s``).
+
+Removing what a failed create made, or rolling a failed update back, must not take as long as
+the operation that failed: the user learns what was left within two minutes, and the error says
+what state the cleanup left behind if it ran out of time.
+"""
+
 
 @dataclass(frozen=True)
 class Backoff:

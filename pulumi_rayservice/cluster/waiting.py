@@ -18,7 +18,7 @@ scaling up) to come up, and its deletion waits for KubeRay's finalizers. So the 
 
 from __future__ import annotations
 
-from .._util.polling import Backoff, Deadline
+from .._util.polling import CLEANUP_TIMEOUT_S, Backoff, Deadline
 from .._util.retry import RetryPolicy
 from .._util.secrets import log_info
 from ..errors import ClusterDeleteTimeoutError, ClusterNotReadyError, RayServiceError
@@ -30,8 +30,6 @@ from .inputs import ClusterInputs
 
 __all__ = ["CLEANUP_TIMEOUT_S", "after_failed_create", "wait_gone", "wait_ready"]
 
-#: How long a failed create waits for the object to be deleted again (at most ``timeout_s``).
-CLEANUP_TIMEOUT_S = 120.0
 #: How long the events that explain a timeout are read for, once the deadline has passed.
 DIAGNOSIS_S = 5.0
 #: The least time the read after a wait gets (the wait may have slept up to its deadline).

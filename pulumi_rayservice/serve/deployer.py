@@ -11,8 +11,10 @@ never changed, whatever fails and whoever else writes at the same time:
   second would drop every app, so an empty answer is believed only when Ray's state API shows no
   live Serve controller; in doubt nothing is written.
 - Other owners' apps are carried over exactly as Serve reports them (nulls, ``1.0``, every key);
-  only our own app is normalized. Apps deployed from Python (``serve.run``) cannot be carried: on
-  a Ray that would delete them the write is refused, naming them.
+  our own app is sent as the checked inputs give it, normalized once where it entered the
+  provider (:mod:`.inputs`): nothing here normalizes again. Apps deployed from Python
+  (``serve.run``) cannot be carried: on a Ray that would delete them the write is refused,
+  naming them.
 - The PUT is sent once. A lost answer is settled by reading, and a retry reads and merges again:
   a body built from an old read is never sent.
 - Every write is verified by reading again: ours is as written and every other app that was there
@@ -30,11 +32,10 @@ import contextlib
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pulumi
 
-from .._util.normalize import canonical
 from .._util.polling import Backoff, Deadline
 from .._util.versions import at_least, parse_version
 from ..errors import (
@@ -46,8 +47,8 @@ from ..errors import (
     ServeDeployError,
     ServeStateUnknownError,
 )
-from .client import DashboardClient
-from .status import AppState, ServeSnapshot, same_config
+from .ownership import Claim
+from .status import CONTROLLER_DEAD, AppState, ServeSnapshot, same_config
 from .writer_lock import HeldLock
 
 KEEPS_IMPERATIVE_APPS_SINCE = (2, 12, 0)
@@ -64,8 +65,36 @@ READ_BACK_GRACE_S = 5.0
 POLL_READ_FLOOR_S = 2.0
 """Seconds the last read of a wait gets when the wait slept up to its deadline."""
 
-Guard = Callable[[ServeSnapshot, "AppState | None"], None]
-"""Called under the lock with what runs now, before anything is written; raises to refuse."""
+
+class ServeApi(Protocol):
+    """The dashboard calls the deployer makes (:class:`.client.DashboardClient` has them)."""
+
+    description: str
+    """The dashboard, for messages."""
+
+    def get_applications(self, *, deadline: Deadline | None = None) -> dict[str, Any]:
+        """Serve's declarative GET answer: settings, every app's config and status."""
+        ...
+
+    def put_applications(
+        self, config: Mapping[str, Any], *, deadline: Deadline | None = None
+    ) -> None:
+        """Serve's PUT: replace the whole set of declarative apps, sent once."""
+        ...
+
+    def serve_controller_states(self, *, deadline: Deadline | None = None) -> list[str]:
+        """The states of Serve's controller actors, from Ray's state API."""
+        ...
+
+    def version(self, *, deadline: Deadline | None = None) -> dict[str, Any]:
+        """The dashboard's API and Ray versions."""
+        ...
+
+    def close(self) -> None:
+        """Release the connections."""
+        ...
+
+
 WriterLock = Callable[[Deadline], "contextlib.AbstractContextManager[HeldLock]"]
 """Takes the cluster's writer lock until the deadline (see :func:`.writer_lock.writer_lock`)."""
 Warn = Callable[[str], None]
@@ -80,10 +109,14 @@ class Applied:
 
 
 def _require_running_options(running: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
-    """Refuse cluster-level options that differ from what the running Serve uses."""
+    """Refuse cluster-level options that differ from what the running Serve uses.
+
+    ``running`` and ``wanted`` are both normalized (:attr:`.ServeSnapshot.compared_settings`,
+    :class:`.AppInputs`).
+    """
     differences = []
-    for key, value in canonical(dict(wanted)).items():
-        current = canonical(running.get(key))
+    for key, value in wanted.items():
+        current = running.get(key)
         if isinstance(value, Mapping):
             current_map = current if isinstance(current, Mapping) else {}
             differences += [
@@ -109,7 +142,7 @@ class ServeDeployer:
     ran before the first such PUT (what a failed adoption puts back).
     """
 
-    client: DashboardClient
+    client: ServeApi
     lock: WriterLock
     backoff: Backoff = field(default_factory=Backoff)
     warn: Warn = pulumi.log.warn
@@ -159,7 +192,7 @@ class ServeDeployer:
                     f"{self.where} reports no Serve apps and whether Serve runs cannot be "
                     f"told ({error}); nothing was written"
                 ) from None
-            alive = [state for state in states if state != "DEAD"]
+            alive = [state for state in states if state != CONTROLLER_DEAD]
             if not alive:
                 return snapshot  # proven: no Serve controller lives on this cluster
             if not proof_deadline.sleep(next(delays)):
@@ -194,33 +227,60 @@ class ServeDeployer:
         desired: Mapping[str, Any] | None,
         *,
         deadline: Deadline,
-        guard: Guard | None = None,
+        claim: Claim | None = None,
         serve_options: Mapping[str, Any] | None = None,
-        verbatim: bool = False,
     ) -> Applied:
         """Make the cluster's config hold ``desired`` for app ``name`` (None: remove it).
 
-        Sends no PUT when the cluster already runs exactly that (an identical PUT still bumps
-        Serve's deploy time and makes the app report DEPLOYING for a moment). ``serve_options``
-        (http_options, grpc_options, proxy_location) go with the PUT that starts Serve; on a
-        running Serve, which ignores them, a difference is an error instead of a silent no-op.
-        ``verbatim`` sends ``desired`` exactly as given (a config of someone else's being put
-        back), not normalized as our own app's is.
+        ``desired`` and ``serve_options`` are our own, as :class:`.AppInputs` gives them
+        (normalized): they are sent and compared as given. Sends no PUT when the cluster already
+        runs exactly that (an identical PUT still bumps Serve's deploy time and makes the app
+        report DEPLOYING for a moment). ``serve_options`` (http_options, grpc_options,
+        proxy_location) go with the PUT that starts Serve; on a running Serve, which ignores
+        them, a difference is an error instead of a silent no-op. ``claim`` (a create's) is
+        checked under the lock against what runs, before anything is written
+        (:mod:`.ownership`).
 
         Raises:
             ConcurrentWriterError: other writers kept changing the config under us.
-            ServeStateUnknownError, ImperativeAppsError, AppOwnershipError (from ``guard``),
+            ServeStateUnknownError, ImperativeAppsError, AppOwnershipError (``claim``),
                 LockTimeoutError: refused before anything was written.
             DashboardError: the dashboard failed; ``wrote`` says whether a PUT may have landed.
 
         """
-        wanted = canonical(dict(desired)) if desired is not None else None
-        to_send = copy.deepcopy(dict(desired)) if verbatim and desired is not None else wanted
+        wanted = dict(desired) if desired is not None else None
+        return self._apply(
+            name, wanted, wanted, deadline=deadline, claim=claim, serve_options=serve_options
+        )
+
+    def put_back(self, name: str, state: AppState, *, deadline: Deadline) -> Applied:
+        """Make the cluster run ``state``'s config for app ``name`` again (an adopted app).
+
+        The config is someone else's: it is sent exactly as Serve reported it (nulls, ``1.0``,
+        every key), and compared in its normalized form. ``apply``'s failures apply.
+        """
+        if state.config is None or state.deployed_app_config is None:
+            raise ValueError(f"{name!r} has no declarative config to put back")
+        return self._apply(
+            name, state.deployed_app_config, copy.deepcopy(state.config), deadline=deadline
+        )
+
+    def _apply(
+        self,
+        name: str,
+        wanted: dict[str, Any] | None,
+        to_send: dict[str, Any] | None,
+        *,
+        deadline: Deadline,
+        claim: Claim | None = None,
+        serve_options: Mapping[str, Any] | None = None,
+    ) -> Applied:
+        """``apply`` of ``to_send``, compared with what runs in its normalized form ``wanted``."""
         with self.lock(deadline) as held:
             snapshot = self._without_builds(self.proven_snapshot(deadline), name, deadline)
             before = snapshot.apps.get(name)
-            if guard is not None:
-                guard(snapshot, before)
+            if claim is not None and wanted is not None:
+                claim.check(snapshot, name, wanted, self.where)
             current = None if before is None or before.is_deleting else before.deployed_app_config
             # A failed app is PUT again even when unchanged: that is how Serve retries a deploy.
             if wanted == current and not (before is not None and before.is_failed):
@@ -231,29 +291,34 @@ class ServeDeployer:
             settings = dict(snapshot.settings)
             if serve_options and wanted is not None:
                 if snapshot.running:
-                    _require_running_options(snapshot.settings, serve_options)
+                    _require_running_options(snapshot.compared_settings, serve_options)
                 else:
                     settings.update(serve_options)
             if not self.wrote:
                 self.replaced = before
-            self._write(name, to_send, snapshot, settings, held, deadline)
+            self._write(name, wanted, to_send, snapshot, settings, held, deadline)
             return Applied(before=before, put=True)
 
     def _write(
         self,
         name: str,
         wanted: dict[str, Any] | None,
+        to_send: dict[str, Any] | None,
         snapshot: ServeSnapshot,
         settings: dict[str, Any],
         held: HeldLock,
         deadline: Deadline,
     ) -> None:
-        """PUT ours merged into ``snapshot``, then verify; merge again while others drop apps."""
+        """PUT ``to_send`` merged into ``snapshot``, verify; merge again while others drop apps.
+
+        Verified means: Serve runs ``wanted`` (the normalized form of ``to_send``) for ``name``,
+        and every app carried is still there.
+        """
         carried = snapshot.carried_configs(except_name=name)
         for round_ in range(1, self.max_merges + 2):
             body = {
                 **settings,
-                "applications": [*carried.values(), *([wanted] if wanted is not None else [])],
+                "applications": [*carried.values(), *([to_send] if to_send is not None else [])],
             }
             held.check_held()
             unanswered = self._put(name, body, deadline)
@@ -363,12 +428,16 @@ class ServeDeployer:
     def wait_applied(
         self, name: str, applied: Applied, deadline: Deadline, wanted: Mapping[str, Any] | None
     ) -> AppState:
-        """Wait for the outcome of an ``apply``: a new deploy if it PUT, else the current one."""
+        """Wait for the outcome of an ``apply``: a new deploy if it PUT, else the current one.
+
+        ``wanted`` is the config applied, normalized (what ``apply`` took, or ``put_back``'s
+        ``deployed_app_config``).
+        """
         return self.wait_running(
             name,
             since=applied.before if applied.put else None,
             deadline=deadline,
-            wanted=canonical(dict(wanted)) if wanted is not None else None,
+            wanted=wanted,
         )
 
     def wait_running(
@@ -382,8 +451,9 @@ class ServeDeployer:
         """Poll until ``name`` is RUNNING with all deployments HEALTHY after our PUT.
 
         ``since`` is the app as it was before the PUT: a status older than that PUT (same
-        ``last_deployed_time_s``) is not an answer yet. ``wanted`` is the config we wrote: if the
-        app disappears or runs another config, another writer replaced the config.
+        ``last_deployed_time_s``) is not an answer yet. ``wanted`` is the config we wrote
+        (normalized): if the app disappears or runs another config, another writer replaced the
+        config.
 
         Raises:
             ServeDeployError: DEPLOY_FAILED (Serve's message), or the deadline passed (the
@@ -450,7 +520,7 @@ def _holds(snapshot: ServeSnapshot, name: str, wanted: Mapping[str, Any] | None)
         state is not None
         and not state.is_deleting
         and state.deployed_app_config is not None
-        and same_config(state.deployed_app_config, canonical(dict(wanted)))
+        and same_config(state.deployed_app_config, wanted)
     )
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from pulumi.dynamic import (
@@ -36,8 +35,6 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 
 from .._util.inputs import (
-    DAY_S,
-    HOUR_S,
     changed_inputs,
     check_flag,
     check_seconds,
@@ -46,7 +43,7 @@ from .._util.inputs import (
     unknown_inputs,
 )
 from .._util.normalize import canonical, contains_unknown, strip_provider
-from .._util.polling import Deadline
+from .._util.polling import CLEANUP_TIMEOUT_S, Deadline
 from .._util.secrets import (
     SecretsRedacted,
     check_secret_paths,
@@ -54,112 +51,36 @@ from .._util.secrets import (
     log_warn,
     paths_under,
     redacting,
-    text_leaves,
-    values_at,
     wrap_secret_paths,
 )
 from ..errors import (
-    AppOwnershipError,
     DashboardGoneError,
     DashboardUnreachableError,
     RayServiceError,
 )
-from ..kube.config import kube_secrets
 from .client import DashboardClient
-from .dashboard import DashboardTarget, check_dashboard, same_target
+from .dashboard import check_dashboard, same_target
 from .deployer import ServeDeployer
+from .inputs import (
+    APP_KEYS,
+    CHANGE_KEYS,
+    DEFAULT_TIMEOUT_S,
+    FLAG_KEYS,
+    INPUT_DEFAULTS,
+    INPUT_KEYS,
+    MAX_DRAIN_S,
+    MAX_TIMEOUT_S,
+    SECRET_PATHS,
+    AppInputs,
+    previous_app,
+    route_prefix_of,
+    secrets_in,
+)
 from .models import check_app, check_serve_options
 from .models.checks import app_name_problems
-from .status import AppState, ServeSnapshot
+from .ownership import Claim
+from .status import AppState
 from .writer_lock import writer_lock
-
-DEFAULT_TIMEOUT_S = 600.0
-CLEANUP_TIMEOUT_S = 120.0
-INPUT_KEYS = (
-    "app", "dashboard", "token", "timeout_s", "adopt", "rollback_on_failure", "serve_options",
-    "drain_s", "cluster_revision", "wait_for_removal", "owner", "secret_paths",
-)  # fmt: skip
-CHANGE_KEYS = tuple(key for key in INPUT_KEYS if key not in ("owner", "secret_paths"))
-"""Inputs whose change is a change of the app (``owner`` only names the stack in lock holders,
-``secret_paths`` only says which outputs are secret)."""
-INPUT_DEFAULTS: dict[str, Any] = {
-    "timeout_s": 600,
-    "adopt": False,
-    "rollback_on_failure": True,
-    "drain_s": 0,
-    "wait_for_removal": True,
-}
-FLAG_KEYS = ("adopt", "rollback_on_failure", "wait_for_removal")
-MAX_TIMEOUT_S = DAY_S
-"""Longest ``timeout_s``: a deploy that takes a day is stuck, and a bound keeps waits finite."""
-MAX_DRAIN_S = HOUR_S
-"""Longest ``drain_s``: in-flight requests, not sessions; the delete blocks for that long."""
-SECRET_PATHS = (("token",), ("dashboard", "token"), ("dashboard", "kube", "content"))
-APP_KEYS = ("app", "deployed_app")
-"""Inputs and outputs that hold the app: secret at the paths the ``secret_paths`` input names."""
-SERVE_OPTION_SECRETS = (("serve_options", "http_options", "ssl_keyfile_password"),)
-
-
-def secrets_in(props: Mapping[str, Any]) -> list[str]:
-    """Every secret value in inputs or outputs of a ServeApplication (never raises).
-
-    The token, kubeconfig content and the credentials inside it, the SSL key password of the
-    Serve options: what an error or a log line of the call must not show.
-    """
-    paths = [*SECRET_PATHS, *SERVE_OPTION_SECRETS, *paths_under(props, APP_KEYS)]
-    found = text_leaves(values_at(props, paths))
-    for kube in values_at(props, (("dashboard", "kube"),)):
-        found.extend(kube_secrets(kube))
-    return found
-
-
-@dataclass(frozen=True)
-class AppInputs:
-    """The checked inputs of one ServeApplication, as the provider uses them."""
-
-    app: dict[str, Any] = field(repr=False)
-    target: DashboardTarget
-    timeout_s: float
-    adopt: bool
-    rollback_on_failure: bool
-    serve_options: dict[str, Any] | None = field(repr=False)
-    drain_s: float
-    wait_for_removal: bool
-    owner: str | None
-    raw: dict[str, Any] = field(repr=False)
-
-    @classmethod
-    def parse(cls, props: Mapping[str, Any]) -> AppInputs:
-        """Read checked inputs (or previous outputs, which carry the same keys)."""
-        raw = {k: props[k] for k in INPUT_KEYS if k in props}
-        return cls(
-            app=canonical(dict(props["app"])),
-            target=DashboardTarget.from_input(props["dashboard"], props.get("token")),
-            timeout_s=float(props.get("timeout_s") or DEFAULT_TIMEOUT_S),
-            adopt=bool(props.get("adopt", False)),
-            rollback_on_failure=bool(props.get("rollback_on_failure", True)),
-            serve_options=canonical(dict(props["serve_options"]))
-            if props.get("serve_options")
-            else None,
-            drain_s=float(props.get("drain_s") or 0),
-            wait_for_removal=bool(props.get("wait_for_removal", True)),
-            owner=str(props["owner"]) if props.get("owner") else None,
-            raw=raw,
-        )
-
-    @property
-    def name(self) -> str:
-        """The Serve application name (part of the identity)."""
-        return str(self.app["name"])
-
-    @property
-    def resource_id(self) -> str:
-        """The Pulumi id: app name and dashboard identity, no secrets."""
-        return f"{self.name}@{self.target.key}"
-
-    def secrets(self) -> list[str]:
-        """The secret values of this call, to blank out of any error message."""
-        return secrets_in(self.raw)
 
 
 class ServeApplicationProvider(ResourceProvider):
@@ -274,7 +195,7 @@ class ServeApplicationProvider(ResourceProvider):
                     inputs.name,
                     inputs.app,
                     deadline=deadline,
-                    guard=_ownership_guard(inputs),
+                    claim=Claim(adopt=inputs.adopt),
                     serve_options=inputs.serve_options,
                 )
                 state = deployer.wait_applied(inputs.name, applied, deadline, inputs.app)
@@ -289,7 +210,7 @@ class ServeApplicationProvider(ResourceProvider):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Apply the new config in place; on failure put the previous one back (rollback)."""
         inputs = AppInputs.parse(news)
-        previous = canonical(olds.get("app"))
+        previous = previous_app(olds)
         deadline = Deadline(inputs.timeout_s)
         with SecretsRedacted(inputs.secrets()), _deployer(inputs, deadline) as deployer:
             try:
@@ -300,7 +221,7 @@ class ServeApplicationProvider(ResourceProvider):
             except RayServiceError as error:
                 if not deployer.wrote:
                     raise
-                if not inputs.rollback_on_failure or not isinstance(previous, Mapping):
+                if not inputs.rollback_on_failure or previous is None:
                     raise type(error)(
                         f"{error}. The new config was left on the cluster "
                         "(rollback_on_failure=False); the next `pulumi up` applies it again."
@@ -356,12 +277,6 @@ class ServeApplicationProvider(ResourceProvider):
                 deployer.wait_gone(inputs.name, deadline=deadline)
 
 
-def route_prefix_of(app: Mapping[str, Any]) -> str | None:
-    """Serve's route prefix of an app config (Serve's default is "/")."""
-    prefix = app.get("route_prefix", "/")
-    return None if prefix is None else str(prefix)
-
-
 def _deployer(inputs: AppInputs, deadline: Deadline | None = None) -> ServeDeployer:
     target = inputs.target
     return ServeDeployer(
@@ -381,42 +296,13 @@ def _not_proven_gone(inputs: AppInputs, error: DashboardUnreachableError, comman
     )
 
 
-def _ownership_guard(inputs: AppInputs) -> Any:
-    """Refuse to take over an app of that name that differs from ours, unless ``adopt=True``."""
-
-    def guard(snapshot: ServeSnapshot, before: AppState | None) -> None:
-        prefix = route_prefix_of(inputs.app)
-        for other in snapshot.apps.values():
-            taken = other.route_prefix == prefix and not other.is_deleting
-            if other.name != inputs.name and prefix is not None and taken:
-                raise AppOwnershipError(
-                    f"route_prefix {prefix} is already served by app {other.name!r} on "
-                    f"{inputs.target.describe()}; choose another route_prefix"
-                )
-        if before is None or inputs.adopt:
-            return
-        if before.deployed_app_config == inputs.app and not before.is_deleting:
-            return  # exactly what we want runs already: a re-run after an interrupted create
-        if before.deployed_app_config is None:
-            origin = "from Python code (serve.run)"
-        else:
-            origin = "with a different config"
-        raise AppOwnershipError(
-            f"an application named {inputs.name!r} already runs on {inputs.target.describe()} "
-            f"(deployed {origin}) and was not created by this resource; set adopt=True to take it "
-            "over, or choose another name"
-        )
-
-    return guard
-
-
 def _undo_create(deployer: ServeDeployer, inputs: AppInputs, adopted: AppState | None) -> str:
     """Put the cluster back as it was before a failed create; say what was left."""
     deadline = Deadline(min(inputs.timeout_s, CLEANUP_TIMEOUT_S))
     if adopted is not None and adopted.config is not None and not adopted.is_deleting:
         try:
-            applied = deployer.apply(inputs.name, adopted.config, deadline=deadline, verbatim=True)
-            deployer.wait_applied(inputs.name, applied, deadline, adopted.config)
+            applied = deployer.put_back(inputs.name, adopted, deadline=deadline)
+            deployer.wait_applied(inputs.name, applied, deadline, adopted.deployed_app_config)
         except RayServiceError as restore_error:
             return (
                 f"Putting the adopted config of {inputs.name!r} back failed ({restore_error}); "

@@ -11,8 +11,9 @@ from pulumi.dynamic import Resource
 from .._util.owner import stack_owner
 from .._util.secrets import secret_paths_of
 from .dashboard import Dashboard, dashboard_to_inputs
+from .inputs import DEFAULT_TIMEOUT_S
 from .models import ServeApp
-from .provider import DEFAULT_TIMEOUT_S, ServeApplicationProvider
+from .provider import ServeApplicationProvider
 
 
 class ServeApplication(Resource, module="rayservice", name="ServeApplication"):

@@ -7,6 +7,11 @@ after it (to verify) and while waiting (to judge), so the parsing and the judgin
 Two views of an app's config are kept apart on purpose: ``config`` is exactly what Serve reports
 (nulls, ``1.0`` and every key kept), the only form in which another owner's app may be sent back;
 ``deployed_app_config`` is its normalized form, used to compare with the config of our own app.
+
+Statuses are compared with the members of :class:`ApplicationStatus` and
+:class:`DeploymentStatus` (``str`` Enums, as in Ray's ``serve/_private/common.py``), but kept as
+the plain strings Serve sent: a newer Ray may report a status this package does not know, and
+what reaches the engine as an output must be a plain ``str``.
 """
 
 from __future__ import annotations
@@ -15,14 +20,37 @@ import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from .._util.normalize import canonical
 
-RUNNING = "RUNNING"
-DEPLOY_FAILED = "DEPLOY_FAILED"
-DELETING = "DELETING"
-HEALTHY = "HEALTHY"
+
+class ApplicationStatus(str, Enum):
+    """The status of a Serve application (Ray's ``ApplicationStatus``)."""
+
+    NOT_STARTED = "NOT_STARTED"
+    DEPLOYING = "DEPLOYING"
+    DEPLOY_FAILED = "DEPLOY_FAILED"
+    """Serve gave up on this version of the app (its message says why)."""
+    RUNNING = "RUNNING"
+    UNHEALTHY = "UNHEALTHY"
+    DELETING = "DELETING"
+
+
+class DeploymentStatus(str, Enum):
+    """The status of one deployment of a Serve application (Ray's ``DeploymentStatus``)."""
+
+    UPDATING = "UPDATING"
+    HEALTHY = "HEALTHY"
+    UNHEALTHY = "UNHEALTHY"
+    DEPLOY_FAILED = "DEPLOY_FAILED"
+    UPSCALING = "UPSCALING"
+    DOWNSCALING = "DOWNSCALING"
+
+
+CONTROLLER_DEAD = "DEAD"
+"""Ray's state of an actor that is gone for good: a shut-down Serve controller stays listed so."""
 IMPERATIVE = "imperative"
 MAX_MESSAGE = 400
 
@@ -36,6 +64,7 @@ class DeploymentState:
     """One deployment's status and message."""
 
     status: str
+    """As Serve reported it; compare with :class:`DeploymentStatus`."""
     message: str
 
 
@@ -45,6 +74,7 @@ class AppState:
 
     name: str
     status: str
+    """As Serve reported it; compare with :class:`ApplicationStatus`."""
     message: str
     last_deployed_time_s: float | None
     route_prefix: str | None
@@ -82,8 +112,8 @@ class AppState:
     @property
     def is_running(self) -> bool:
         """RUNNING with every deployment HEALTHY: what "deployed" means for a ServeApplication."""
-        return self.status == RUNNING and all(
-            d.status == HEALTHY for d in self.deployments.values()
+        return self.status == ApplicationStatus.RUNNING and all(
+            d.status == DeploymentStatus.HEALTHY for d in self.deployments.values()
         )
 
     @property
@@ -93,12 +123,12 @@ class AppState:
         Any PUT of the config, whoever sends it and even unchanged, cancels that build and starts
         it again (Serve's ``apply_app_config`` while no code version is set).
         """
-        return self.status == "DEPLOYING" and not self.deployments
+        return self.status == ApplicationStatus.DEPLOYING and not self.deployments
 
     @property
     def is_deleting(self) -> bool:
         """Serve is removing the app: it is on its way out and must never be sent back."""
-        return self.status == DELETING
+        return self.status == ApplicationStatus.DELETING
 
     @property
     def is_imperative(self) -> bool:
@@ -114,7 +144,7 @@ class AppState:
     @property
     def is_failed(self) -> bool:
         """Serve gave up on this version of the app (a retry of the same config will not help)."""
-        return self.status == DEPLOY_FAILED
+        return self.status == ApplicationStatus.DEPLOY_FAILED
 
     def deployment_statuses(self) -> dict[str, str]:
         """Deployment name -> status, for outputs."""
@@ -126,7 +156,7 @@ class AppState:
         if self.message:
             parts.append(shorten(self.message))
         for name, dep in sorted(self.deployments.items()):
-            if dep.status != HEALTHY:
+            if dep.status != DeploymentStatus.HEALTHY:
                 detail = f"{name} {dep.status}"
                 if dep.message:
                     detail += f": {shorten(dep.message)}"
@@ -156,6 +186,12 @@ class ServeSnapshot:
         # cannot reach the controller: ``running`` False is not proof of anything on its own.
         running = bool(data.get("controller_info"))
         return cls(apps=apps, settings=settings, running=running)
+
+    @property
+    def compared_settings(self) -> dict[str, Any]:
+        """``settings`` normalized, to compare with ours (``settings`` is sent back as read)."""
+        result: dict[str, Any] = canonical(self.settings)
+        return result
 
     def carried_configs(self, *, except_name: str) -> dict[str, dict[str, Any]]:
         """Name -> config, exactly as reported, of every other app a PUT must carry.
