@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProxyError
 from urllib3.exceptions import SSLError as Urllib3SSLError
 
+from .text import clip
+
 __all__ = ["EOF_MARKERS", "NoAnswer", "no_answer"]
 
 _CAUSES = (
@@ -98,5 +100,4 @@ def _tls_reason(error: BaseException) -> str:
     reason = getattr(error, "verify_message", None) or getattr(error, "reason", None)
     if isinstance(reason, str) and reason:
         return reason.lower().replace("_", " ")
-    text = " ".join(str(error).split())
-    return text[:120] if text else type(error).__name__
+    return clip(error, 120) or type(error).__name__

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._util.text import clip
 from ..kube.objects import RawCondition, RawEvent, RawObject, meta, status
 
 HEAD_POD_READY = "HeadPodReady"
@@ -61,9 +62,9 @@ def describe_condition(cond: RawCondition) -> str:
     """``Type=Status (Reason: message)`` as one short line."""
     text = f"{cond.get('type')}={cond.get('status')}"
     reason = str(cond.get("reason") or "")
-    message = " ".join(str(cond.get("message") or "").split())
+    message = clip(cond.get("message") or "", 200)
     if reason or message:
-        text += f" ({reason}{': ' if reason and message else ''}{message[:200]})"
+        text += f" ({reason}{': ' if reason and message else ''}{message})"
     return text
 
 
@@ -80,7 +81,7 @@ def describe_events(events: Sequence[RawEvent], limit: int = 5) -> str:
     lines = []
     for event in picked:
         target = (event.get("involvedObject") or {}).get("name", "")
-        message = " ".join(str(event.get("message") or "").split())[:200]
+        message = clip(event.get("message") or "", 200)
         lines.append(f"{event.get('reason', '')} on {target}: {message}")
     return " | ".join(lines)
 

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .._util.text import clip
+
 __all__ = ["SpecViolation", "join_path", "short_repr"]
 
 # A path segment that can be written as ``.name``; anything else (``nvidia.com/gpu``) as ``[key]``.
@@ -51,5 +53,4 @@ def join_path(path: str, part: str | int) -> str:
 
 def short_repr(value: Any) -> str:
     """``repr(value)``, cut to 120 characters so a huge value cannot flood a message."""
-    text = repr(value)
-    return text if len(text) <= _MAX_REPR else text[: _MAX_REPR - 3] + "..."
+    return clip(repr(value), _MAX_REPR)

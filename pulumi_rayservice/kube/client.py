@@ -22,6 +22,7 @@ from .._util.bounded_http import request_deadline
 from .._util.http_failures import EOF_MARKERS, no_answer
 from .._util.polling import Deadline
 from .._util.retry import RetryPolicy, with_retries
+from .._util.text import clip
 from ..errors import (
     KubeConfigError,
     KubeConflictError,
@@ -411,7 +412,7 @@ def _convert(what: str, error: Any) -> KubeError:
         return KubeTemporaryError(f"{what}: connection closed during the TLS handshake")
     if status == 0 and "SSLError" in str(error.reason or ""):
         # The client turns a TLS failure into ApiException(status=0) with the SSL text.
-        detail = " ".join(str(error.reason).split())[:200]
+        detail = clip(error.reason, 200)
         return KubeTLSError(
             f"{what}: TLS failed ({detail}); check the kubeconfig's certificate-authority(-data), "
             "tls-server-name and server address"
@@ -443,9 +444,7 @@ def _status_of(error: Any) -> tuple[str, str]:
         return reason, ""
     if not isinstance(body, dict):
         return reason, ""
-    message = " ".join(str(body.get("message") or "").split())
-    if len(message) > MAX_MESSAGE:
-        message = message[: MAX_MESSAGE - 1] + "…"
+    message = clip(body.get("message") or "", MAX_MESSAGE)
     return str(body.get("reason") or reason), message
 
 

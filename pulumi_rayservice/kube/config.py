@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .._util.bounded_http import bound_pool_manager, current_remaining
 from .._util.secrets import also_redact
+from .._util.text import clip
 from .._util.yaml_loader import load_yaml, looks_like_text, read_text_file
 from ..errors import InvalidInputError, KubeConfigError
 
@@ -311,7 +312,7 @@ def default_kubeconfig_path() -> str | None:
 def _safe_reason(error: BaseException) -> str:
     """The first line of an error, cut short: config loaders may echo file content."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return text[:200]
+    return clip(text, 200)
 
 
 _CREDENTIAL_KEY = re.compile(r"token|password|secret|key-data", re.IGNORECASE)

@@ -29,6 +29,7 @@ from .._util.bounded_http import request_deadline
 from .._util.http_failures import no_answer
 from .._util.polling import Deadline
 from .._util.retry import RetryPolicy, with_retries
+from .._util.text import clip
 from .._version import __version__
 from ..errors import (
     DashboardAuthError,
@@ -373,5 +374,4 @@ def _segment(value: str) -> str:
 
 def _short(text: str) -> str:
     """Collapse whitespace and cut a response body to a readable length."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= MAX_BODY_IN_MESSAGE else flat[: MAX_BODY_IN_MESSAGE - 1] + "…"
+    return clip(text, MAX_BODY_IN_MESSAGE)

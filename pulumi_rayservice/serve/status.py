@@ -24,6 +24,7 @@ from enum import Enum
 from typing import Any
 
 from .._util.normalize import canonical
+from .._util.text import clip
 
 
 class ApplicationStatus(str, Enum):
@@ -232,5 +233,4 @@ def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
         # A traceback's last line names the error; the first line says what Serve was doing.
         picked = [lines[0], "…", lines[-1]] if not lines[0].startswith("Traceback") else [lines[-1]]
         lines = picked
-    flat = " ".join(" ".join(lines).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return clip(" ".join(lines), limit)
