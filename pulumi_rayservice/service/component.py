@@ -175,7 +175,7 @@ class RayService(pulumi.ComponentResource):
     ) -> RayService:
         """A RayService from a KubeRay ``ray.io/v1`` RayService manifest (path, YAML or dict).
 
-        Every field is honoured or refused by name (``ValidationError``); see
+        Every field is honoured or refused by name (``InvalidInputError``); see
         ``pulumi_rayservice.service.manifest`` for the mapping.
         """
         parsed = load_manifest(manifest)

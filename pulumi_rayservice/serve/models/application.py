@@ -11,11 +11,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field, StrictBool, field_validator, model_validator
-from pydantic import ValidationError as PydanticValidationError
+from pydantic import Field, StrictBool, ValidationError, field_validator, model_validator
 
 from pulumi_rayservice._util.normalize import canonical
-from pulumi_rayservice.errors import ValidationError
+from pulumi_rayservice.errors import InvalidInputError
 
 from ._base import _AppName, _Int, _JSONDict, _Model, _NonEmptyStr, _rule, _show
 from ._yaml import _load_yaml, _read_text
@@ -204,7 +203,7 @@ class ServeApp(_Model):
 
         Raises:
             OSError: The file cannot be read.
-            pulumi_rayservice.errors.ValidationError: The file is not a Serve config, the
+            pulumi_rayservice.errors.InvalidInputError: The file is not a Serve config, the
                 application is absent or ambiguous (the names found are listed), or invalid (every
                 failing field is named).
 
@@ -218,13 +217,13 @@ class ServeApp(_Model):
                 if found is None:
                     raw["name"] = name
                 elif found != name:
-                    raise ValidationError(
+                    raise InvalidInputError(
                         f"{source}: holds application {found!r}, not {name!r}; found: {found!r}"
                     )
             return _validate_app(raw, source, "")
         apps = data.get("applications")
         if not isinstance(apps, list):
-            raise ValidationError(
+            raise InvalidInputError(
                 f"{source}: not a Serve config: no 'applications:' list and no 'import_path:' "
                 "at top level"
             )
@@ -232,7 +231,7 @@ class ServeApp(_Model):
         found_text = ", ".join(repr(n) for n in names) or "none"
         if name is None:
             if len(apps) != 1:
-                raise ValidationError(
+                raise InvalidInputError(
                     f"{source}: holds {len(apps)} applications ({found_text}); "
                     "pass name= to choose one"
                 )
@@ -240,11 +239,11 @@ class ServeApp(_Model):
         else:
             matches = [i for i, found in enumerate(names) if found == name]
             if not matches:
-                raise ValidationError(
+                raise InvalidInputError(
                     f"{source}: no application named {name!r}; found: {found_text}"
                 )
             if len(matches) > 1:
-                raise ValidationError(
+                raise InvalidInputError(
                     f"{source}: application {name!r} appears {len(matches)} times; "
                     "names must be unique"
                 )
@@ -254,10 +253,10 @@ class ServeApp(_Model):
 
 def _validate_app(raw: Any, source: str, prefix: str) -> ServeApp:
     if not isinstance(raw, Mapping):
-        raise ValidationError(f"{source}: {prefix or 'the file'} must be a mapping")
+        raise InvalidInputError(f"{source}: {prefix or 'the file'} must be a mapping")
     try:
         return ServeApp.model_validate(raw)
-    except PydanticValidationError as exc:
-        raise ValidationError(
+    except ValidationError as exc:
+        raise InvalidInputError(
             _message(f"{source}: invalid Serve application", _failures(exc, ServeApp, prefix))
         ) from exc

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pulumi.output import Unknown
-from pydantic import ValidationError as PydanticValidationError
+from pydantic import ValidationError
 
 from pulumi_rayservice._util.normalize import canonical, contains_unknown
 
@@ -57,7 +57,7 @@ def check_app(raw: Any, field: str = "app") -> tuple[dict[str, Any] | None, list
     try:
         app = ServeApp.model_validate(canonical(raw))
         return app.to_serve_dict(), []
-    except PydanticValidationError as exc:
+    except ValidationError as exc:
         return None, _failures(exc, ServeApp, field)
     except Exception as exc:  # Check must answer, whatever the input holds.
         return None, [(field, f"could not be validated: {type(exc).__name__}: {exc}")]
@@ -95,7 +95,7 @@ def check_serve_options(
         return None, failures
     try:
         config = ServeConfig.model_validate({**canonical(raw), "applications": []})
-    except PydanticValidationError as exc:
+    except ValidationError as exc:
         return None, _failures(exc, ServeConfig, field)
     options = config.to_serve_dict()
     options.pop("applications", None)

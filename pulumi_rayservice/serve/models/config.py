@@ -11,11 +11,17 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, StrictBool, field_validator, model_validator
-from pydantic import ValidationError as PydanticValidationError
+from pydantic import (
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pulumi_rayservice._util.normalize import canonical
-from pulumi_rayservice.errors import ValidationError
+from pulumi_rayservice.errors import InvalidInputError
 
 from ._base import _Float, _Int, _JSONDict, _Model, _rule
 from ._yaml import _load_yaml, _read_text
@@ -168,7 +174,7 @@ class ServeConfig(_Model):
 
         Raises:
             OSError: The file cannot be read.
-            pulumi_rayservice.errors.ValidationError: Not YAML, not a mapping, or invalid (every
+            pulumi_rayservice.errors.InvalidInputError: Not YAML, not a mapping, or invalid (every
                 failing field is named).
 
         """
@@ -179,7 +185,7 @@ class ServeConfig(_Model):
         """Validate a Serve config given as YAML text, such as KubeRay's ``serveConfigV2``.
 
         Raises:
-            pulumi_rayservice.errors.ValidationError: Not YAML, not a mapping, or invalid (every
+            pulumi_rayservice.errors.InvalidInputError: Not YAML, not a mapping, or invalid (every
                 failing field is named).
 
         """
@@ -190,7 +196,7 @@ class ServeConfig(_Model):
         data = _load_yaml(text, source)
         try:
             return cls.model_validate(data)
-        except PydanticValidationError as exc:
-            raise ValidationError(
+        except ValidationError as exc:
+            raise InvalidInputError(
                 _message(f"{source}: invalid Serve config", _failures(exc, cls, ""))
             ) from exc

@@ -2,7 +2,7 @@
 
 The provider's Check reports each failure against a property path such as
 ``app.deployments[0].num_replicas``, and the YAML readers list the same pairs in their
-:class:`~pulumi_rayservice.errors.ValidationError`. Pydantic's own messages are replaced by short
+:class:`~pulumi_rayservice.errors.InvalidInputError`. Pydantic's own messages are replaced by short
 phrases that say what was received and what is allowed; an unknown key gets the closest known one
 ("did you mean ...?"), since Serve itself would drop it silently. The only module of these
 models that reads pydantic's error structure.
@@ -17,8 +17,7 @@ import types
 import typing
 from typing import Annotated, Any, Union
 
-from pydantic import BaseModel
-from pydantic import ValidationError as PydanticValidationError
+from pydantic import BaseModel, ValidationError
 
 from ._base import _RULE, _num, _show
 
@@ -122,9 +121,7 @@ def _reason(error: Any, root: type[BaseModel], loc: tuple[Any, ...]) -> str:
     return f"got {_show(error.get('input'))}; {phrase}"
 
 
-def _failures(
-    exc: PydanticValidationError, root: type[BaseModel], prefix: str
-) -> list[tuple[str, str]]:
+def _failures(exc: ValidationError, root: type[BaseModel], prefix: str) -> list[tuple[str, str]]:
     failures: list[tuple[str, str]] = []
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
