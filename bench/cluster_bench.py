@@ -1,10 +1,10 @@
 """``RayClusterProvider`` against the fake Kubernetes API: requests per operation, Check cost.
 
-One fake API server (``tests/fake_kube``) on loopback with its stand-in KubeRay operator running
-WITHOUT Ray processes (a cluster is ready a few milliseconds after each change, so wall times are
-the provider's own cost: host call, client setup, requests and its poll sleeps), and the real
-Pulumi provider host (``python -m pulumi.dynamic``) driven over gRPC as the engine drives it.
-Clusters are created with ``wait_for_dashboard=False`` (no dashboard behind the proxy here).
+One fake API server (``rayservice_testbed.fake_kube``) on loopback with its stand-in KubeRay
+operator running WITHOUT Ray processes (a cluster is ready a few milliseconds after each change, so
+wall times are the provider's own cost: host call, client setup, requests and its poll sleeps), and
+the real Pulumi provider host (``python -m pulumi.dynamic``) driven over gRPC as the engine drives
+it. Clusters are created with ``wait_for_dashboard=False`` (no dashboard behind the proxy here).
 
 One cycle, on a fresh resource, counts the requests the fake logged for each ``pulumi up`` step:
 
@@ -58,6 +58,17 @@ from pulumi.runtime.proto import provider_pb2
 if __package__ in (None, ""):  # run as `python bench/cluster_bench.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from rayservice_testbed.fake_kube import RAYCLUSTERS, FakeKubeServer, RequestRecord, Scenario
+from rayservice_testbed.fake_kube.fixtures import sample_cluster_spec
+from rayservice_testbed.harness.provider_host import (
+    PROVIDER_KEY,
+    Engine,
+    ProviderHost,
+    _serialize,
+    provider_input,
+    urn_of,
+)
+
 from bench._report import (
     REPO,
     heading,
@@ -72,16 +83,6 @@ from bench._report import (
 from pulumi_rayservice.cluster.crd_schema import validate_cluster_spec
 from pulumi_rayservice.cluster.provider import RayClusterProvider
 from pulumi_rayservice.cluster.readiness import Readiness
-from tests.fake_kube import RAYCLUSTERS, FakeKubeServer, RequestRecord, Scenario
-from tests.fake_kube.fixtures import sample_cluster_spec
-from tests.harness.provider_host import (
-    PROVIDER_KEY,
-    Engine,
-    ProviderHost,
-    _serialize,
-    provider_input,
-    urn_of,
-)
 
 TYPE = "pulumi-python:dynamic/rayservice:RayCluster"
 NS = "default"
@@ -645,19 +646,20 @@ def section(
                     "openapi-schema-validator": "openapi-schema-validator",
                 },
                 note="no Pulumi CLI and no Kubernetes on this machine: the real "
-                "`python -m pulumi.dynamic` host is driven over gRPC by tests/harness, against "
-                "tests/fake_kube",
+                "`python -m pulumi.dynamic` host is driven over gRPC by the testbed's engine "
+                "stand-in, against its fake API server",
                 script=__spec__,
                 load=load,
             ),
-            "- fake API server (tests/fake_kube) on loopback; its stand-in KubeRay operator runs "
-            "without Ray processes, so a cluster is ready milliseconds after each change and the "
-            "wall times are the provider's own (host call, client setup, requests, poll sleeps); "
+            "- fake API server (rayservice_testbed.fake_kube) on loopback; its stand-in KubeRay "
+            "operator runs without Ray processes, so a cluster is ready milliseconds after each "
+            "change and the wall times are the provider's own (host call, client setup, requests, "
+            "poll sleeps); "
             "`wait_for_dashboard=False`",
             "- one RayCluster, the spec of `ray-service.sample.yaml` (`rayClusterConfig`); each "
             "run a fresh resource through create, identical up, update, replace, delete "
-            "(steps as `tests.harness.provider_host.Engine` plays them); one untimed warm-up run "
-            "first",
+            "(steps as `rayservice_testbed.harness.provider_host.Engine` plays them); one untimed "
+            "warm-up run first",
             f"- every cluster holds a GCS-FT-style finalizer for {FINALIZER_HOLD_S:g} s after "
             "its deletion (`Scenario(gcs_ft_finalizer=True)`): the replacement's delete of the "
             "old cluster waits for it too",

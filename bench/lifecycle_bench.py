@@ -1,11 +1,11 @@
 """The RayService lifecycle end to end: wall time, API requests and client failures per step.
 
-One fake Kubernetes API server (``tests/fake_kube``) whose stand-in KubeRay operator starts a REAL
-local Ray head per RayCluster, the real Pulumi provider host (``python -m pulumi.dynamic``) and
-``tests.harness.program_engine.ProgramEngine`` playing the engine's steps for the program of
-``tests/test_rayservice_lifecycle.py`` (``Stack``: ``RayService("fruit")`` with the FruitStand
-app, ``Upgrade(strategy="NewCluster", drain_s=1)``). One lifecycle, each step a ``pulumi up``
-(or ``destroy``) timed in wall seconds:
+One fake Kubernetes API server (``rayservice_testbed.fake_kube``) whose stand-in KubeRay operator
+starts a REAL local Ray head per RayCluster, the real Pulumi provider host (``python -m
+pulumi.dynamic``) and ``rayservice_testbed.harness.program_engine.ProgramEngine`` playing the
+engine's steps for the program of ``rayservice_testbed.harness.fruit_stack`` (``Stack``:
+``RayService("fruit")`` with the FruitStand app, ``Upgrade(strategy="NewCluster", drain_s=1)``). One
+lifecycle, each step a ``pulumi up`` (or ``destroy``) timed in wall seconds:
 
 1. first up: the cluster, the FruitStand app RUNNING on it, the serve Service;
 2. in-place update: MangoStand price 3 -> 4 (one ServeApplication updated, no new cluster);
@@ -52,14 +52,14 @@ import requests
 if __package__ in (None, ""):  # run as `python bench/lifecycle_bench.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from rayservice_testbed.fake_kube import RAYCLUSTERS, SERVICES, FakeKubeServer, RequestRecord
+from rayservice_testbed.harness.fruit_stack import NS, Stack, Traffic, serve_answer
+from rayservice_testbed.harness.program_engine import Event, ProgramEngine, Run, ServiceApplier
+from rayservice_testbed.harness.provider_host import ProviderHost
+from rayservice_testbed.harness.serve_apps import wait_for, zip_app
+
 from bench._report import REPO, heading, load_average, publish, row, verdict
 from pulumi_rayservice.cluster.readiness import Readiness
-from tests.conftest import zip_app
-from tests.fake_kube import RAYCLUSTERS, SERVICES, FakeKubeServer, RequestRecord
-from tests.harness.program_engine import Event, ProgramEngine, Run, ServiceApplier
-from tests.harness.provider_host import ProviderHost
-from tests.harness.serve_apps import wait_for
-from tests.test_rayservice_lifecycle import NS, Stack, Traffic, serve_answer
 
 NEW_IMAGE = "rayproject/ray:2.53.0"
 SERVICE_NAME = "fruit-serve-svc"
@@ -662,8 +662,8 @@ def section(lives: list[Lifecycle], args: argparse.Namespace, load: str, why: st
                 f"run{'s' if runs > 1 else ''}",
                 packages={"Ray": "ray", "pulumi SDK": "pulumi", "kubernetes client": "kubernetes"},
                 note="no Pulumi CLI and no Kubernetes on this machine: "
-                "tests/harness/program_engine.py plays the engine's steps through the real "
-                "`python -m pulumi.dynamic` host, against tests/fake_kube",
+                "the testbed's ProgramEngine plays the engine's steps through the real "
+                "`python -m pulumi.dynamic` host, against its fake API server",
                 script=__spec__,
                 load=load,
                 load_note=f"; at each run's start: {' / '.join(life.load for life in lives)}",

@@ -44,6 +44,16 @@ from pulumi.runtime.proto import provider_pb2
 if __package__ in (None, ""):  # run as `python bench/serve_bench.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from rayservice_testbed.harness.provider_host import (
+    PROVIDER_KEY,
+    ProviderHost,
+    _serialize,
+    provider_input,
+    urn_of,
+)
+from rayservice_testbed.harness.ray_head import RayHead
+from rayservice_testbed.harness.serve_apps import answer, deployment, fruit_app, wait_for, zip_app
+
 from bench._report import (
     REPO,
     heading,
@@ -57,16 +67,6 @@ from bench._report import (
 )
 from pulumi_rayservice._util.polling import Backoff
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
-from tests.conftest import zip_app
-from tests.harness.provider_host import (
-    PROVIDER_KEY,
-    ProviderHost,
-    _serialize,
-    provider_input,
-    urn_of,
-)
-from tests.harness.ray_head import RayHead
-from tests.harness.serve_apps import answer, deployment, fruit_app, wait_for
 
 TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
 RAW_POLL_S = 0.05
@@ -532,7 +532,7 @@ def section(cycles: list[Cycle], cost: CheckDiffCost, runs: int, rounds: int, lo
                 f"serve_bench: raw Serve REST API vs ServeApplicationProvider, {runs} runs each",
                 packages={"Ray": "ray", "pulumi SDK": "pulumi"},
                 note="no Pulumi CLI on this machine: the real `python -m pulumi.dynamic` host is "
-                "driven over gRPC by tests/harness",
+                "driven over gRPC by testbed/rayservice_testbed/harness",
                 script=__spec__,
                 load=load,
             ),

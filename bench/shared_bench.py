@@ -1,7 +1,7 @@
 """Shared-cluster safety: apps lost or altered under concurrent writers, and what the safety costs.
 
 One run, one local Ray head started and stopped here, with a pass-through proxy
-(``tests.harness.fault_proxy``) in front of its dashboard that counts every request:
+(``rayservice_testbed.harness.fault_proxy``) in front of its dashboard that counts every request:
 
 1. Loss: two other owners' apps are deployed with a raw PUT (``route_prefix: null``, null and
    float values in ``user_config``). Two provider host processes (two stacks) each drive two app
@@ -41,16 +41,28 @@ import requests
 if __package__ in (None, ""):  # run as `python bench/shared_bench.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from rayservice_testbed.harness.fault_proxy import FaultProxy
+from rayservice_testbed.harness.provider_host import (
+    PROVIDER_KEY,
+    Engine,
+    ProviderError,
+    ProviderHost,
+    urn_of,
+)
+from rayservice_testbed.harness.provider_host import provider_input as serialized_provider
+from rayservice_testbed.harness.ray_head import RayHead
+from rayservice_testbed.harness.serve_apps import (
+    deployment,
+    math_app,
+    put_raw,
+    serve_details,
+    zip_app,
+)
+
 from bench._report import REPO, heading, load_average, p95, publish, row, verdict
 from pulumi_rayservice._util.polling import Deadline
 from pulumi_rayservice.serve import provider as serve_provider
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
-from tests.conftest import zip_app
-from tests.harness.fault_proxy import FaultProxy
-from tests.harness.provider_host import PROVIDER_KEY, Engine, ProviderError, ProviderHost, urn_of
-from tests.harness.provider_host import provider_input as serialized_provider
-from tests.harness.ray_head import RayHead
-from tests.harness.serve_apps import deployment, math_app, put_raw, serve_details
 
 TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
 SCALE_RATIO_TARGET = 1.3

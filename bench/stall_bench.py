@@ -4,12 +4,13 @@ A server that accepts a connection and never answers, or answers one byte at a t
 ``pulumi up`` beyond the operation's ``timeout_s``. For each ``--timeouts`` value, each operation
 runs once through the real Pulumi provider host against such a server:
 
-- ServeApplication create, refresh and delete against a dashboard (``tests/harness/stalled_server``)
-  whose every request stalls, and create against one whose PUT alone stalls (GETs answer);
+- ServeApplication create, refresh and delete against a dashboard
+  (``rayservice_testbed.harness.stalled_server``) whose every request stalls, and create against one
+  whose PUT alone stalls (GETs answer);
 - ServeApplication create through the API server's proxy while the API server stalls the Lease;
 - RayCluster create (POST stalls), create while every watch stalls (a cluster that never turns
   ready: the wait must end by its deadline), delete (DELETE stalls), against the fake API server
-  (``tests/fake_kube``, ``hang``/``trickle`` faults);
+  (``testbed/rayservice_testbed/fake_kube``, ``hang``/``trickle`` faults);
 
 each with a ``silent`` server (no byte) and a ``trickle`` one (a byte every 0.5 s). The table gives
 the time to fail and how far past ``timeout_s`` it was (target: at most ``MARGIN_S``, the read
@@ -33,13 +34,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._report import heading, load_average, publish, row, verdict
-from pulumi_rayservice.cluster.provider import RayClusterProvider
-from pulumi_rayservice.serve.provider import ServeApplicationProvider
-from tests.fake_kube import RAYCLUSTERS, FakeKubeServer, Scenario
-from tests.fake_kube.fixtures import sample_cluster_spec
-from tests.fake_kube.operator import SCENARIO_KEY
-from tests.harness.provider_host import (
+from rayservice_testbed.fake_kube import RAYCLUSTERS, FakeKubeServer, Scenario
+from rayservice_testbed.fake_kube.fixtures import sample_cluster_spec
+from rayservice_testbed.fake_kube.operator import SCENARIO_KEY
+from rayservice_testbed.harness.provider_host import (
     PROVIDER_KEY,
     Engine,
     ProviderError,
@@ -47,7 +45,11 @@ from tests.harness.provider_host import (
     provider_input,
     urn_of,
 )
-from tests.harness.stalled_server import StallingDashboard
+from rayservice_testbed.harness.stalled_server import StallingDashboard
+
+from bench._report import heading, load_average, publish, row, verdict
+from pulumi_rayservice.cluster.provider import RayClusterProvider
+from pulumi_rayservice.serve.provider import ServeApplicationProvider
 
 MARGIN_S = 8.0
 SERVE = "pulumi-python:dynamic/rayservice:ServeApplication"

@@ -5,7 +5,8 @@ be installed (these CI machines), this plays the engine's steps for the program 
 the REAL Pulumi dynamic provider host (the process the engine itself starts), with the state kept
 in a JSON file: ``up`` checks, diffs, creates, updates or replaces each resource in dependency
 order and deletes what the program no longer declares; ``preview`` stops after Check and Diff;
-``destroy`` deletes everything. The step logic is the test suite's (tests/harness).
+``destroy`` deletes everything. The step logic is the test bed's
+(``rayservice_testbed.harness``).
 
     python scripts/local_engine.py up --program examples/local --config mangoPrice=4
 """
@@ -23,9 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from pulumi.runtime import config as runtime_config  # noqa: E402
-
-from tests.harness.program_engine import ProgramEngine  # noqa: E402
-from tests.harness.provider_host import ProviderHost, ResourceState, strip_secrets  # noqa: E402
+from rayservice_testbed.harness.program_engine import ProgramEngine  # noqa: E402
+from rayservice_testbed.harness.provider_host import ProviderHost, ResourceState, strip_secrets  # noqa: E402
 
 
 def load_state(engine: ProgramEngine, path: Path) -> None:

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-from tests.harness.provider_host import Engine, ProviderHost
-
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLES = REPO / "examples"
+from rayservice_testbed.harness.provider_host import Engine, ProviderHost
+from rayservice_testbed.harness.serve_apps import zip_examples
 
 
 @pytest.fixture(scope="session")
 def ray_head() -> Iterator[object]:
     """One real Ray head (with Serve on its own ports) shared by the whole test session."""
     pytest.importorskip("ray.serve")
-    from tests.harness.ray_head import RayHead
+    from rayservice_testbed.harness.ray_head import RayHead
 
     head = RayHead.start(num_cpus=4)
     try:
@@ -27,23 +22,10 @@ def ray_head() -> Iterator[object]:
         head.stop()
 
 
-def zip_app(source: Path, target: Path) -> str:
-    """Zip an example's app directory; return the ``file://`` URI Serve's working_dir accepts."""
-    with zipfile.ZipFile(target, "w") as archive:
-        for path in sorted(source.rglob("*.py")):
-            archive.write(path, path.relative_to(source).as_posix())
-    return target.resolve().as_uri()
-
-
 @pytest.fixture(scope="session")
 def app_uris(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """``{"fruit_stand": "file:///.../fruit_stand.zip", ...}`` for every example's app code."""
-    folder = tmp_path_factory.mktemp("apps")
-    uris = {}
-    for example in sorted(EXAMPLES.iterdir()):
-        if (example / "app").is_dir():
-            uris[example.name] = zip_app(example / "app", folder / f"{example.name}.zip")
-    return uris
+    return zip_examples(tmp_path_factory.mktemp("apps"))
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from pulumi.output import Unknown
 from pydantic import ValidationError as PydanticValidationError
+from rayservice_testbed.fake_kube.fixtures import sample_cluster_spec
 
 from pulumi_rayservice import Dashboard, ServeApp, Upgrade
 from pulumi_rayservice.cluster.provider import RayClusterProvider
 from pulumi_rayservice.serve.dashboard import url_problem
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
-from tests.fake_kube.fixtures import sample_cluster_spec
 
 SECRET = "tok-3f9a7c1e"
 NAN, INF = math.nan, math.inf

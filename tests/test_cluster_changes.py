@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from rayservice_testbed.paths import KUBERAY_SAMPLES
 
 from pulumi_rayservice.cluster.changes import (
     Change,
@@ -19,7 +19,7 @@ from pulumi_rayservice.cluster.changes import (
 )
 from pulumi_rayservice.cluster.crd_schema import apply_defaults
 
-SAMPLES = Path(__file__).parent / "data" / "kuberay_samples"
+SAMPLES = KUBERAY_SAMPLES
 BASE: dict[str, Any] = yaml.safe_load((SAMPLES / "ray-service.sample.yaml").read_text())["spec"][
     "rayClusterConfig"
 ]

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rayservice_testbed.fake_kube import RAYCLUSTERS, FakeKubeServer, Scenario
+from rayservice_testbed.fake_kube.fixtures import sample_cluster_spec
 
 from pulumi_rayservice.cluster.provider import RayClusterProvider
 from pulumi_rayservice.errors import (
@@ -20,8 +22,6 @@ from pulumi_rayservice.errors import (
     ClusterOwnershipError,
     KubeError,
 )
-from tests.fake_kube import RAYCLUSTERS, FakeKubeServer, Scenario
-from tests.fake_kube.fixtures import sample_cluster_spec
 
 NS = "default"
 

@@ -14,14 +14,20 @@ from typing import Any
 
 import pytest
 import requests
+from rayservice_testbed.fake_kube import LEASES, FakeKubeServer
+from rayservice_testbed.fake_kube.fixtures import sample_cluster_spec
+from rayservice_testbed.harness.processes import session_pids
+from rayservice_testbed.harness.provider_host import (
+    PROVIDER_KEY,
+    Engine,
+    ProviderHost,
+    provider_input,
+    urn_of,
+)
+from rayservice_testbed.harness.serve_apps import fruit_app, wait_for
 
 from pulumi_rayservice.cluster.provider import RayClusterProvider
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
-from tests.fake_kube import LEASES, FakeKubeServer
-from tests.fake_kube.fixtures import sample_cluster_spec
-from tests.harness.processes import session_pids
-from tests.harness.provider_host import PROVIDER_KEY, Engine, ProviderHost, provider_input, urn_of
-from tests.harness.serve_apps import fruit_app, wait_for
 
 pytestmark = pytest.mark.ray
 CLUSTER = "pulumi-python:dynamic/rayservice:RayCluster"

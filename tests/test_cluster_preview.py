@@ -9,14 +9,11 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-
-from pulumi_rayservice.cluster.provider import RayClusterProvider
-from tests.harness.provider_host import (
+from rayservice_testbed.harness.provider_host import (
     PROVIDER_KEY,
     UNKNOWN,
     ProviderHost,
@@ -24,10 +21,13 @@ from tests.harness.provider_host import (
     secret_paths,
     urn_of,
 )
+from rayservice_testbed.paths import KUBERAY_SAMPLES
+
+from pulumi_rayservice.cluster.provider import RayClusterProvider
 
 TYPE = "pulumi-python:dynamic/rayservice:RayCluster"
 URN = urn_of(TYPE, "fruit")
-SAMPLES = Path(__file__).parent / "data" / "kuberay_samples"
+SAMPLES = KUBERAY_SAMPLES
 SPEC: dict[str, Any] = yaml.safe_load((SAMPLES / "ray-service.sample.yaml").read_text())["spec"][
     "rayClusterConfig"
 ]

@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from pulumi_rayservice.cluster.provider import RayClusterProvider
-from tests.fake_kube import RAYCLUSTERS, FakeKubeServer, Scenario
-from tests.fake_kube.fixtures import raycluster, sample_cluster_spec
-from tests.harness.provider_host import (
+from rayservice_testbed.fake_kube import RAYCLUSTERS, FakeKubeServer, Scenario
+from rayservice_testbed.fake_kube.fixtures import raycluster, sample_cluster_spec
+from rayservice_testbed.harness.provider_host import (
     PROVIDER_KEY,
     Engine,
     ProviderError,
@@ -30,6 +28,8 @@ from tests.harness.provider_host import (
     secret_paths,
     urn_of,
 )
+
+from pulumi_rayservice.cluster.provider import RayClusterProvider
 
 TYPE = "pulumi-python:dynamic/rayservice:RayCluster"
 NS = "default"

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from rayservice_testbed.paths import KUBERAY_SAMPLES
 
 from pulumi_rayservice.cluster.crd_schema import (
     apply_defaults,
@@ -23,7 +24,7 @@ from pulumi_rayservice.cluster.crd_schema import (
 from pulumi_rayservice.cluster.operator_rules import MAX_CLUSTER_NAME_LENGTH, validate_cluster_name
 from pulumi_rayservice.cluster.violations import SpecViolation
 
-SAMPLES = Path(__file__).parent / "data" / "kuberay_samples"
+SAMPLES = KUBERAY_SAMPLES
 ROOT = Path(__file__).parent.parent
 
 

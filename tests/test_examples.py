@@ -14,8 +14,12 @@ import pulumi
 import pytest
 import yaml
 from pulumi.runtime import config as runtime_config
-
-from tests.harness.pulumi_mocks import APP_TYPE, CLUSTER_TYPE, ResourceMocks, mocked_runtime
+from rayservice_testbed.harness.pulumi_mocks import (
+    APP_TYPE,
+    CLUSTER_TYPE,
+    ResourceMocks,
+    mocked_runtime,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SERVICE_TYPE = "kubernetes:core/v1:Service"

@@ -21,9 +21,8 @@ import requests
 import urllib3
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
-
-from tests.fake_kube import PODS, RAYCLUSTERS, SERVICES, FakeKubeServer, Scenario
-from tests.fake_kube.fixtures import (
+from rayservice_testbed.fake_kube import PODS, RAYCLUSTERS, SERVICES, FakeKubeServer, Scenario
+from rayservice_testbed.fake_kube.fixtures import (
     SAMPLES,
     fake_kube,
     fake_kube_operator,
@@ -858,7 +857,7 @@ def test_gcs_ft_finalizer_holds_deletion(
 def test_operator_runs_a_real_ray_head_behind_the_service_proxy(
     fake_kube_ray: FakeKubeServer, rc: RayClusters, core: client.CoreV1Api
 ) -> None:
-    from tests.harness.processes import session_pids
+    from rayservice_testbed.harness.processes import session_pids
 
     fake = fake_kube_ray
     assert fake.operator is not None

@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 import requests
+from rayservice_testbed.fake_kube import FakeKubeServer
+from rayservice_testbed.fake_kube.fixtures import fake_kube, kubeconfig, unique_name
 
 from pulumi_rayservice._util.polling import Deadline
 from pulumi_rayservice.errors import KubeConflictError, KubeError, LockTimeoutError
 from pulumi_rayservice.kube.client import KubeClient
 from pulumi_rayservice.kube.lease import LeaseLock, LeasePolicy, micro_time
-from tests.fake_kube import FakeKubeServer
-from tests.fake_kube.fixtures import fake_kube, kubeconfig, unique_name
 
 __all__ = ["fake_kube", "kubeconfig"]
 

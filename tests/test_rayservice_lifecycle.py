@@ -1,93 +1,27 @@
 """The whole RayService lifecycle, end to end, as ``pulumi up`` runs it.
 
-The program is the component's; the engine's steps are played by tests.harness.program_engine
-(check/diff/create/update in dependency order through the REAL provider host, create-before-delete
-for replacements, deletes last); Kubernetes is the fake API server whose stand-in operator runs a
-REAL Ray head per RayCluster; traffic goes through the API server's proxy to the serve Service,
-which resolves the Service's selector to the cluster it points at, as kube-proxy would.
+The program is the component's; the engine's steps are played by
+rayservice_testbed.harness.program_engine (check/diff/create/update in dependency order through the
+REAL provider host, create-before-delete for replacements, deletes last); Kubernetes is the fake API
+server whose stand-in operator runs a REAL Ray head per RayCluster; traffic goes through the API
+server's proxy to the serve Service, which resolves the Service's selector to the cluster it points
+at, as kube-proxy would.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-
-import pulumi_rayservice as rs
-from tests.fake_kube import RAYCLUSTERS, SERVICES, FakeKubeServer
-from tests.fake_kube.fixtures import sample_cluster_spec
-from tests.harness.program_engine import ProgramEngine, ServiceApplier
-from tests.harness.provider_host import ProviderHost
-from tests.harness.serve_apps import fruit_app, wait_for
+from rayservice_testbed.fake_kube import RAYCLUSTERS, SERVICES, FakeKubeServer
+from rayservice_testbed.harness.fruit_stack import NS, Stack, Traffic, serve_answer
+from rayservice_testbed.harness.program_engine import ProgramEngine, ServiceApplier
+from rayservice_testbed.harness.provider_host import ProviderHost
+from rayservice_testbed.harness.serve_apps import wait_for
 
 pytestmark = pytest.mark.ray
-NS = "default"
-
-
-@dataclass
-class Stack:
-    """The program's configuration, as a user would change it between two `pulumi up`s."""
-
-    uri: str
-    kubeconfig: Path
-    image: str = "rayproject/ray:2.52.0"
-    mango: int = 3
-    annotations: dict[str, str] = field(default_factory=dict)
-    cluster_timeout_s: float = 240
-
-    def program(self) -> rs.RayService:
-        spec = sample_cluster_spec()
-        for group in [spec["headGroupSpec"], *spec["workerGroupSpecs"]]:
-            group["template"]["spec"]["containers"][0]["image"] = self.image
-        return rs.RayService(
-            "fruit",
-            namespace=NS,
-            cluster=spec,
-            applications=[fruit_app(self.uri, mango=self.mango)],
-            kube=rs.Kube(kubeconfig=str(self.kubeconfig)),
-            upgrade=rs.Upgrade(strategy="NewCluster", drain_s=1),
-            cluster_timeout_s=self.cluster_timeout_s,
-            app_timeout_s=180,
-            cluster_annotations=self.annotations,
-        )
-
-
-class Traffic:
-    """Clients of the serve Service, through the API server proxy, counting every failure."""
-
-    def __init__(self, server: FakeKubeServer, expected: str) -> None:
-        self.url = f"{server.url}/api/v1/namespaces/{NS}/services/fruit-serve-svc:serve/proxy/fruit"
-        self.headers = {"Authorization": f"Bearer {server.token}"}
-        self.expected = expected
-        self.sent = 0
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        session = requests.Session()
-        while not self._stop.is_set():
-            self.sent += 1
-            try:
-                reply = session.post(self.url, json=["MANGO", 2], headers=self.headers, timeout=10)
-                if reply.status_code != 200 or reply.text != self.expected:
-                    self.failures.append(f"{reply.status_code} {reply.text[:100]}")
-            except requests.RequestException as error:
-                self.failures.append(type(error).__name__)
-            self._stop.wait(0.05)
-
-    def __enter__(self) -> Traffic:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 @pytest.fixture(scope="module")
@@ -95,18 +29,6 @@ def server() -> Iterator[FakeKubeServer]:
     pytest.importorskip("ray.serve")
     with FakeKubeServer(operator=True, ray_heads=True) as fake:
         yield fake
-
-
-def serve_answer(server: FakeKubeServer) -> str:
-    return (
-        Traffic(server, "").url
-        and requests.post(
-            Traffic(server, "").url,
-            json=["MANGO", 2],
-            headers={"Authorization": f"Bearer {server.token}"},
-            timeout=30,
-        ).text
-    )
 
 
 def clusters(server: FakeKubeServer) -> dict[str, str]:

@@ -8,18 +8,23 @@ depends on has been created), and the mapping of KubeRay RayService manifests.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
 import yaml
+from rayservice_testbed.harness.pulumi_mocks import (
+    APP_TYPE,
+    CLUSTER_TYPE,
+    ResourceMocks,
+    mocked_runtime,
+)
+from rayservice_testbed.paths import KUBERAY_SAMPLES
 
 import pulumi_rayservice as rs
 from pulumi_rayservice.errors import ValidationError
-from tests.harness.pulumi_mocks import APP_TYPE, CLUSTER_TYPE, ResourceMocks, mocked_runtime
 
-SAMPLES = Path(__file__).parent / "data" / "kuberay_samples"
+SAMPLES = KUBERAY_SAMPLES
 SAMPLE = SAMPLES / "ray-service.sample.yaml"
 SERVICE_TYPE = "kubernetes:core/v1:Service"
 

@@ -18,14 +18,14 @@ import os
 from pathlib import Path
 
 import pytest
+from rayservice_testbed.fake_kube.fixtures import sample_cluster_spec
+from rayservice_testbed.harness.program_engine import ProgramEngine, ServiceApplier
+from rayservice_testbed.harness.provider_host import ProviderHost
+from rayservice_testbed.harness.serve_apps import fruit_app
 
 import pulumi_rayservice as rs
 from pulumi_rayservice.kube.config import api_client
 from pulumi_rayservice.serve.transport import HttpRequest, KubeProxyTransport
-from tests.fake_kube.fixtures import sample_cluster_spec
-from tests.harness.program_engine import ProgramEngine, ServiceApplier
-from tests.harness.provider_host import ProviderHost
-from tests.harness.serve_apps import fruit_app
 
 KUBECONFIG = os.environ.get("RAYSERVICE_E2E_KUBECONFIG")
 WORKING_DIR = os.environ.get("RAYSERVICE_E2E_WORKING_DIR")

@@ -29,6 +29,15 @@ from urllib.parse import quote, quote_plus
 import pulumi
 import pytest
 import yaml
+from rayservice_testbed.fake_kube import FakeKubeServer, Scenario
+from rayservice_testbed.fake_kube.fixtures import sample_cluster_spec
+from rayservice_testbed.harness.provider_host import (
+    PROVIDER_KEY,
+    ProviderError,
+    ProviderHost,
+    provider_input,
+    urn_of,
+)
 
 import pulumi_rayservice as rs
 from pulumi_rayservice._util.secrets import SecretsRedacted, redact, secret_forms
@@ -43,15 +52,6 @@ from pulumi_rayservice.serve.inputs import AppInputs
 from pulumi_rayservice.serve.models.config import HTTPOptions
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
 from pulumi_rayservice.serve.transport import KubeProxyTransport
-from tests.fake_kube import FakeKubeServer, Scenario
-from tests.fake_kube.fixtures import sample_cluster_spec
-from tests.harness.provider_host import (
-    PROVIDER_KEY,
-    ProviderError,
-    ProviderHost,
-    provider_input,
-    urn_of,
-)
 
 CANARY = "canary/s3cr3t+7f3a='q\""
 MARK = "s3cr3t"

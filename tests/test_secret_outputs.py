@@ -23,14 +23,10 @@ from typing import Any
 import pulumi
 import pytest
 from pulumi.runtime import rpc
-
-import pulumi_rayservice as rs
-from pulumi_rayservice.cluster.provider import RayClusterProvider
-from pulumi_rayservice.serve.provider import ServeApplicationProvider
-from tests.fake_kube import FakeKubeServer, Scenario
-from tests.fake_kube.fixtures import sample_cluster_spec
-from tests.harness.program_engine import ProgramEngine
-from tests.harness.provider_host import (
+from rayservice_testbed.fake_kube import FakeKubeServer, Scenario
+from rayservice_testbed.fake_kube.fixtures import sample_cluster_spec
+from rayservice_testbed.harness.program_engine import ProgramEngine
+from rayservice_testbed.harness.provider_host import (
     PROVIDER_KEY,
     Engine,
     ProviderHost,
@@ -38,8 +34,12 @@ from tests.harness.provider_host import (
     secret_paths,
     urn_of,
 )
-from tests.harness.pulumi_mocks import APP_TYPE, CLUSTER_TYPE, mocked_runtime
-from tests.harness.serve_apps import answer, fruit_app
+from rayservice_testbed.harness.pulumi_mocks import APP_TYPE, CLUSTER_TYPE, mocked_runtime
+from rayservice_testbed.harness.serve_apps import answer, fruit_app
+
+import pulumi_rayservice as rs
+from pulumi_rayservice.cluster.provider import RayClusterProvider
+from pulumi_rayservice.serve.provider import ServeApplicationProvider
 
 SECRET = "env-s3cr3t-9b1c"
 APP = {"name": "app", "import_path": "fruit:deployment_graph", "route_prefix": "/app"}

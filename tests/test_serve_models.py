@@ -15,6 +15,7 @@ import pytest
 import yaml
 from pulumi.output import Unknown
 from pydantic import ValidationError as PydanticValidationError
+from rayservice_testbed.paths import KUBERAY_SAMPLES
 
 from pulumi_rayservice.errors import ValidationError
 from pulumi_rayservice.serve.models import (
@@ -84,7 +85,7 @@ _SAMPLE_APPS = yaml.safe_load(SAMPLE_SERVE_CONFIG)["applications"]
 FRUIT_APP: dict[str, Any] = _SAMPLE_APPS[0]
 MATH_APP: dict[str, Any] = _SAMPLE_APPS[1]
 
-SAMPLES_DIR = Path(__file__).resolve().parent / "data" / "kuberay_samples"
+SAMPLES_DIR = KUBERAY_SAMPLES
 
 
 # Ray's schema imports a custom autoscaling policy or request router while it validates a PUT (in

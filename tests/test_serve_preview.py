@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from pulumi_rayservice.serve.provider import ServeApplicationProvider
-from tests.harness.provider_host import (
+from rayservice_testbed.harness.provider_host import (
     PROVIDER_KEY,
     UNKNOWN,
     Engine,
@@ -24,6 +22,8 @@ from tests.harness.provider_host import (
     secret_paths,
     urn_of,
 )
+
+from pulumi_rayservice.serve.provider import ServeApplicationProvider
 
 TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
 URN = urn_of(TYPE, "fruit")

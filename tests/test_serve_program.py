@@ -18,9 +18,9 @@ import pydantic
 import pytest
 import yaml
 from pulumi.runtime import rpc
+from rayservice_testbed.harness.pulumi_mocks import mocked_runtime
 
 import pulumi_rayservice as rs
-from tests.harness.pulumi_mocks import mocked_runtime
 
 REPO = Path(__file__).resolve().parents[1]
 FRUIT_YAML = REPO / "examples" / "fruit_stand" / "serve_config.yaml"

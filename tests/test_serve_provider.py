@@ -1,8 +1,8 @@
 """ServeApplicationProvider through the REAL Pulumi provider host, against a REAL local Ray head.
 
 Each test plays what ``pulumi up`` / ``refresh`` / ``destroy`` do to one or more ServeApplication
-resources (tests.harness.provider_host.Engine) and then looks at Serve directly, not through our
-code: answers on the Serve HTTP port, replica ids, deploy times.
+resources (rayservice_testbed.harness.provider_host.Engine) and then looks at Serve directly, not
+through our code: answers on the Serve HTTP port, replica ids, deploy times.
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ import threading
 from typing import Any
 
 import pytest
-
-from pulumi_rayservice.serve.provider import ServeApplicationProvider
-from tests.harness.provider_host import (
+from rayservice_testbed.harness.provider_host import (
     PROVIDER_KEY,
     Engine,
     ProviderError,
@@ -23,7 +21,7 @@ from tests.harness.provider_host import (
     secret_paths,
     urn_of,
 )
-from tests.harness.serve_apps import (
+from rayservice_testbed.harness.serve_apps import (
     answer,
     app_details,
     change_out_of_band,
@@ -34,6 +32,8 @@ from tests.harness.serve_apps import (
     serve_details,
     wait_for,
 )
+
+from pulumi_rayservice.serve.provider import ServeApplicationProvider
 
 pytestmark = pytest.mark.ray
 TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
@@ -234,7 +234,7 @@ def test_a_refused_connection_does_not_prove_the_cluster_gone(
 ) -> None:
     # A forgotten port-forward refuses connections too: destroy and refresh must not drop an app
     # that may still run; they fail and say what to do.
-    from tests.harness.processes import free_port
+    from rayservice_testbed.harness.processes import free_port
 
     engine = Engine(provider_host)
     urn = urn_of(TYPE, "gone")
@@ -262,7 +262,7 @@ def test_secret_token_stays_out_of_outputs_errors_and_logs(
     assert secret_paths(outputs) == ["token"]
     assert token not in repr({k: v for k, v in outputs.items() if k != "token"})
 
-    from tests.harness.processes import free_port
+    from rayservice_testbed.harness.processes import free_port
 
     with pytest.raises(ProviderError) as failure:
         engine.up(
@@ -276,7 +276,7 @@ def test_secret_token_stays_out_of_outputs_errors_and_logs(
 def test_serve_options_start_serve_on_a_fresh_cluster_and_are_refused_on_a_running_one(
     provider_host: ProviderHost, app_uris: dict[str, str]
 ) -> None:
-    from tests.harness.ray_head import RayHead
+    from rayservice_testbed.harness.ray_head import RayHead
 
     head = RayHead.start(num_cpus=2, start_serve=False)
     engine = Engine(provider_host)

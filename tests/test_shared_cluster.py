@@ -2,10 +2,10 @@
 
 Against the session's REAL Ray head. Another team's app is deployed straight through Serve's REST
 API (as ``serve deploy`` would), with what a careless merge loses: ``route_prefix: null``, null and
-float values in ``user_config``. Apps deployed from Python (``serve.run``) run beside it. Faults
-are injected by a proxy in front of the real dashboard (``tests.harness.fault_proxy``): Serve's
-empty schema on reads, answers lost after a PUT that Serve applied, stalls, and a writer that takes
-no lock landing between our PUT and our read-back.
+float values in ``user_config``. Apps deployed from Python (``serve.run``) run beside it. Faults are
+injected by a proxy in front of the real dashboard (``rayservice_testbed.harness.fault_proxy``):
+Serve's empty schema on reads, answers lost after a PUT that Serve applied, stalls, and a writer
+that takes no lock landing between our PUT and our read-back.
 """
 
 from __future__ import annotations
@@ -20,6 +20,28 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from rayservice_testbed.harness.fault_proxy import EMPTY_SERVE_SCHEMA, Fault, FaultProxy
+from rayservice_testbed.harness.provider_host import (
+    PROVIDER_KEY,
+    Engine,
+    ProviderError,
+    ProviderHost,
+    provider_input,
+    urn_of,
+)
+from rayservice_testbed.harness.ray_head import loopback_env
+from rayservice_testbed.harness.serve_apps import (
+    answer,
+    app_details,
+    change_out_of_band,
+    deployment,
+    fruit_app,
+    math_app,
+    put_raw,
+    replica_ids,
+    serve_details,
+    wait_for,
+)
 
 from pulumi_rayservice._util.polling import Backoff, Deadline
 from pulumi_rayservice.errors import (
@@ -32,28 +54,6 @@ from pulumi_rayservice.serve.dashboard import DashboardTarget
 from pulumi_rayservice.serve.deployer import ServeDeployer
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
 from pulumi_rayservice.serve.writer_lock import writer_lock
-from tests.harness.fault_proxy import EMPTY_SERVE_SCHEMA, Fault, FaultProxy
-from tests.harness.provider_host import (
-    PROVIDER_KEY,
-    Engine,
-    ProviderError,
-    ProviderHost,
-    provider_input,
-    urn_of,
-)
-from tests.harness.ray_head import loopback_env
-from tests.harness.serve_apps import (
-    answer,
-    app_details,
-    change_out_of_band,
-    deployment,
-    fruit_app,
-    math_app,
-    put_raw,
-    replica_ids,
-    serve_details,
-    wait_for,
-)
 
 pytestmark = pytest.mark.ray
 TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"

@@ -19,13 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from pulumi_rayservice.cluster.provider import RayClusterProvider
-from pulumi_rayservice.serve.provider import ServeApplicationProvider
-from tests.fake_kube import RAYCLUSTERS, FakeKubeServer, Scenario
-from tests.fake_kube.fixtures import sample_cluster_spec
-from tests.fake_kube.operator import SCENARIO_KEY
-from tests.harness.provider_host import (
+from rayservice_testbed.fake_kube import RAYCLUSTERS, FakeKubeServer, Scenario
+from rayservice_testbed.fake_kube.fixtures import sample_cluster_spec
+from rayservice_testbed.fake_kube.operator import SCENARIO_KEY
+from rayservice_testbed.harness.provider_host import (
     PROVIDER_KEY,
     Engine,
     ProviderError,
@@ -33,7 +30,10 @@ from tests.harness.provider_host import (
     provider_input,
     urn_of,
 )
-from tests.harness.stalled_server import APPS, StallingDashboard
+from rayservice_testbed.harness.stalled_server import APPS, StallingDashboard
+
+from pulumi_rayservice.cluster.provider import RayClusterProvider
+from pulumi_rayservice.serve.provider import ServeApplicationProvider
 
 TIMEOUT_S = 4
 MARGIN_S = 8.0

@@ -20,6 +20,10 @@ from typing import Any
 
 import pytest
 import yaml
+from rayservice_testbed.fake_kube import FakeKubeServer
+from rayservice_testbed.harness.scripted_http import ScriptedServer, scripted_server
+from rayservice_testbed.harness.stalled_server import StallingDashboard
+from rayservice_testbed.harness.tls import make_certs, server_context
 
 from pulumi_rayservice._util.polling import Deadline
 from pulumi_rayservice._util.retry import RetryPolicy
@@ -37,10 +41,6 @@ from pulumi_rayservice.kube.config import api_client
 from pulumi_rayservice.serve.client import DashboardClient
 from pulumi_rayservice.serve.dashboard import DashboardTarget
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
-from tests.fake_kube import FakeKubeServer
-from tests.harness.scripted_http import ScriptedServer, scripted_server
-from tests.harness.stalled_server import StallingDashboard
-from tests.harness.tls import make_certs, server_context
 
 EMPTY_APPS: dict[str, Any] = {"applications": {}, "controller_info": {}}
 APPS_ANSWER = (200, EMPTY_APPS, {})

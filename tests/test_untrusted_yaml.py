@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from rayservice_testbed.paths import KUBERAY_SAMPLES
 
 import pulumi_rayservice as rs
 from pulumi_rayservice._util.yaml_loader import (
@@ -28,7 +29,7 @@ from pulumi_rayservice.errors import KubeConfigError, ValidationError
 from pulumi_rayservice.kube.config import Kube, api_server_of, load_client_configuration
 from pulumi_rayservice.service.manifest import load_manifest
 
-SAMPLE = Path(__file__).parent / "data" / "kuberay_samples" / "ray-service.sample.yaml"
+SAMPLE = KUBERAY_SAMPLES / "ray-service.sample.yaml"
 MEMORY_BUDGET = 20 * 1024 * 1024  # bytes: far below the 300 MB the 415-byte bomb cost
 
 

@@ -65,6 +65,7 @@ class WriteOptions:
         dry_run: ``?dryRun=All``: run every check, store nothing.
         field_validation: ``Ignore``, ``Warn`` (default: unknown fields dropped with a warning) or
             ``Strict`` (unknown fields are a 400).
+
     """
 
     manager: str = "unknown"

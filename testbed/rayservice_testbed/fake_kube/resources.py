@@ -36,6 +36,7 @@ class ResourceType:
         short_names: Discovery short names.
         categories: Discovery categories.
         verbs: Discovery verbs of the main resource.
+
     """
 
     group: str

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
+from ..paths import KUBERAY_SAMPLES
 from .operator import Scenario
 from .server import FakeKubeServer
 
-SAMPLES = Path(__file__).resolve().parents[1] / "data" / "kuberay_samples"
+SAMPLES = KUBERAY_SAMPLES
 
 
 def sample_cluster_spec(file_name: str = "ray-service.sample.yaml") -> dict[str, Any]:

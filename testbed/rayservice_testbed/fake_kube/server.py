@@ -157,6 +157,7 @@ class FakeKubeServer:
         operator: The stand-in KubeRay operator, or None when disabled.
         requests: Every request received, in order (:class:`RequestRecord`).
         request_details: The same requests with headers (minus Authorization) and bodies.
+
     """
 
     def __init__(
@@ -178,6 +179,7 @@ class FakeKubeServer:
             namespaces: Namespaces that exist from the start.
             scenario: The operator's default scenario.
             max_parallel_starts: How many Ray heads may start at once.
+
         """
         self.token = token or secrets.token_urlsafe(24)
         self.registry = Registry(namespaces=namespaces)
@@ -372,7 +374,8 @@ class FakeKubeServer:
         proxy: bool = True,
     ) -> list[RequestRecord]:
         """Logged requests by method, path regex (searched), status; ``proxy=False`` skips
-        requests through the service proxy."""
+        requests through the service proxy.
+        """
         pattern = re.compile(path) if path else None
         with self._log_lock:
             records = list(self.requests)

@@ -31,9 +31,9 @@ from pulumi.output import Unknown
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
+from ..paths import REPO_ROOT
 from .processes import end_session
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PROVIDER_KEY = "__provider"
 UNKNOWN = Unknown()  # put this anywhere in inputs to send the engine's "not known yet" value
 

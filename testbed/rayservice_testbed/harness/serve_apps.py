@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import requests
 import yaml
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from ..paths import EXAMPLES
+
+
+def zip_app(source: Path, target: Path) -> str:
+    """Zip an example's app directory; return the ``file://`` URI Serve's working_dir accepts."""
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in sorted(source.rglob("*.py")):
+            archive.write(path, path.relative_to(source).as_posix())
+    return target.resolve().as_uri()
+
+
+def zip_examples(folder: Path) -> dict[str, str]:
+    """``{"fruit_stand": "file:///.../fruit_stand.zip", ...}``: every example with an ``app/``."""
+    uris = {}
+    for example in sorted(EXAMPLES.iterdir()):
+        if (example / "app").is_dir():
+            uris[example.name] = zip_app(example / "app", folder / f"{example.name}.zip")
+    return uris
 
 
 def example_app(example: str, uri: str, **overrides: Any) -> dict[str, Any]:

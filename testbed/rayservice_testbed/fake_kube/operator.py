@@ -79,7 +79,7 @@ from .status import ApiError
 from .store import StoredEvent
 
 if TYPE_CHECKING:
-    from tests.harness.ray_head import RayHead
+    from rayservice_testbed.harness.ray_head import RayHead
 
 log = logging.getLogger("fake_kube.operator")
 
@@ -108,6 +108,7 @@ class Scenario:
         reconcile_delay_s: Seconds the operator lags behind a change of the RayCluster (so
             ``status.observedGeneration`` trails ``metadata.generation`` for that long).
         gcs_ft_finalizer: Add the GCS FT finalizer even without ``gcsFaultToleranceOptions``.
+
     """
 
     mode: Mode = "ready"
@@ -157,6 +158,7 @@ class FakeKubeRay:
             max_parallel_starts: How many Ray heads may be starting at once.
             head_start_timeout_s: Give up on a Ray head that is not up in this time.
             max_head_cpus: Cap on the logical CPUs given to a head (the cluster's total).
+
         """
         self.registry = registry
         self.ray_heads = ray_heads
@@ -589,7 +591,7 @@ class FakeKubeRay:
             runtime.pod_ready = True
 
     def _start_head(self, runtime: ClusterRuntime, num_cpus: int) -> None:
-        from tests.harness.ray_head import RayHead
+        from rayservice_testbed.harness.ray_head import RayHead
 
         with self._start_slots:
             if runtime.cancelled or self._stopped.is_set():

@@ -1,0 +1,95 @@
+"""The lifecycle tests' stack: ``RayService("fruit")`` on the fake API server, and its clients.
+
+``Stack`` is the program's configuration as a user changes it between two ``pulumi up``s;
+``Traffic`` posts to the serve Service through the API server's proxy and counts every failure.
+The lifecycle tests and ``bench/lifecycle_bench.py`` share them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+import pulumi_rayservice as rs
+
+from ..fake_kube import FakeKubeServer
+from ..fake_kube.fixtures import sample_cluster_spec
+from .serve_apps import fruit_app
+
+NS = "default"
+
+
+@dataclass
+class Stack:
+    """The program's configuration, as a user would change it between two `pulumi up`s."""
+
+    uri: str
+    kubeconfig: Path
+    image: str = "rayproject/ray:2.52.0"
+    mango: int = 3
+    annotations: dict[str, str] = field(default_factory=dict)
+    cluster_timeout_s: float = 240
+
+    def program(self) -> rs.RayService:
+        spec = sample_cluster_spec()
+        for group in [spec["headGroupSpec"], *spec["workerGroupSpecs"]]:
+            group["template"]["spec"]["containers"][0]["image"] = self.image
+        return rs.RayService(
+            "fruit",
+            namespace=NS,
+            cluster=spec,
+            applications=[fruit_app(self.uri, mango=self.mango)],
+            kube=rs.Kube(kubeconfig=str(self.kubeconfig)),
+            upgrade=rs.Upgrade(strategy="NewCluster", drain_s=1),
+            cluster_timeout_s=self.cluster_timeout_s,
+            app_timeout_s=180,
+            cluster_annotations=self.annotations,
+        )
+
+
+class Traffic:
+    """Clients of the serve Service, through the API server proxy, counting every failure."""
+
+    def __init__(self, server: FakeKubeServer, expected: str) -> None:
+        self.url = f"{server.url}/api/v1/namespaces/{NS}/services/fruit-serve-svc:serve/proxy/fruit"
+        self.headers = {"Authorization": f"Bearer {server.token}"}
+        self.expected = expected
+        self.sent = 0
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        session = requests.Session()
+        while not self._stop.is_set():
+            self.sent += 1
+            try:
+                reply = session.post(self.url, json=["MANGO", 2], headers=self.headers, timeout=10)
+                if reply.status_code != 200 or reply.text != self.expected:
+                    self.failures.append(f"{reply.status_code} {reply.text[:100]}")
+            except requests.RequestException as error:
+                self.failures.append(type(error).__name__)
+            self._stop.wait(0.05)
+
+    def __enter__(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def serve_answer(server: FakeKubeServer) -> str:
+    return (
+        Traffic(server, "").url
+        and requests.post(
+            Traffic(server, "").url,
+            json=["MANGO", 2],
+            headers={"Authorization": f"Bearer {server.token}"},
+            timeout=30,
+        ).text
+    )
