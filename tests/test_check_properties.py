@@ -119,7 +119,7 @@ def _plain(value: Any) -> Any:
 
 
 def _holds_unknown(value: Any) -> bool:
-    """A value not known until apply, anywhere inside: Check passes it on, nobody can admit it yet."""
+    """A value not known until apply, anywhere inside: Check passes it, nobody can admit it yet."""
     if isinstance(value, Unknown):
         return True
     if isinstance(value, Mapping):

@@ -23,21 +23,25 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ..._util.text import clip
+
 # Error type of the failures raised by our own rules. Their context carries the full reason and,
 # under "loc", the sub-field they concern (a model validator can only fail on the whole model).
-_RULE = "serve_config"
+RULE_ERROR = "serve_config"
 
 
-def _rule(reason: str, *loc: str | int) -> PydanticCustomError:
-    return PydanticCustomError(_RULE, "{reason}", {"reason": reason, "loc": loc})
+def rule_error(reason: str, *loc: str | int) -> PydanticCustomError:
+    """A failure of one of our rules, its reason kept whole and ``loc`` naming the sub-field."""
+    return PydanticCustomError(RULE_ERROR, "{reason}", {"reason": reason, "loc": loc})
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+def brief_repr(value: Any) -> str:
+    """A user's value as quoted in a failure: its repr, cut to 80 characters."""
+    return clip(repr(value), 80)
 
 
-def _num(value: Any) -> Any:
+def plain_number(value: Any) -> Any:
+    """``2.0`` as ``2`` (the engine sends every number as a float), other values unchanged."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
@@ -47,18 +51,20 @@ def _integral(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _rule(f"got {_show(value)}; must be an integer")
+        raise rule_error(f"got {brief_repr(value)}; must be an integer")
     return value
 
 
-_Int = Annotated[int, BeforeValidator(_integral)]
+Integer = Annotated[int, BeforeValidator(_integral)]
 # Strict: "0.5" (a string) or true is refused instead of read as a number. Infinity and NaN cannot
 # be sent as JSON at all.
-_Float = Annotated[float, Strict(), AllowInfNan(False)]
-_NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
+Number = Annotated[float, Strict(), AllowInfNan(False)]
+NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
 
 
-class _Model(BaseModel):
+class ServeModel(BaseModel):
+    """A part of Serve's config: unknown keys are refused."""
+
     # Serve drops unknown keys without a word: refuse them so a typo fails at preview.
     model_config = ConfigDict(extra="forbid")
 
@@ -77,12 +83,12 @@ def name_problems(value: Any, what: str) -> list[str]:
     either end are invisible in every listing that shows the name.
     """
     if not isinstance(value, str):
-        return [f"got {_show(value)}; {what} must be a string"]
+        return [f"got {brief_repr(value)}; {what} must be a string"]
     allowed = (
         f"{what} must be 1 to {MAX_NAME_LENGTH} characters, without '/', '#', control "
         "characters or whitespace at either end"
     )
-    shown = _show(value) if len(value) <= MAX_NAME_LENGTH else f"{len(value)} characters"
+    shown = brief_repr(value) if len(value) <= MAX_NAME_LENGTH else f"{len(value)} characters"
     if not value or len(value) > MAX_NAME_LENGTH:
         return [f"got {shown}; {allowed}"]
     if any(c in "/#" or not c.isprintable() for c in value) or value != value.strip():
@@ -94,14 +100,14 @@ def _serve_name(what: str) -> Any:
     def check(value: Any) -> Any:
         problems = name_problems(value, what)
         if problems:
-            raise _rule(problems[0])
+            raise rule_error(problems[0])
         return value
 
     return check
 
 
-_AppName = Annotated[str, StringConstraints(min_length=1), AfterValidator(_serve_name("a name"))]
-_DeploymentName = Annotated[
+AppName = Annotated[str, StringConstraints(min_length=1), AfterValidator(_serve_name("a name"))]
+DeploymentName = Annotated[
     str, StringConstraints(min_length=1), AfterValidator(_serve_name("a deployment name"))
 ]
 
@@ -119,7 +125,7 @@ def _json_problem(value: Any) -> tuple[str, tuple[str | int, ...]] | None:
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
-                return f"got key {_show(key)}; JSON keys must be strings", ()
+                return f"got key {brief_repr(key)}; JSON keys must be strings", ()
             found = _json_problem(item)
             if found:
                 return found[0], (key, *found[1])
@@ -130,16 +136,19 @@ def _json_problem(value: Any) -> tuple[str, tuple[str | int, ...]] | None:
             if found:
                 return found[0], (index, *found[1])
         return None
-    return f"got {_show(value)}; must be JSON: a string, number, boolean, null, list or mapping", ()
+    return (
+        f"got {brief_repr(value)}; must be JSON: a string, number, boolean, null, list or mapping",
+        (),
+    )
 
 
 def _json(value: Any) -> Any:
     found = _json_problem(value)
     if found:
-        raise _rule(found[0], *found[1])
+        raise rule_error(found[0], *found[1])
     return value
 
 
-_JSONDict = Annotated[dict[str, Any], AfterValidator(_json)]
+JSONDict = Annotated[dict[str, Any], AfterValidator(_json)]
 """A free-form mapping sent to Serve as JSON (user_config, args, runtime_env, ...)."""
-_JSONList = Annotated[list[Any], AfterValidator(_json)]
+JSONList = Annotated[list[Any], AfterValidator(_json)]

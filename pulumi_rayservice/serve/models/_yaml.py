@@ -15,13 +15,13 @@ from ..._util.yaml_loader import load_yaml, read_text_file
 from ...errors import InvalidInputError
 
 
-def _load_yaml(text: str, source: str) -> dict[str, Any]:
+def load_config_yaml(text: str, source: str) -> dict[str, Any]:
     data = load_yaml(text, source)
     if not isinstance(data, dict):
         raise InvalidInputError(f"{source}: must hold a mapping, got {type(data).__name__}")
     return data
 
 
-def _read_text(path: str | os.PathLike[str], source: str) -> str:
+def read_config_file(path: str | os.PathLike[str], source: str) -> str:
     """A Serve config file as text: UTF-8 and of bounded size, else an ``InvalidInputError``."""
     return read_text_file(path, source)

@@ -16,24 +16,28 @@ from pydantic import Field, StrictBool, ValidationError, field_validator, model_
 from pulumi_rayservice._util.normalize import canonical
 from pulumi_rayservice.errors import InvalidInputError
 
-from ._base import _AppName, _Int, _JSONDict, _Model, _NonEmptyStr, _rule, _show
-from ._yaml import _load_yaml, _read_text
+from ._base import AppName, Integer, JSONDict, NonEmptyStr, ServeModel, brief_repr, rule_error
+from ._yaml import load_config_yaml, read_config_file
 from .autoscaling import AutoscalingPolicy
 from .deployment import ServeDeployment
-from .errors import _failures, _message
+from .errors import failure_message, failures_of
 from .logging_config import LoggingConfig
-from .runtime_env import _check_runtime_env
+from .runtime_env import check_runtime_env
 
 
 def _check_route_prefix(value: str | None) -> str | None:
     if value is None:
         return value
     if not value.startswith("/"):
-        raise _rule(f'got {_show(value)}; a route prefix must start with "/"')
+        raise rule_error(f'got {brief_repr(value)}; a route prefix must start with "/"')
     if len(value) > 1 and value.endswith("/"):
-        raise _rule(f'got {_show(value)}; a route prefix cannot end with "/" unless it is just "/"')
+        raise rule_error(
+            f'got {brief_repr(value)}; a route prefix cannot end with "/" unless it is just "/"'
+        )
     if "{" in value or "}" in value:
-        raise _rule(f'got {_show(value)}; a route prefix cannot contain wildcards ("{{" or "}}")')
+        raise rule_error(
+            f'got {brief_repr(value)}; a route prefix cannot contain wildcards ("{{" or "}}")'
+        )
     return value
 
 
@@ -41,21 +45,23 @@ def _check_import_path(value: str) -> str:
     # ServeApplicationSchema.import_path_format_valid
     if ":" in value:
         if value.count(":") > 1:
-            raise _rule(f"got {_show(value)}; an import path may have at most one colon")
+            raise rule_error(f"got {brief_repr(value)}; an import path may have at most one colon")
         if value.startswith(":") or value.endswith(":"):
-            raise _rule(f"got {_show(value)}; an import path may not start or end with a colon")
+            raise rule_error(
+                f"got {brief_repr(value)}; an import path may not start or end with a colon"
+            )
         return value
     if "." not in value:
-        raise _rule(
-            f"got {_show(value)}; must be module.attribute or module:attribute (a "
+        raise rule_error(
+            f"got {brief_repr(value)}; must be module.attribute or module:attribute (a "
             '"." or ":" separating the module from the application), e.g. "fruit.deployment_graph"'
         )
     if value.startswith(".") or value.endswith("."):
-        raise _rule(f"got {_show(value)}; an import path may not start or end with a dot")
+        raise rule_error(f"got {brief_repr(value)}; an import path may not start or end with a dot")
     return value
 
 
-class ServeApp(_Model):
+class ServeApp(ServeModel):
     """One Serve application: an entry of the ``applications:`` list of a Serve config file.
 
     The schema of ``serve build`` output and of KubeRay's ``serveConfigV2`` (Ray's
@@ -71,7 +77,7 @@ class ServeApp(_Model):
 
     """
 
-    name: _AppName = Field(
+    name: AppName = Field(
         description="Application name, unique on the cluster (Ray Serve's default 'default' is "
         "not assumed: the name is the application's identity)."
     )
@@ -81,11 +87,11 @@ class ServeApp(_Model):
         "wildcards. Unset: Serve's default \"/\". (Serve's route_prefix: null, no HTTP route, "
         "cannot be expressed: null values are dropped.)",
     )
-    import_path: _NonEmptyStr = Field(
+    import_path: NonEmptyStr = Field(
         description='Import path of the bound application: "module.submodule.app" or '
         '"module.submodule:app".'
     )
-    runtime_env: _JSONDict | None = Field(
+    runtime_env: JSONDict | None = Field(
         default=None,
         description="The application's runtime_env; deployments inherit it. working_dir and "
         "py_modules must be remote URIs (https://, s3://, gs://, file:///x.zip) or local:// URIs.",
@@ -95,7 +101,7 @@ class ServeApp(_Model):
         description="Accepted by Ray's single-application schema only; refused in the "
         "multi-application config Serve's REST API takes. Set http_options.host instead.",
     )
-    port: _Int | None = Field(
+    port: Integer | None = Field(
         default=None,
         description="Accepted by Ray's single-application schema only; refused in the "
         "multi-application config Serve's REST API takes. Set http_options.port instead.",
@@ -107,7 +113,7 @@ class ServeApp(_Model):
         default=None,
         description="Application-level autoscaling policy (under development in Ray).",
     )
-    args: _JSONDict | None = Field(
+    args: JSONDict | None = Field(
         default=None, description="Arguments passed to the application builder."
     )
     logging_config: LoggingConfig | None = Field(
@@ -131,14 +137,15 @@ class ServeApp(_Model):
     @field_validator("runtime_env")
     @classmethod
     def _runtime_env(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        return _check_runtime_env(value)
+        return check_runtime_env(value)
 
     @field_validator("host", "port")
     @classmethod
     def _not_per_app(cls, value: Any) -> Any:
         if value is not None:
-            raise _rule(
-                f"got {_show(value)}; Serve's multi-application config refuses a per-application "
+            raise rule_error(
+                f"got {brief_repr(value)}; Serve's multi-application config refuses a "
+                "per-application "
                 "host or port (400): set it in the cluster's http_options"
             )
         return value
@@ -151,7 +158,7 @@ class ServeApp(_Model):
         seen: dict[str, int] = {}
         for index, deployment in enumerate(value or []):
             if deployment.name in seen:
-                raise _rule(
+                raise rule_error(
                     f"got {deployment.name!r} again (also deployments[{seen[deployment.name]}]); "
                     "deployment names must be unique within the application",
                     index,
@@ -165,7 +172,7 @@ class ServeApp(_Model):
         if self.external_scaler_enabled:
             for index, deployment in enumerate(self.deployments or []):
                 if deployment._autoscaling():
-                    raise _rule(
+                    raise rule_error(
                         f"deployment {deployment.name!r} autoscales while external_scaler_enabled "
                         "is true; with an external autoscaler no deployment may autoscale",
                         "deployments",
@@ -209,7 +216,7 @@ class ServeApp(_Model):
 
         """
         source = os.fspath(path)
-        data = _load_yaml(_read_text(path, source), source)
+        data = load_config_yaml(read_config_file(path, source), source)
         if "import_path" in data and "applications" not in data:
             raw = dict(data)
             if name is not None:
@@ -258,5 +265,7 @@ def _validate_app(raw: Any, source: str, prefix: str) -> ServeApp:
         return ServeApp.model_validate(raw)
     except ValidationError as exc:
         raise InvalidInputError(
-            _message(f"{source}: invalid Serve application", _failures(exc, ServeApp, prefix))
+            failure_message(
+                f"{source}: invalid Serve application", failures_of(exc, ServeApp, prefix)
+            )
         ) from exc

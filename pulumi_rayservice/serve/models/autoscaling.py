@@ -9,24 +9,24 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from ._base import _Float, _Int, _JSONDict, _Model, _NonEmptyStr, _rule, _show
+from ._base import Integer, JSONDict, NonEmptyStr, Number, ServeModel, brief_repr, rule_error
 
 
-class AutoscalingPolicy(_Model):
+class AutoscalingPolicy(ServeModel):
     """A custom autoscaling policy (Ray's ``ray.serve.config.AutoscalingPolicy``)."""
 
-    policy_function: _NonEmptyStr | None = Field(
+    policy_function: NonEmptyStr | None = Field(
         default=None,
         description="Import path of the policy, 'module.path:function_name'; Serve's default is "
         "its request-based policy.",
     )
-    policy_kwargs: _JSONDict | None = Field(
+    policy_kwargs: JSONDict | None = Field(
         default=None,
         description="Keyword arguments passed to the policy class constructor (JSON values).",
     )
 
 
-class AutoscalingConfig(_Model):
+class AutoscalingConfig(ServeModel):
     """Autoscaling of one deployment (Ray's ``ray.serve.config.AutoscalingConfig``).
 
     Serve fills unset fields with its defaults: ``min_replicas`` 1 and ``max_replicas`` 1 (100 when
@@ -34,52 +34,52 @@ class AutoscalingConfig(_Model):
     :class:`ServeDeployment`.
     """
 
-    min_replicas: _Int | None = Field(
+    min_replicas: Integer | None = Field(
         default=None, ge=0, description="Fewest replicas; 0 allows scaling to zero (default 1)."
     )
-    initial_replicas: _Int | None = Field(
+    initial_replicas: Integer | None = Field(
         default=None,
         ge=0,
         description="Replicas started on first deploy; defaults to min_replicas.",
     )
-    max_replicas: _Int | None = Field(
+    max_replicas: Integer | None = Field(
         default=None, gt=0, description="Most replicas; must be >= min_replicas (default 1)."
     )
-    target_ongoing_requests: _Float | None = Field(
+    target_ongoing_requests: Number | None = Field(
         default=None,
         gt=0,
         description="Target of requests processed and queued per replica (default 2).",
     )
-    metrics_interval_s: _Float | None = Field(
+    metrics_interval_s: Number | None = Field(
         default=None, gt=0, description="[DEPRECATED in Ray] How often to scrape for metrics."
     )
-    look_back_period_s: _Float | None = Field(
+    look_back_period_s: Number | None = Field(
         default=None, gt=0, description="Time window to average metrics over (default 30 s)."
     )
-    smoothing_factor: _Float | None = Field(
+    smoothing_factor: Number | None = Field(
         default=None, gt=0, description="[DEPRECATED in Ray] Smoothing of scaling decisions."
     )
-    upscale_smoothing_factor: _Float | None = Field(
+    upscale_smoothing_factor: Number | None = Field(
         default=None, gt=0, description="[DEPRECATED in Ray] Use upscaling_factor."
     )
-    downscale_smoothing_factor: _Float | None = Field(
+    downscale_smoothing_factor: Number | None = Field(
         default=None, gt=0, description="[DEPRECATED in Ray] Use downscaling_factor."
     )
-    upscaling_factor: _Float | None = Field(
+    upscaling_factor: Number | None = Field(
         default=None, gt=0, description='Multiplicative "gain" limiting upscaling decisions.'
     )
-    downscaling_factor: _Float | None = Field(
+    downscaling_factor: Number | None = Field(
         default=None, gt=0, description='Multiplicative "gain" limiting downscaling decisions.'
     )
-    downscale_delay_s: _Float | None = Field(
+    downscale_delay_s: Number | None = Field(
         default=None, ge=0, description="Wait before scaling down to a value above 0 (600 s)."
     )
-    downscale_to_zero_delay_s: _Float | None = Field(
+    downscale_to_zero_delay_s: Number | None = Field(
         default=None,
         ge=0,
         description="Wait before scaling down from 1 to 0; defaults to downscale_delay_s.",
     )
-    upscale_delay_s: _Float | None = Field(
+    upscale_delay_s: Number | None = Field(
         default=None, ge=0, description="Wait before scaling up (default 30 s)."
     )
     aggregation_function: str | None = Field(
@@ -95,17 +95,17 @@ class AutoscalingConfig(_Model):
     def _aggregation(cls, value: str | None) -> str | None:
         # Ray lower-cases the name before matching it.
         if value is not None and value.lower() not in ("mean", "max", "min"):
-            raise _rule(f"got {_show(value)}; must be 'mean', 'max' or 'min'")
+            raise rule_error(f"got {brief_repr(value)}; must be 'mean', 'max' or 'min'")
         return value
 
     @model_validator(mode="after")
     def _bounds(self) -> AutoscalingConfig:
         # Only what is set here; the defaults depend on num_replicas (see ServeDeployment).
-        _check_bounds(self, None, None)
+        check_autoscaling_bounds(self, None, None)
         return self
 
 
-def _check_bounds(
+def check_autoscaling_bounds(
     config: AutoscalingConfig,
     default_min: int | None,
     default_max: int | None,
@@ -127,12 +127,12 @@ def _check_bounds(
     initial = config.initial_replicas
     if low is not None and high is not None and high < low:
         field = "max_replicas" if config.max_replicas is not None else "min_replicas"
-        raise _rule(f"got {high_text} and {low_text}; max must be >= min", *loc, field)
+        raise rule_error(f"got {high_text} and {low_text}; max must be >= min", *loc, field)
     if initial is not None and low is not None and initial < low:
-        raise _rule(
+        raise rule_error(
             f"got initial_replicas {initial}; must be >= {low_text}", *loc, "initial_replicas"
         )
     if initial is not None and high is not None and initial > high:
-        raise _rule(
+        raise rule_error(
             f"got initial_replicas {initial}; must be <= {high_text}", *loc, "initial_replicas"
         )

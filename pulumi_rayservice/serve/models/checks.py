@@ -15,10 +15,10 @@ from pydantic import ValidationError
 
 from pulumi_rayservice._util.normalize import canonical, contains_unknown
 
-from ._base import _show, name_problems
+from ._base import brief_repr, name_problems
 from .application import ServeApp
 from .config import ServeConfig
-from .errors import _failures
+from .errors import failures_of
 
 
 def app_name_problems(value: Any) -> list[str]:
@@ -50,7 +50,10 @@ def check_app(raw: Any, field: str = "app") -> tuple[dict[str, Any] | None, list
         return None, []
     if not isinstance(raw, Mapping):
         return None, [
-            (field, f"got {_show(raw)}; must be a mapping (one entry of Serve's applications:)")
+            (
+                field,
+                f"got {brief_repr(raw)}; must be a mapping (one entry of Serve's applications:)",
+            )
         ]
     if contains_unknown(raw):
         return None, []
@@ -58,7 +61,7 @@ def check_app(raw: Any, field: str = "app") -> tuple[dict[str, Any] | None, list
         app = ServeApp.model_validate(canonical(raw))
         return app.to_serve_dict(), []
     except ValidationError as exc:
-        return None, _failures(exc, ServeApp, field)
+        return None, failures_of(exc, ServeApp, field)
     except Exception as exc:  # Check must answer, whatever the input holds.
         return None, [(field, f"could not be validated: {type(exc).__name__}: {exc}")]
 
@@ -83,7 +86,7 @@ def check_serve_options(
     if isinstance(raw, Unknown):
         return None, []
     if not isinstance(raw, Mapping):
-        return None, [(field, f"got {_show(raw)}; must be a mapping")]
+        return None, [(field, f"got {brief_repr(raw)}; must be a mapping")]
     if contains_unknown(raw):
         return None, []
     failures = [
@@ -96,7 +99,7 @@ def check_serve_options(
     try:
         config = ServeConfig.model_validate({**canonical(raw), "applications": []})
     except ValidationError as exc:
-        return None, _failures(exc, ServeConfig, field)
+        return None, failures_of(exc, ServeConfig, field)
     options = config.to_serve_dict()
     options.pop("applications", None)
     return options, []

@@ -23,27 +23,27 @@ from pydantic import (
 from pulumi_rayservice._util.normalize import canonical
 from pulumi_rayservice.errors import InvalidInputError
 
-from ._base import _Float, _Int, _JSONDict, _Model, _rule
-from ._yaml import _load_yaml, _read_text
+from ._base import Integer, JSONDict, Number, ServeModel, rule_error
+from ._yaml import load_config_yaml, read_config_file
 from .application import ServeApp
-from .errors import _failures, _message
+from .errors import failure_message, failures_of
 from .logging_config import LoggingConfig
-from .runtime_env import _check_runtime_env
+from .runtime_env import check_runtime_env
 
 
-class HTTPOptions(_Model):
+class HTTPOptions(ServeModel):
     """Options of Serve's HTTP proxies (Ray's ``HTTPOptionsSchema``); set once per cluster."""
 
     # ssl_keyfile_password is a credential: validation errors never echo the input.
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     host: str | None = Field(default=None, description="Listen address (default 0.0.0.0).")
-    port: _Int | None = Field(
+    port: Integer | None = Field(
         default=None, ge=1, le=65535, description="Listen port 1..65535 (default 8000)."
     )
     root_path: str | None = Field(default=None, description="ASGI root path behind a proxy.")
-    request_timeout_s: _Float | None = Field(default=None, description="HTTP request timeout.")
-    keep_alive_timeout_s: _Int | None = Field(
+    request_timeout_s: Number | None = Field(default=None, description="HTTP request timeout.")
+    keep_alive_timeout_s: Integer | None = Field(
         default=None, description="Idle keep-alive timeout of connections."
     )
     ssl_keyfile: str | None = Field(default=None, description="SSL key file (with ssl_certfile).")
@@ -56,32 +56,32 @@ class HTTPOptions(_Model):
     @model_validator(mode="after")
     def _ssl_pair(self) -> HTTPOptions:
         if bool(self.ssl_keyfile) != bool(self.ssl_certfile):
-            raise _rule(
+            raise rule_error(
                 "got only one of ssl_keyfile and ssl_certfile; HTTPS needs both",
                 "ssl_certfile" if self.ssl_keyfile else "ssl_keyfile",
             )
         return self
 
 
-class GRPCOptions(_Model):
+class GRPCOptions(ServeModel):
     """Options of Serve's gRPC proxies (Ray's ``gRPCOptionsSchema``); set once per cluster."""
 
-    port: _Int | None = Field(
+    port: Integer | None = Field(
         default=None, ge=1, le=65535, description="Listen port 1..65535 (default 9000)."
     )
     grpc_servicer_functions: list[str] | None = Field(
         default=None, description="Import paths of add_servicer_to_server functions."
     )
-    request_timeout_s: _Float | None = Field(default=None, description="gRPC request timeout.")
+    request_timeout_s: Number | None = Field(default=None, description="gRPC request timeout.")
     enable_reflection: StrictBool | None = Field(
         default=None, description="Serve the gRPC reflection protocol (default true)."
     )
 
 
-class ControllerOptions(_Model):
+class ControllerOptions(ServeModel):
     """Options of the Serve controller actor (Ray's ControllerOptions); only env_vars."""
 
-    runtime_env: _JSONDict | None = Field(
+    runtime_env: JSONDict | None = Field(
         default=None, description="Only env_vars (strings) is supported."
     )
 
@@ -90,23 +90,23 @@ class ControllerOptions(_Model):
     def _env_vars_only(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         for key in value or {}:
             if key != "env_vars":
-                raise _rule(f"got {key!r}; only env_vars is supported here", key)
-        return _check_runtime_env(value)
+                raise rule_error(f"got {key!r}; only env_vars is supported here", key)
+        return check_runtime_env(value)
 
 
-class TracingConfig(_Model):
+class TracingConfig(ServeModel):
     """Distributed tracing of Serve components (Ray's ``TracingConfig``)."""
 
     enabled: StrictBool | None = Field(default=None, description="Whether tracing is on.")
     exporter_import_path: str | None = Field(
         default=None, description="Import path of a custom span exporter."
     )
-    sampling_ratio: _Float | None = Field(
+    sampling_ratio: Number | None = Field(
         default=None, ge=0, le=1, description="Fraction of traces sampled, 0.0 to 1.0."
     )
 
 
-class ServeConfig(_Model):
+class ServeConfig(ServeModel):
     """A whole Serve config file (Ray's ``ServeDeploySchema``): applications plus cluster settings.
 
     What ``serve build`` writes and what KubeRay's ``serveConfigV2`` holds. ``http_options``,
@@ -129,7 +129,7 @@ class ServeConfig(_Model):
         default=None, description="Tracing of Serve components."
     )
     applications: list[ServeApp] = Field(description="The applications to run.")
-    target_capacity: _Float | None = Field(
+    target_capacity: Number | None = Field(
         default=None,
         ge=0,
         le=100,
@@ -143,7 +143,7 @@ class ServeConfig(_Model):
         routes: dict[str, int] = {}
         for index, app in enumerate(value):
             if app.name in names:
-                raise _rule(
+                raise rule_error(
                     f"got {app.name!r} again (also applications[{names[app.name]}]); "
                     "application names must be unique",
                     index,
@@ -153,7 +153,7 @@ class ServeConfig(_Model):
             # Serve gives an application without route_prefix the prefix "/".
             route = app.route_prefix or "/"
             if route in routes:
-                raise _rule(
+                raise rule_error(
                     f"got {route!r} again (also applications[{routes[route]}]"
                     + ("" if app.route_prefix else ', where unset means "/"')
                     + "); route prefixes must be unique",
@@ -178,7 +178,7 @@ class ServeConfig(_Model):
                 failing field is named).
 
         """
-        return cls._parse(_read_text(path, os.fspath(path)), os.fspath(path))
+        return cls._parse(read_config_file(path, os.fspath(path)), os.fspath(path))
 
     @classmethod
     def from_yaml_text(cls, text: str) -> ServeConfig:
@@ -193,10 +193,10 @@ class ServeConfig(_Model):
 
     @classmethod
     def _parse(cls, text: str, source: str) -> ServeConfig:
-        data = _load_yaml(text, source)
+        data = load_config_yaml(text, source)
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
             raise InvalidInputError(
-                _message(f"{source}: invalid Serve config", _failures(exc, cls, ""))
+                failure_message(f"{source}: invalid Serve config", failures_of(exc, cls, ""))
             ) from exc

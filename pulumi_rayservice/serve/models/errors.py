@@ -19,7 +19,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ValidationError
 
-from ._base import _RULE, _num, _show
+from ._base import RULE_ERROR, brief_repr, plain_number
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -114,19 +114,20 @@ def _reason(error: Any, root: type[BaseModel], loc: tuple[Any, ...]) -> str:
     if kind in ("value_error", "assertion_error") and "error" in ctx:
         phrase = str(ctx["error"])
     elif kind in _PHRASES:
-        phrase = _PHRASES[kind].format(**{k: _num(v) for k, v in ctx.items()})
+        phrase = _PHRASES[kind].format(**{k: plain_number(v) for k, v in ctx.items()})
     else:
         msg = str(error["msg"])
         phrase = msg[:1].lower() + msg[1:]
-    return f"got {_show(error.get('input'))}; {phrase}"
+    return f"got {brief_repr(error.get('input'))}; {phrase}"
 
 
-def _failures(exc: ValidationError, root: type[BaseModel], prefix: str) -> list[tuple[str, str]]:
+def failures_of(exc: ValidationError, root: type[BaseModel], prefix: str) -> list[tuple[str, str]]:
+    """Pydantic's errors as ``(field path, reason)`` pairs under ``prefix``, as Check gives them."""
     failures: list[tuple[str, str]] = []
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
         ctx = error.get("ctx") or {}
-        if error["type"] == _RULE:
+        if error["type"] == RULE_ERROR:
             loc += tuple(ctx.get("loc", ()))
             reason = str(ctx.get("reason", error["msg"]))
         else:
@@ -135,6 +136,7 @@ def _failures(exc: ValidationError, root: type[BaseModel], prefix: str) -> list[
     return failures
 
 
-def _message(title: str, failures: list[tuple[str, str]]) -> str:
+def failure_message(title: str, failures: list[tuple[str, str]]) -> str:
+    """One message listing every failure, one per line under ``title``."""
     lines = [f"  {path or '(top level)'}: {reason}" for path, reason in failures]
     return "\n".join([f"{title}:", *lines])

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, StrictBool, field_validator
 
-from ._base import _Model, _num, _rule, _show
+from ._base import ServeModel, brief_repr, plain_number, rule_error
 
 # Ray's LoggingConfig checks levels against the logging module's private tables; these are their
 # contents (the standard levels, which never change).
@@ -54,20 +54,20 @@ _LOGRECORD_STANDARD_ATTRS = frozenset(
 
 
 def _log_level(value: Any) -> Any:
-    value = _num(value)
+    value = plain_number(value)
     if isinstance(value, int) and not isinstance(value, bool):
         if value in _LOG_LEVELS:
             return value
-        raise _rule(f"got {_show(value)}; must be one of {sorted(_LOG_LEVELS)}")
+        raise rule_error(f"got {brief_repr(value)}; must be one of {sorted(_LOG_LEVELS)}")
     if isinstance(value, str) and value in _LOG_LEVEL_NAMES:
         return value
-    raise _rule(f"got {_show(value)}; must be one of {', '.join(_LOG_LEVEL_NAMES)}")
+    raise rule_error(f"got {brief_repr(value)}; must be one of {', '.join(_LOG_LEVEL_NAMES)}")
 
 
 _LogLevel = Annotated[int | str, BeforeValidator(_log_level)]
 
 
-class LoggingConfig(_Model):
+class LoggingConfig(ServeModel):
     """Logging of an application or deployment (Ray's ``ray.serve.schema.LoggingConfig``).
 
     Unset fields keep Serve's defaults (``TEXT`` encoding, ``INFO`` level, access log on).
@@ -97,8 +97,8 @@ class LoggingConfig(_Model):
     def _known_attrs(cls, value: list[str] | None) -> list[str] | None:
         for index, attr in enumerate(value or []):
             if attr not in _LOGRECORD_STANDARD_ATTRS:
-                raise _rule(
-                    f"got {_show(attr)}; must be a standard LogRecord attribute: "
+                raise rule_error(
+                    f"got {brief_repr(attr)}; must be a standard LogRecord attribute: "
                     f"{', '.join(sorted(_LOGRECORD_STANDARD_ATTRS))}",
                     index,
                 )

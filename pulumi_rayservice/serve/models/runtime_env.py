@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ._base import _rule, _show
+from ._base import brief_repr, rule_error
 
 # What ray._common.runtime_env_uri.parse_uri accepts in working_dir and py_modules.
 _URI_SCHEMES = frozenset(
@@ -37,7 +37,7 @@ def _uri_problem(value: Any) -> str | None:
     return None
 
 
-def _check_runtime_env(env: dict[str, Any] | None) -> dict[str, Any] | None:
+def check_runtime_env(env: dict[str, Any] | None) -> dict[str, Any] | None:
     """Apply Serve's rule on working_dir and py_modules, and Ray's on env_vars."""
     if env is None:
         return env
@@ -45,23 +45,26 @@ def _check_runtime_env(env: dict[str, Any] | None) -> dict[str, Any] | None:
     if working_dir is not None:
         problem = _uri_problem(working_dir)
         if problem:
-            raise _rule(f"got {_show(working_dir)}; {problem}", "working_dir")
+            raise rule_error(f"got {brief_repr(working_dir)}; {problem}", "working_dir")
     modules = env.get("py_modules")
     if modules is not None:
         if not isinstance(modules, list):
-            raise _rule(f"got {_show(modules)}; must be a list of URIs", "py_modules")
+            raise rule_error(f"got {brief_repr(modules)}; must be a list of URIs", "py_modules")
         for index, module in enumerate(modules):
             problem = _uri_problem(module)
             if problem:
-                raise _rule(f"got {_show(module)}; {problem}", "py_modules", index)
+                raise rule_error(f"got {brief_repr(module)}; {problem}", "py_modules", index)
     env_vars = env.get("env_vars")
     if env_vars is not None:
         if not isinstance(env_vars, dict):
-            raise _rule(f"got {_show(env_vars)}; must be a mapping of strings", "env_vars")
+            raise rule_error(
+                f"got {brief_repr(env_vars)}; must be a mapping of strings", "env_vars"
+            )
         for key, val in env_vars.items():
             if not isinstance(val, str):
-                raise _rule(
-                    f"got {_show(val)}; environment variable values must be strings (quote it)",
+                raise rule_error(
+                    f"got {brief_repr(val)}; environment variable values must be strings "
+                    "(quote it)",
                     "env_vars",
                     key,
                 )

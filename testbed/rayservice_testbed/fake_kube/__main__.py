@@ -9,6 +9,7 @@ stops the operator and every Ray head it started.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import threading
 from pathlib import Path
@@ -31,10 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     with FakeKubeServer(operator=not args.no_operator, ray_heads=args.ray_heads) as server:
         path = server.write_kubeconfig(args.kubeconfig)
         print(f"fake API server at {server.url}; kubeconfig {path}", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 
