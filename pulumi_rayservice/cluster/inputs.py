@@ -18,7 +18,7 @@ from .._util.normalize import canonical
 from .._util.secrets import paths_under, text_leaves, values_at
 from ..kube.client import RAY_CLUSTER
 from ..kube.config import kube_secrets
-from ..serve.dashboard import DashboardTarget
+from ..serve.dashboard import DEFAULT_PROXY_PORT, DashboardInput, DashboardTarget
 from . import redis_password
 
 __all__ = [
@@ -41,8 +41,6 @@ STACK_ANNOTATION = "rayservice.pulumi.com/stack"
 """``<project>/<stack>`` that made the object: another stack's cluster of the same name is never
 taken for ours (an annotation: label values cannot hold every project and stack name)."""
 DEFAULT_TIMEOUT_S = 900.0
-DASHBOARD_PORT = "dashboard"
-"""The name of the head Service's dashboard port (KubeRay's)."""
 INPUT_KEYS = (
     "spec", "namespace", "name", "auto_named", "resource_name", "kube", "timeout_s",
     "keep_on_failure", "labels", "annotations", "redis_password", "wait_for_dashboard", "owner",
@@ -144,16 +142,9 @@ class ClusterInputs:
             "spec": self.spec_to_send(),
         }
 
-    def dashboard(self) -> dict[str, Any]:
+    def dashboard(self) -> DashboardInput:
         """The ``dashboard`` output: :meth:`dashboard_target` as a ``ServeApplication`` input."""
-        target: dict[str, Any] = {
-            "service": self.head_service,
-            "namespace": self.namespace,
-            "port": DASHBOARD_PORT,
-        }
-        if self.kube:
-            target["kube"] = dict(self.kube)
-        return target
+        return self.dashboard_target().to_input()
 
     def dashboard_target(self) -> DashboardTarget:
         """The head Service's dashboard through the API server proxy, for the readiness probe."""
@@ -161,7 +152,7 @@ class ClusterInputs:
             url=None,
             service=self.head_service,
             namespace=self.namespace,
-            port=DASHBOARD_PORT,
+            port=DEFAULT_PROXY_PORT,
             kube=dict(self.kube) if self.kube else None,
             token=None,
         )

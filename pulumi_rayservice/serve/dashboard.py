@@ -1,8 +1,11 @@
 """Where a Ray dashboard is and how to reach it: a direct URL or the Kubernetes service proxy.
 
 A ``Dashboard`` is the target of a ``ServeApplication``. It is a value, not a connection: it travels
-to the provider host as a small dict input (the token and any kubeconfig content are Pulumi
-secrets), and ``DashboardTarget`` turns that dict back into a client inside each provider call.
+to the provider host as a ``DashboardInput`` (the token and any kubeconfig content are Pulumi
+secrets), and ``DashboardTarget`` turns that input back into a client inside each provider call.
+``DashboardInput`` is the one definition of that shape: ``Dashboard.to_input`` writes it,
+``check_dashboard`` checks it at Check with the same rules the ``Dashboard`` model applies, and
+``DashboardTarget.from_input`` reads it.
 
 Two ways in:
 - ``Dashboard(url="http://127.0.0.1:8265")``: a dashboard you can reach (local Ray, port-forward,
@@ -19,145 +22,44 @@ namespace, Service and port; the token is a credential, not identity.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 import pulumi
 from pulumi.output import Unknown
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .._util.inputs import check_secret_text, kube_problems, secret_text_problem
 from .._util.k8s_names import dns1035_label_problem, dns1123_label_problem, port_problem
+from .._util.text import clip
 from ..kube.config import Kube, api_server_of, kube_to_input
 from .identity import proxy_identity, same_cluster, url_identity
 
 DEFAULT_PROXY_PORT = "dashboard"
-DASHBOARD_KEYS = ("url", "token", "service", "namespace", "port", "kube")
+"""The head Service's dashboard port, as KubeRay names it."""
+DEFAULT_NAMESPACE = "default"
 
 
-class Dashboard(BaseModel):
-    """How to reach a Ray dashboard (the Serve REST API lives there).
+class DashboardInput(TypedDict, total=False):
+    """A dashboard target as it crosses to the provider host (the ``dashboard`` input).
 
-    Args:
-        url: the dashboard's base URL, e.g. ``http://127.0.0.1:8265``.
-        token: Ray token auth (``RAY_AUTH_MODE=token``), sent as ``x-ray-authorization: Bearer``.
-            Sent to the provider as a secret; never in plain state, logs or errors.
-        service: instead of ``url``, the head Service to reach through the API server proxy.
-        namespace: the Service's namespace (with ``service``).
-        port: the Service port name or number of the dashboard (with ``service``).
-        kube: credentials for the API server (with ``service``); default: the ambient kubeconfig.
-
+    Either ``url`` or ``service`` (with ``namespace``, ``port`` and ``kube``). ``token`` is here
+    only when a user wrote the dict by hand; ``Dashboard`` sends it as its own secret input, so
+    the target stays readable in previews.
     """
 
-    # The token is a credential: never in a repr or a validation error (which quotes inputs).
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
-
-    url: str | None = Field(default=None, description="dashboard base URL")
-    token: str | None = Field(default=None, description="Ray auth token (secret)", repr=False)
-    service: str | None = Field(default=None, description="head Service name (proxy target)")
-    namespace: str = Field(default="default", description="Service namespace (proxy target)")
-    port: str = Field(default=DEFAULT_PROXY_PORT, description="Service port name or number")
-    kube: Kube | None = Field(default=None, description="API server credentials (proxy target)")
-
-    @field_validator("url")
-    @classmethod
-    def _valid_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        problem = url_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value.rstrip("/")
-
-    @field_validator("port", mode="before")
-    @classmethod
-    def _valid_port(cls, value: Any) -> Any:
-        problem = port_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return str(value) if isinstance(value, int) else value
-
-    @field_validator("service")
-    @classmethod
-    def _valid_service(cls, value: str | None) -> str | None:
-        problem = None if value is None else dns1035_label_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("namespace")
-    @classmethod
-    def _valid_namespace(cls, value: str) -> str:
-        problem = dns1123_label_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("token")
-    @classmethod
-    def _valid_token(cls, value: str | None) -> str | None:
-        problem = None if value is None else secret_text_problem(value, header=True)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    @model_validator(mode="after")
-    def _one_target(self) -> Dashboard:
-        if (self.url is None) == (self.service is None):
-            raise ValueError("give exactly one of url= or service= (Kubernetes service proxy)")
-        if self.url is not None and self.kube is not None:
-            raise ValueError("kube= only applies to a service proxy target (service=)")
-        return self
-
-    @classmethod
-    def kube_proxy(
-        cls,
-        service: str,
-        *,
-        namespace: str = "default",
-        port: str | int = DEFAULT_PROXY_PORT,
-        kube: Kube | None = None,
-        token: str | None = None,
-    ) -> Dashboard:
-        """A dashboard reached through the Kubernetes API server's service proxy."""
-        return cls(service=service, namespace=namespace, port=str(port), kube=kube, token=token)
-
-    def to_input(self, *, with_token: bool = True) -> dict[str, Any]:
-        """The dict sent to the provider host (token and kubeconfig content as secrets)."""
-        data: dict[str, Any] = {}
-        if self.url is not None:
-            data["url"] = self.url
-        else:
-            data["service"] = self.service
-            data["namespace"] = self.namespace
-            data["port"] = self.port
-            kube = kube_to_input(self.kube)
-            if kube:
-                data["kube"] = kube
-        if with_token and self.token is not None:
-            data["token"] = pulumi.Output.secret(self.token)
-        return data
+    url: str
+    service: str
+    namespace: str
+    port: str
+    kube: dict[str, Any]
+    token: str
 
 
-def dashboard_to_inputs(dashboard: Any) -> tuple[Any, Any]:
-    """Split a dashboard into the target input and the token input (None when there is none).
-
-    Accepts a ``Dashboard``, a URL string, a dict of the same shape, or an Output of one (such as
-    ``RayCluster.dashboard``). The token travels as its own secret input so that the target stays
-    readable in previews (a dict holding a secret is shown as secret as a whole).
-    """
-    if isinstance(dashboard, str):
-        dashboard = Dashboard(url=dashboard)
-    if isinstance(dashboard, Dashboard):
-        token = pulumi.Output.secret(dashboard.token) if dashboard.token is not None else None
-        return dashboard.to_input(with_token=False), token
-    if isinstance(dashboard, Mapping) and "token" in dashboard:
-        target = {k: v for k, v in dashboard.items() if k != "token"}
-        return target, pulumi.Output.secret(dashboard["token"])
-    return dashboard, None
+DASHBOARD_KEYS: tuple[str, ...] = tuple(DashboardInput.__annotations__)
 
 
 def url_problem(url: Any) -> str | None:
@@ -189,8 +91,133 @@ def url_problem(url: Any) -> str | None:
 
 def _shown_url(url: str) -> str:
     """``url`` for a message: user and password blanked, cut short."""
-    text = repr(re.sub(r"(?<=//)[^/@]*@", "***@", url))
-    return text if len(text) <= 100 else text[:97] + "..."
+    return clip(repr(re.sub(r"(?<=//)[^/@]*@", "***@", url)), 100)
+
+
+VALUE_PROBLEMS: dict[str, Callable[[Any], str | None]] = {
+    "url": url_problem,
+    "service": dns1035_label_problem,
+    "namespace": dns1123_label_problem,
+    "port": port_problem,
+}
+"""Each plain key's rule: why a value cannot be it, or None. Namespace, Service and port are
+checked as Kubernetes checks them: they become segments of the API server's proxy path, where
+``ray/../kube-system`` would be another path."""
+
+
+def target_problems(*, url: bool, service: bool, kube: bool) -> list[str]:
+    """What is wrong with which keys are given (``True``: given): one target, kube with a proxy."""
+    problems = []
+    if url == service:
+        problems.append(
+            "give exactly one of url= (a dashboard URL) or service= (a head Service for the "
+            "Kubernetes service proxy)"
+        )
+    if url and kube:
+        problems.append("kube= only applies to a service proxy target (service=)")
+    return problems
+
+
+class Dashboard(BaseModel):
+    """How to reach a Ray dashboard (the Serve REST API lives there).
+
+    Args:
+        url: the dashboard's base URL, e.g. ``http://127.0.0.1:8265``.
+        token: Ray token auth (``RAY_AUTH_MODE=token``), sent as ``x-ray-authorization: Bearer``.
+            Sent to the provider as a secret; never in plain state, logs or errors.
+        service: instead of ``url``, the head Service to reach through the API server proxy.
+        namespace: the Service's namespace (with ``service``).
+        port: the Service port name or number of the dashboard (with ``service``).
+        kube: credentials for the API server (with ``service``); default: the ambient kubeconfig.
+
+    """
+
+    # The token is a credential: never in a repr or a validation error (which quotes inputs).
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    url: str | None = Field(default=None, description="dashboard base URL")
+    token: str | None = Field(default=None, description="Ray auth token (secret)", repr=False)
+    service: str | None = Field(default=None, description="head Service name (proxy target)")
+    namespace: str = Field(default=DEFAULT_NAMESPACE, description="Service namespace (proxy)")
+    port: str = Field(default=DEFAULT_PROXY_PORT, description="Service port name or number")
+    kube: Kube | None = Field(default=None, description="API server credentials (proxy target)")
+
+    @field_validator("url", "service", "namespace", "port", mode="before")
+    @classmethod
+    def _valid_value(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name in ("url", "service"):
+            return None
+        problem = VALUE_PROBLEMS[str(info.field_name)](value)
+        if problem:
+            raise ValueError(problem)
+        if info.field_name == "url":
+            return value.rstrip("/")
+        return str(value) if info.field_name == "port" else value
+
+    @field_validator("token")
+    @classmethod
+    def _valid_token(cls, value: str | None) -> str | None:
+        problem = None if value is None else secret_text_problem(value, header=True)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Dashboard:
+        problems = target_problems(
+            url=self.url is not None, service=self.service is not None, kube=self.kube is not None
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @classmethod
+    def kube_proxy(
+        cls,
+        service: str,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        port: str | int = DEFAULT_PROXY_PORT,
+        kube: Kube | None = None,
+        token: str | None = None,
+    ) -> Dashboard:
+        """A dashboard reached through the Kubernetes API server's service proxy."""
+        return cls(service=service, namespace=namespace, port=str(port), kube=kube, token=token)
+
+    def to_input(self, *, with_token: bool = True) -> DashboardInput:
+        """The input sent to the provider host (token and kubeconfig content as secrets)."""
+        data = DashboardInput()
+        if self.url is not None:
+            data["url"] = self.url
+        else:
+            data["service"] = str(self.service)
+            data["namespace"] = self.namespace
+            data["port"] = self.port
+            kube = kube_to_input(self.kube)
+            if kube:
+                data["kube"] = kube
+        if with_token and self.token is not None:
+            # A secret Output where the provider receives the plain string.
+            data["token"] = pulumi.Output.secret(self.token)  # type: ignore[typeddict-item]
+        return data
+
+
+def dashboard_to_inputs(dashboard: Any) -> tuple[Any, Any]:
+    """Split a dashboard into the target input and the token input (None when there is none).
+
+    Accepts a ``Dashboard``, a URL string, a dict of the same shape, or an Output of one (such as
+    ``RayCluster.dashboard``). The token travels as its own secret input so that the target stays
+    readable in previews (a dict holding a secret is shown as secret as a whole).
+    """
+    if isinstance(dashboard, str):
+        dashboard = Dashboard(url=dashboard)
+    if isinstance(dashboard, Dashboard):
+        token = pulumi.Output.secret(dashboard.token) if dashboard.token is not None else None
+        return dashboard.to_input(with_token=False), token
+    if isinstance(dashboard, Mapping) and "token" in dashboard:
+        target = {k: v for k, v in dashboard.items() if k != "token"}
+        return target, pulumi.Output.secret(dashboard["token"])
+    return dashboard, None
 
 
 @dataclass(frozen=True)
@@ -205,8 +232,13 @@ class DashboardTarget:
     token: str | None = field(repr=False)
 
     @classmethod
-    def from_input(cls, data: Mapping[str, Any], token: str | None = None) -> DashboardTarget:
-        """Parse the dict input of a ServeApplication (already checked); ``token`` wins."""
+    def from_input(
+        cls, data: DashboardInput | Mapping[str, Any], token: str | None = None
+    ) -> DashboardTarget:
+        """Read a checked ``DashboardInput`` (``check_dashboard`` found nothing); ``token`` wins.
+
+        Values arrive as the engine sends them: a port number as a float.
+        """
         url = data.get("url")
         port = data.get("port", DEFAULT_PROXY_PORT)
         if isinstance(port, float):
@@ -214,11 +246,20 @@ class DashboardTarget:
         return cls(
             url=str(url).rstrip("/") if url else None,
             service=data.get("service"),
-            namespace=str(data.get("namespace") or "default"),
+            namespace=str(data.get("namespace") or DEFAULT_NAMESPACE),
             port=str(port),
             kube=data.get("kube") or None,
             token=token or data.get("token") or None,
         )
+
+    def to_input(self) -> DashboardInput:
+        """The target as a ``dashboard`` input (no token: it travels as its own secret input)."""
+        if self.url is not None:
+            return DashboardInput(url=self.url)
+        data = DashboardInput(service=str(self.service), namespace=self.namespace, port=self.port)
+        if self.kube:
+            data["kube"] = dict(self.kube)
+        return data
 
     @cached_property
     def key(self) -> str:
@@ -282,11 +323,10 @@ def same_target(old_outputs: Mapping[str, Any], new_dashboard: Mapping[str, Any]
 
 
 def check_dashboard(raw: Any, field: str = "dashboard") -> list[tuple[str, str]]:
-    """Validate a dashboard input dict at Check; return (property, reason) failures.
+    """Check a ``DashboardInput`` at Check by ``Dashboard``'s rules; (property, reason) failures.
 
-    Never raises. Namespace, Service and port are checked as Kubernetes checks them: they become
-    segments of the API server's proxy path, where ``ray/../kube-system`` would be another path.
-    Values not yet known (a RayCluster being created) are checked once known.
+    Never raises. A hand-written dict or a RayCluster's output gets the same verdict a
+    ``Dashboard`` would. Values not yet known (a RayCluster being created) are checked once known.
     """
     if not isinstance(raw, Mapping):
         return [
@@ -296,20 +336,14 @@ def check_dashboard(raw: Any, field: str = "dashboard") -> list[tuple[str, str]]
     unknown = sorted(str(k) for k in raw if k not in DASHBOARD_KEYS)
     if unknown:
         failures.append((field, f"unknown keys {unknown}; allowed: {', '.join(DASHBOARD_KEYS)}"))
-    url, service = raw.get("url"), raw.get("service")
-    if url is None and service is None:
-        failures.append((field, "needs url= (a dashboard URL) or service= (a head Service)"))
-    elif url is not None and service is not None:
-        failures.append((field, "give either url= or service=, not both"))
-    if url is not None and raw.get("kube") is not None:
-        failures.append((field, "kube= only applies to a service proxy target (service=)"))
-    checks = (
-        ("url", url_problem),
-        ("service", dns1035_label_problem),
-        ("namespace", dns1123_label_problem),
-        ("port", port_problem),
+    given = {key: raw.get(key) is not None for key in ("url", "service", "kube")}
+    failures.extend(
+        (field, problem)
+        for problem in target_problems(
+            url=given["url"], service=given["service"], kube=given["kube"]
+        )
     )
-    for key, problem_of in checks:
+    for key, problem_of in VALUE_PROBLEMS.items():
         value = raw.get(key)
         if value is None or isinstance(value, Unknown):
             continue
