@@ -9,6 +9,8 @@ chained ``from None`` where the original could carry a header or a credential.
 
 from __future__ import annotations
 
+from typing import Self
+
 
 class RayServiceError(Exception):
     """Base class of every error raised by pulumi_rayservice."""
@@ -119,6 +121,15 @@ class KubeError(RayServiceError):
         super().__init__(message)
         self.status = status
         self.reason = reason
+
+    def told(self, then: str) -> Self:
+        """The same error, of the same type, with what it left added (``"<error>. <then>"``).
+
+        A caller that knows what a failure left behind says so without turning a
+        ``ClusterGoneError`` or a ``KubeTemporaryError`` into a plain ``KubeError``: a user's
+        ``except`` clause and the retry rules still see what happened.
+        """
+        return type(self)(f"{self}. {then}", status=self.status, reason=self.reason)
 
 
 class KubeNotFoundError(KubeError):

@@ -21,6 +21,7 @@ from pulumi_rayservice.errors import (
     ClusterGoneError,
     ClusterOwnershipError,
     KubeError,
+    KubeTemporaryError,
 )
 
 NS = "default"
@@ -105,3 +106,19 @@ def test_a_finalizer_held_past_the_deadline_is_a_delete_timeout(
         provider.delete(created.id, outputs)
     assert isinstance(caught.value, KubeError)
     assert "finalizers:" in str(caught.value)
+
+
+def test_an_api_failure_while_waiting_keeps_its_type_and_says_what_was_left(
+    server: FakeKubeServer, kubeconfig: Path
+) -> None:
+    props = checked(kubeconfig, "unanswered", timeout_s=3)
+    server.inject(503, count=10_000, match=("GET", "rayclusters"))
+    try:
+        with pytest.raises(KubeTemporaryError) as caught:
+            RayClusterProvider().create(props)
+    finally:
+        server.clear_faults()
+    message = str(caught.value)
+    assert "503" in message or "Service Unavailable" in message, message
+    assert "deleted again" in message or "may still exist" in message, message
+    assert server.get(RAYCLUSTERS, NS, "unanswered") is None

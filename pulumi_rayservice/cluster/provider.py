@@ -220,11 +220,8 @@ class RayClusterProvider(ResourceProvider):
             except KubeTemporaryError as error:
                 # The POST got no answer: it may have landed. The next `pulumi up` POSTs again,
                 # meets 409 and adopts the object (ours: labels, annotation, stack).
-                raise KubeTemporaryError(
-                    f"{error}. The RayCluster may have been created; the next `pulumi up` "
-                    "adopts it if so",
-                    status=error.status,
-                    reason=error.reason,
+                raise error.told(
+                    "The RayCluster may have been created; the next `pulumi up` adopts it if so"
                 ) from None
             except KubeConflictError:
                 # The name is taken: by a retried POST of ours that had reached the server, an
@@ -238,11 +235,7 @@ class RayClusterProvider(ResourceProvider):
             except ClusterNotReadyError as error:
                 raise ClusterNotReadyError(f"{error} {after_failed_create(kube, inputs)}") from None
             except KubeError as error:  # the API server failed us while we waited
-                raise KubeError(
-                    f"{error}. {after_failed_create(kube, inputs)}",
-                    status=error.status,
-                    reason=error.reason,
-                ) from None
+                raise error.told(after_failed_create(kube, inputs)) from None
             return CreateResult(inputs.resource_id, _outputs(inputs, obj))
 
     @redacting(cluster_secrets)
