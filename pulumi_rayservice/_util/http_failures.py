@@ -10,6 +10,7 @@ a refused or unresolvable host (the request was never sent), or a connection los
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProxyError
@@ -17,7 +18,7 @@ from urllib3.exceptions import SSLError as Urllib3SSLError
 
 from .text import clip
 
-__all__ = ["EOF_MARKERS", "NoAnswer", "no_answer"]
+__all__ = ["EOF_MARKERS", "NoAnswer", "no_answer", "refused_a_header", "retry_after_s"]
 
 _CAUSES = (
     ("connection refused", "connection refused"),
@@ -79,6 +80,27 @@ def no_answer(error: BaseException, *, cut: bool, limit_s: float) -> NoAnswer:
     if any(isinstance(link, ProxyError) for link in chain):
         return NoAnswer("the HTTP proxy failed", sent=False)
     return NoAnswer(f"connection failed ({type(error).__name__})")
+
+
+def refused_a_header(error: ValueError) -> bool:
+    """Whether http.client refused to send because a header value holds a control character.
+
+    Its text quotes the value, which may be a token: callers say what is wrong without it.
+    """
+    return "header" in str(error).lower()
+
+
+def retry_after_s(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds a 429/503 asks to wait (``Retry-After`` in seconds, never negative), else None.
+
+    The HTTP-date form is not used by the API server or Ray's dashboard; it reads as None, and
+    the retry policy's own backoff applies.
+    """
+    value = headers.get("Retry-After") if headers is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _chain(error: BaseException) -> list[BaseException]:

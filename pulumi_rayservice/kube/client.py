@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from .._util.bounded_http import request_deadline
-from .._util.http_failures import EOF_MARKERS, no_answer
+from .._util.http_failures import EOF_MARKERS, no_answer, refused_a_header, retry_after_s
 from .._util.polling import Deadline
 from .._util.retry import RetryPolicy, with_retries
 from .._util.text import clip
@@ -365,7 +365,7 @@ class KubeClient:
                 except ValueError as error:  # a header refused, or a body cut short by the cut
                     if scope.cut:
                         raise cut_off from None
-                    if "header" in str(error).lower():
+                    if refused_a_header(error):
                         raise KubeConfigError(
                             f"{what}: a credential the kubeconfig resolves to holds a newline or "
                             "another control character (a tokenFile written with echo?); strip it"
@@ -426,7 +426,8 @@ def _convert(what: str, error: Any) -> KubeError:
     if status == 409:
         return KubeConflictError(text, status=status, reason=reason)
     if status in RETRYABLE_STATUS or status == 0:
-        retry_after = _retry_after(error)
+        headers = error.headers if hasattr(error.headers, "get") else None
+        retry_after = retry_after_s(headers)
         failure = KubeTemporaryError(text, status=status, reason=reason)
         failure.retry_after_s = retry_after
         return failure
@@ -446,15 +447,6 @@ def _status_of(error: Any) -> tuple[str, str]:
         return reason, ""
     message = clip(body.get("message") or "", MAX_MESSAGE)
     return str(body.get("reason") or reason), message
-
-
-def _retry_after(error: Any) -> float | None:
-    headers = error.headers or {}
-    value = headers.get("Retry-After") if hasattr(headers, "get") else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _event_time(event: RawEvent) -> str:

@@ -26,7 +26,7 @@ from urllib.parse import quote, urlencode
 from urllib3.exceptions import HTTPError
 
 from .._util.bounded_http import request_deadline
-from .._util.http_failures import no_answer
+from .._util.http_failures import no_answer, refused_a_header, retry_after_s
 from .._util.polling import Deadline
 from .._util.retry import RetryPolicy, with_retries
 from .._util.text import clip
@@ -270,7 +270,7 @@ class DashboardClient:
                 raise DashboardUnreachableError(
                     f"HTTP {reply.status} {_short(reply.text)}".strip(),
                     maybe_applied=method != "GET" and reply.status != 429,
-                    retry_after_s=_retry_after(reply),
+                    retry_after_s=retry_after_s(reply.headers),
                 )
             self._raise_for_status(method, path, reply)
             return reply
@@ -344,21 +344,12 @@ def _is_kubernetes_not_found(reply: HttpReply) -> bool:
 
 def _header_problem(error: ValueError) -> str:
     """Why http.client refused to send, without its text (which quotes the header's value)."""
-    if "header" in str(error).lower():
+    if refused_a_header(error):
         return (
             "a header value holds a newline or another control character: a token read from "
             "a file with its trailing newline? Strip it"
         )
     return type(error).__name__
-
-
-def _retry_after(reply: HttpReply) -> float | None:
-    """Seconds a 429/503 asks to wait (``Retry-After`` in seconds), else None."""
-    value = reply.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _segment(value: str) -> str:
