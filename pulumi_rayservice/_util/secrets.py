@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus
 
 import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import is_rpc_secret, wrap_rpc_secret
 
@@ -110,6 +111,25 @@ def paths_under(props: Mapping[str, Any], keys: Iterable[str]) -> list[tuple[str
     """The ``secret_paths`` of ``props`` placed under each of ``keys`` (inputs and outputs)."""
     paths = parse_secret_paths(props.get("secret_paths"))
     return [(key, *path) for key in keys for path in paths]
+
+
+def check_result(
+    inputs: Mapping[str, Any],
+    failures: Iterable[tuple[str, str]],
+    *,
+    secret_paths: Iterable[SecretPath],
+    user_secrets_in: str,
+) -> CheckResult:
+    """What Check returns: the inputs with every secret wrapped again, and the failures.
+
+    ``secret_paths`` are the provider's own (a token, kubeconfig content); the program's own
+    secrets are the ``secret_paths`` input, placed under the input named ``user_secrets_in``.
+    The engine unwraps secrets before Check; inputs returned plain would be stored plain.
+    """
+    return CheckResult(
+        wrap_secret_paths(inputs, [*secret_paths, *paths_under(inputs, (user_secrets_in,))]),
+        [CheckFailure(prop, reason) for prop, reason in failures],
+    )
 
 
 def touches(paths: Iterable[SecretPath], path: SecretPath) -> bool:

@@ -31,7 +31,6 @@ from typing import Any
 
 import pulumi
 from pulumi.dynamic import (
-    CheckFailure,
     CheckResult,
     CreateResult,
     DiffResult,
@@ -56,6 +55,7 @@ from .._util.normalize import canonical, contains_unknown, strip_provider
 from .._util.polling import Deadline
 from .._util.secrets import (
     SecretsRedacted,
+    check_result,
     check_secret_paths,
     log_warn,
     paths_under,
@@ -158,10 +158,7 @@ class RayClusterProvider(ResourceProvider):
             check_seconds(inputs, "timeout_s", DEFAULT_TIMEOUT_S, maximum=MAX_TIMEOUT_S)
         )
         failures.extend(check_secret_paths(inputs.get("secret_paths"), "spec"))
-        return CheckResult(
-            wrap_secret_paths(inputs, [*SECRET_PATHS, *paths_under(inputs, ("spec",))]),
-            [CheckFailure(prop, reason) for prop, reason in failures],
-        )
+        return check_result(inputs, failures, secret_paths=SECRET_PATHS, user_secrets_in="spec")
 
     @redacting(cluster_secrets)
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

@@ -24,7 +24,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from pulumi.dynamic import (
-    CheckFailure,
     CheckResult,
     CreateResult,
     DiffResult,
@@ -46,6 +45,7 @@ from .._util.normalize import canonical, contains_unknown, strip_provider
 from .._util.polling import CLEANUP_TIMEOUT_S, Deadline
 from .._util.secrets import (
     SecretsRedacted,
+    check_result,
     check_secret_paths,
     log_info,
     log_warn,
@@ -137,10 +137,7 @@ class ServeApplicationProvider(ResourceProvider):
         for flag in FLAG_KEYS:
             failures.extend(check_flag(inputs, flag))
 
-        return CheckResult(
-            wrap_secret_paths(inputs, [*SECRET_PATHS, *paths_under(inputs, ("app",))]),
-            [CheckFailure(prop, reason) for prop, reason in failures],
-        )
+        return check_result(inputs, failures, secret_paths=SECRET_PATHS, user_secrets_in="app")
 
     @redacting(secrets_in)
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
