@@ -46,8 +46,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,18 +66,25 @@ from rayservice_testbed.harness.provider_host import (
     provider_input,
     urn_of,
 )
-
-from bench._report import (
-    REPO,
+from rayservice_testbed.measure import (
+    count_cell,
+    count_requests,
+    expect,
     heading,
     load_average,
     median_p95,
     p95,
     publish,
+    repeats,
     row,
     spread,
+    timed,
+    timed_calls,
     verdict,
+    watched,
 )
+from rayservice_testbed.paths import REPO_ROOT
+
 from pulumi_rayservice.cluster.crd_schema import validate_cluster_spec
 from pulumi_rayservice.cluster.provider import RayClusterProvider
 from pulumi_rayservice.cluster.readiness import Readiness
@@ -95,7 +100,7 @@ NEW_IMAGE = "rayproject/ray:2.53.0"
 WATCH_POLL_S = 0.005
 CHECK_TARGET_MS = 20.0
 SAME_TARGET_REQUESTS = 0
-WARMUP_CALLS = 10
+SETTLE_S = 10.0  # the watcher may trail the step by one poll
 METHODS = ("GET", "POST", "PATCH", "DELETE")
 OPS = ("create", "same", "update", "replace", "delete")
 SLOW = "slow create"
@@ -143,32 +148,7 @@ def cluster_inputs(kubeconfig: Path, spec: Mapping[str, Any], resource: str) -> 
     }
 
 
-# --- watching the fake's store ----------------------------------------------------------------
-
-
-class StateWatcher(threading.Thread):
-    """Notes when ``reached()`` (read from the fake's store in-process, no request) first holds."""
-
-    def __init__(self, reached: Callable[[], bool]) -> None:
-        super().__init__(daemon=True)
-        self.reached = reached
-        self.seen_at: float | None = None
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            if self.reached():
-                self.seen_at = time.perf_counter()
-                return
-            self._stop_event.wait(WATCH_POLL_S)
-
-    def finish(self, what: str, timeout_s: float = 10.0) -> float:
-        self.join(timeout_s)
-        self._stop_event.set()
-        self.join()
-        if self.seen_at is None:
-            raise RuntimeError(f"the watcher never saw {what}")
-        return self.seen_at
+# --- the fake's store, read in-process (no request) ------------------------------------------
 
 
 def clusters(server: FakeKubeServer) -> list[dict[str, Any]]:
@@ -197,10 +177,7 @@ class OpResult:
     sequence: str = ""
 
     def count(self, method: str | None = None) -> int:
-        return sum(1 for r in self.requests if method is None or r.method == method)
-
-    def writes(self) -> int:
-        return sum(1 for r in self.requests if r.method != "GET")
+        return count_requests(self.requests, method)
 
 
 @dataclass
@@ -225,13 +202,7 @@ def sequence(records: list[RequestRecord], tags: Mapping[str, str]) -> str:
             tag = tags.get(last, last)
             target = f" {tag}" if tag else ""
         tokens.append(f"{record.method}{target} {record.status}")
-    runs: list[tuple[str, int]] = []
-    for token in tokens:
-        if runs and runs[-1][0] == token:
-            runs[-1] = (token, runs[-1][1] + 1)
-        else:
-            runs.append((token, 1))
-    return ", ".join(t if n == 1 else f"{t} x{n}" for t, n in runs) or "(none)"
+    return repeats(tokens, adjacent=True)
 
 
 def timed_op(
@@ -240,26 +211,14 @@ def timed_op(
     reached: Callable[[], bool] | None,
     what: str,
 ) -> tuple[OpResult, Any]:
-    """Run one step with the request log cleared before and a state watcher beside it."""
+    """Run one step with the request log cleared before and, when ``reached`` is given, a
+    watcher beside it reading the fake's store every ``WATCH_POLL_S`` (lag: returned - reached)."""
     server.reset_requests()
-    watcher = StateWatcher(reached) if reached is not None else None
-    if watcher is not None:
-        watcher.start()
-    start = time.perf_counter()
-    try:
-        result = step()
-    except BaseException:
-        if watcher is not None:
-            watcher.finish(what, timeout_s=0.0)
-        raise
-    end = time.perf_counter()
-    lag = end - watcher.finish(what) if watcher is not None else None
-    return OpResult(end - start, list(server.requests), lag), result
-
-
-def expect(condition: bool, message: str) -> None:
-    if not condition:
-        raise RuntimeError(message)
+    if reached is None:
+        seconds, result = timed(step)
+        return OpResult(seconds, list(server.requests)), result
+    outcome = watched(step, reached, interval=WATCH_POLL_S, what=what, settle_s=SETTLE_S)
+    return OpResult(outcome.seconds, list(server.requests), outcome.lag), outcome.result
 
 
 def run_cycle(engine: Engine, server: FakeKubeServer, kubeconfig: Path, resource: str) -> Cycle:
@@ -417,14 +376,14 @@ def fresh_process(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Import and first/second ``validate_cluster_spec`` in a new Python process."""
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
     }
     done = subprocess.run(
         [sys.executable, "-c", FRESH_PROCESS],
         input=json.dumps(spec),
         capture_output=True,
         text=True,
-        cwd=REPO,
+        cwd=REPO_ROOT,
         env=env,
         check=False,
         timeout=120,
@@ -433,18 +392,6 @@ def fresh_process(spec: Mapping[str, Any]) -> dict[str, Any]:
         raise RuntimeError(f"fresh validation process failed: {done.stderr.strip()[-2000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
-
-
-def timed_calls(call: Callable[[], Any], rounds: int) -> list[float]:
-    """Milliseconds of ``rounds`` calls after ``WARMUP_CALLS`` uncounted ones."""
-    for _ in range(WARMUP_CALLS):
-        call()
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
 
 
 def host_check(
@@ -495,20 +442,12 @@ def first_checks(kubeconfig: Path, fresh: int, costs: dict[str, CheckCost]) -> N
             with ProviderHost() as host:
                 urn = urn_of(TYPE, f"first-{label}")
                 news = cluster_inputs(kubeconfig, spec, f"first-{label}")
-                start = time.perf_counter()
-                outcome = host.check(urn, {}, news)
-                costs[label].host_first_ms.append((time.perf_counter() - start) * 1000)
+                seconds, outcome = timed(functools.partial(host.check, urn, {}, news))
+                costs[label].host_first_ms.append(seconds * 1000)
                 expect(not outcome.failures, f"{label}: Check failed: {outcome.failures}")
 
 
 # --- report -----------------------------------------------------------------------------------
-
-
-def count_cell(values: list[int]) -> str:
-    """The count when every run agrees, else median (min..max)."""
-    if min(values) == max(values):
-        return str(values[0])
-    return f"{statistics.median(values):g} ({min(values)}..{max(values)})"
 
 
 def ops_table(cycles: list[Cycle], warmup: Cycle, slow_ready_s: float) -> str:

@@ -56,9 +56,23 @@ from rayservice_testbed.fake_kube import RAYCLUSTERS, SERVICES, FakeKubeServer, 
 from rayservice_testbed.harness.fruit_stack import NS, Stack, Traffic, serve_answer
 from rayservice_testbed.harness.program_engine import Event, ProgramEngine, Run, ServiceApplier
 from rayservice_testbed.harness.provider_host import ProviderHost
-from rayservice_testbed.harness.serve_apps import wait_for, zip_app
+from rayservice_testbed.harness.serve_apps import zip_app
+from rayservice_testbed.measure import (
+    FirstSeen,
+    Stopwatch,
+    count_requests,
+    expect,
+    heading,
+    load_average,
+    publish,
+    repeats,
+    row,
+    verdict,
+    wait_until,
+    writes,
+)
+from rayservice_testbed.paths import EXAMPLES
 
-from bench._report import REPO, heading, load_average, publish, row, verdict
 from pulumi_rayservice.cluster.readiness import Readiness
 
 NEW_IMAGE = "rayproject/ray:2.53.0"
@@ -74,7 +88,6 @@ FIRST_ANSWER_AFTER_S = 30.0
 HEADS_GONE_TIMEOUT_S = 60.0
 SAME_TARGET_WRITES = 0
 UPGRADE_TARGET_FAILED = 0
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 STEPS = ("up", "update", "same", "upgrade", "destroy")
 LABELS = {
     "up": "1. first up: cluster, FruitStand RUNNING, serve Service",
@@ -95,44 +108,27 @@ UPGRADE_ORDER = [
 # --- what the fake's store shows, without requests ---------------------------------------------
 
 
-@dataclass
-class ClusterSeen:
-    """When (``time.monotonic()``) one RayCluster object appeared, turned ready, was gone."""
-
-    name: str
-    created: float
-    ready: float | None = None
-    gone: float | None = None
+Milestone = tuple[str, str]
+"""(RayCluster name, ``created``, ``ready`` or ``gone``)."""
 
 
-class StoreWatcher(threading.Thread):
-    """Reads the fake's RayClusters in-process every 20 ms and notes their milestones."""
+def milestones(server: FakeKubeServer) -> Callable[[], list[Milestone]]:
+    """What the fake's RayClusters show at each read, in-process (no request): every object
+    ``created``, those ready ``ready``, and ``gone`` for a name seen before that is no longer
+    there. A ``FirstSeen`` of it keeps when (``time.monotonic()``) each milestone was reached."""
+    known: set[str] = set()
 
-    def __init__(self, server: FakeKubeServer) -> None:
-        super().__init__(daemon=True)
-        self.server = server
-        self.clusters: dict[str, ClusterSeen] = {}
-        self._stop_event = threading.Event()
+    def observe() -> list[Milestone]:
+        items = server.registry.list(RAYCLUSTERS, NS)["items"]
+        present = {obj["metadata"]["name"] for obj in items}
+        known.update(present)
+        return [
+            *((name, "created") for name in present),
+            *((obj["metadata"]["name"], "ready") for obj in items if Readiness.of(obj).ready),
+            *((name, "gone") for name in known - present),
+        ]
 
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            now = time.monotonic()
-            items = self.server.registry.list(RAYCLUSTERS, NS)["items"]
-            present = set()
-            for obj in items:
-                name = obj["metadata"]["name"]
-                present.add(name)
-                seen = self.clusters.setdefault(name, ClusterSeen(name, now))
-                if seen.ready is None and Readiness.of(obj).ready:
-                    seen.ready = now
-            for seen in self.clusters.values():
-                if seen.gone is None and seen.name not in present:
-                    seen.gone = now
-            self._stop_event.wait(WATCH_POLL_S)
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join()
+    return observe
 
 
 # --- client traffic ------------------------------------------------------------------------------
@@ -244,15 +240,14 @@ class StepResult:
     tags: dict[str, str] = field(default_factory=dict)  # cluster name -> "old"/"new"
 
     def count(self, method: str | None = None, *, dashboard: bool | None = None) -> int:
-        return sum(
-            1
-            for r in self.requests
-            if (method is None or r.method == method)
-            and (dashboard is None or (DASHBOARD_PROXY in r.path) == dashboard)
+        if dashboard is None:
+            return count_requests(self.requests, method)
+        return count_requests(
+            self.requests, method, where=lambda r: (DASHBOARD_PROXY in r.path) == dashboard
         )
 
     def writes(self) -> int:
-        return sum(1 for r in self.requests if r.method in WRITE_METHODS)
+        return writes(self.requests)
 
     def event_at(self, op: str, typ: str) -> float | None:
         """Seconds from the step's start to the first event ``op`` on a resource of ``typ``."""
@@ -262,17 +257,12 @@ class StepResult:
 @dataclass
 class Lifecycle:
     steps: dict[str, StepResult] = field(default_factory=dict)
-    clusters: dict[str, ClusterSeen] = field(default_factory=dict)
+    seen: dict[Milestone, float] = field(default_factory=dict)  # time.monotonic(), first seen
     first: str = ""
     second: str = ""
     heads_gone_s: float = 0.0  # after destroy returned, until every Ray head had ended
     seconds: float = 0.0
     load: str = ""
-
-
-def expect(condition: bool, message: str) -> None:
-    if not condition:
-        raise RuntimeError(message)
 
 
 def cluster_names(server: FakeKubeServer) -> list[str]:
@@ -297,12 +287,13 @@ def timed_step(
     server.reset_requests()
     mark = len(engine.events)
     client = None
-    start = time.monotonic()
+    watch = Stopwatch(time.monotonic)  # the engine's events are time.monotonic() stamps
+    start = watch.started
     try:
         if traffic is not None:
             client = traffic(start)
         run = action()
-        seconds = time.monotonic() - start
+        seconds = watch.seconds()
     finally:
         outcome = client.finish() if client is not None else None
     if run is not None and run.failure is not None:
@@ -339,8 +330,7 @@ def run_lifecycle(
     life = Lifecycle(load=load_average())
     stack = Stack(uri, kubeconfig)
     engine = ProgramEngine(host, ServiceApplier(str(kubeconfig)))
-    watcher = StoreWatcher(server)
-    watcher.start()
+    watcher = FirstSeen(milestones(server), interval=WATCH_POLL_S, clock=time.monotonic).start()
     began = time.monotonic()
     try:
         expect(
@@ -393,10 +383,11 @@ def run_lifecycle(
         operator = server.operator
         assert operator is not None
         destroyed = time.monotonic()
-        for name in (life.first, life.second):
-            wait_for(
-                lambda n=name: operator.head(NS, n) is None, HEADS_GONE_TIMEOUT_S, f"{name}'s head"
-            )
+        wait_until(
+            lambda: all(operator.head(NS, n) is None for n in (life.first, life.second)),
+            HEADS_GONE_TIMEOUT_S,
+            f"the Ray heads of {life.first} and {life.second} to end",
+        )
         life.heads_gone_s = time.monotonic() - destroyed
     finally:
         watcher.stop()
@@ -406,7 +397,7 @@ def run_lifecycle(
             except Exception:  # the run's own error matters more; show this one too
                 traceback.print_exc()
     life.seconds = time.monotonic() - began
-    life.clusters = dict(watcher.clusters)
+    life.seen = watcher.times()
     return life
 
 
@@ -504,9 +495,8 @@ def traffic_notes(lives: list[Lifecycle]) -> list[str]:
 def timeline_table(lives: list[Lifecycle]) -> str:
     """Seconds from the step's start (engine events; store watcher where marked)."""
 
-    def seen(life: Lifecycle, name: str, attribute: str, start: float) -> float | None:
-        cluster = life.clusters.get(name)
-        value = getattr(cluster, attribute) if cluster is not None else None
+    def seen(life: Lifecycle, name: str, milestone: str, start: float) -> float | None:
+        value = life.seen.get((name, milestone))
         return None if value is None else value - start
 
     lines: list[tuple[str, Callable[[Lifecycle], float | None]]] = [
@@ -638,8 +628,7 @@ def request_kind(record: RequestRecord, tags: Mapping[str, str]) -> str:
 
 
 def kinds(step: StepResult) -> str:
-    counted = Counter(request_kind(r, step.tags) for r in step.requests)
-    return ", ".join(k if n == 1 else f"{k} x{n}" for k, n in counted.items()) or "(none)"
+    return repeats((request_kind(r, step.tags) for r in step.requests), adjacent=False)
 
 
 def kinds_table(lives: list[Lifecycle]) -> str:
@@ -728,7 +717,7 @@ def main() -> int:
     began = time.monotonic()
     with contextlib.ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rs-lbench-")))
-        uri = zip_app(REPO / "examples" / "fruit_stand" / "app", folder / "fruit_stand.zip")
+        uri = zip_app(EXAMPLES / "fruit_stand" / "app", folder / "fruit_stand.zip")
         server = stack.enter_context(FakeKubeServer(operator=True, ray_heads=True))
         kubeconfig = server.write_kubeconfig(folder / "kubeconfig")
         host = stack.enter_context(ProviderHost())

@@ -31,7 +31,6 @@ import copy
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,10 +51,11 @@ from rayservice_testbed.harness.provider_host import (
     urn_of,
 )
 from rayservice_testbed.harness.ray_head import RayHead
-from rayservice_testbed.harness.serve_apps import answer, deployment, fruit_app, wait_for, zip_app
-
-from bench._report import (
-    REPO,
+from rayservice_testbed.harness.serve_apps import answer, deployment, fruit_app, zip_app
+from rayservice_testbed.measure import (
+    WARMUP_CALLS,
+    Stopwatch,
+    expect,
     heading,
     load_average,
     median_p95,
@@ -63,8 +63,13 @@ from bench._report import (
     publish,
     row,
     spread,
+    timed,
     verdict,
+    wait_until,
+    watched,
 )
+from rayservice_testbed.paths import EXAMPLES
+
 from pulumi_rayservice._util.polling import Backoff
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
 
@@ -75,6 +80,7 @@ OP_TIMEOUT_S = 300.0
 CREATE_RATIO_TARGET = 1.10
 LAG_TARGET_S = 0.25
 CHECK_DIFF_TARGET_MS = 5.0
+SETTLE_S = 15.0  # the watcher may trail the operation by one GET
 
 
 # --- raw REST API -----------------------------------------------------------------------------
@@ -106,16 +112,18 @@ class RawServe:
 
     def wait_running(self, name: str, newer_than: float | None) -> dict[str, Any]:
         """Poll until ``name`` is running from a deploy after ``newer_than`` (its deploy time)."""
-        deadline = time.monotonic() + OP_TIMEOUT_S
-        while time.monotonic() < deadline:
+
+        def running() -> dict[str, Any] | None:
             app = self.apps().get(name)
-            if app is not None and (newer_than is None or app["last_deployed_time_s"] > newer_than):
-                if is_running(app):
-                    return dict(app)
-                if app.get("status") == "DEPLOY_FAILED":
-                    raise RuntimeError(f"raw deploy of {name} failed: {app.get('message')}")
-            time.sleep(RAW_POLL_S)
-        raise TimeoutError(f"raw deploy of {name} not RUNNING within {OP_TIMEOUT_S}s")
+            if app is None:
+                return None
+            if newer_than is not None and app["last_deployed_time_s"] <= newer_than:
+                return None  # still the previous deploy
+            if app.get("status") == "DEPLOY_FAILED":
+                raise RuntimeError(f"raw deploy of {name} failed: {app.get('message')}")
+            return dict(app) if is_running(app) else None
+
+        return wait_until(running, OP_TIMEOUT_S, f"raw deploy of {name}", interval=RAW_POLL_S)
 
     def deploy(
         self, applications: list[dict[str, Any]], name: str, newer_than: float | None
@@ -130,57 +138,12 @@ class RawServe:
         self.wait_gone(name)
 
     def wait_gone(self, name: str) -> None:
-        deadline = time.monotonic() + OP_TIMEOUT_S
-        while name in self.apps():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{name} still listed {OP_TIMEOUT_S}s after its removal")
-            time.sleep(RAW_POLL_S)
-
-
-class RunningWatcher(threading.Thread):
-    """Notes when Serve first says ``name`` is RUNNING + all HEALTHY from a deploy made from now.
-
-    ``seen_at`` is the ``perf_counter`` time the GET answer saying so was received. Polls every
-    0.02 s (plus the GET's own ~40 ms): Serve's state is seen within about one GET of changing.
-    """
-
-    def __init__(self, dashboard_url: str, name: str) -> None:
-        super().__init__(daemon=True)
-        self.raw = RawServe(dashboard_url)
-        self.name = name
-        self.since_wall = time.time()  # last_deployed_time_s is the controller's time.time()
-        self.seen_at: float | None = None
-        self.errors = 0
-        self._stop_event = threading.Event()
-
-    def stop(self) -> None:
-        self._stop_event.set()
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            try:
-                app = self.raw.apps().get(self.name)
-            except requests.RequestException:
-                self.errors += 1
-                app = None
-            now = time.perf_counter()
-            if (
-                is_running(app)
-                and app is not None
-                and app["last_deployed_time_s"] >= self.since_wall
-            ):
-                self.seen_at = now
-                return
-            self._stop_event.wait(WATCH_POLL_S)
-
-    def finish(self, timeout_s: float = 15.0) -> float:
-        """Wait until the watcher has seen RUNNING (it may trail the operation by one GET)."""
-        self.join(timeout_s)
-        self.stop()
-        self.join()
-        if self.seen_at is None:
-            raise RuntimeError(f"watcher never saw {self.name} RUNNING ({self.errors} GET errors)")
-        return self.seen_at
+        wait_until(
+            lambda: name not in self.apps(),
+            OP_TIMEOUT_S,
+            f"{name} to be no longer listed after its removal",
+            interval=RAW_POLL_S,
+        )
 
 
 # --- samples ----------------------------------------------------------------------------------
@@ -225,23 +188,33 @@ class Created:
 
 
 def timed_deploy(dashboard_url: str, name: str, operation: Callable[[], Any]) -> tuple[Timed, Any]:
-    """Run ``operation`` (a deploy of ``name``) with a RUNNING watcher beside it."""
-    watcher = RunningWatcher(dashboard_url, name)
-    watcher.start()
-    try:
-        start = time.perf_counter()
-        result = operation()
-        end = time.perf_counter()
-    except BaseException:
-        watcher.stop()
-        raise
-    return Timed(end - start, watcher.finish() - start), result
+    """Run ``operation`` (a deploy of ``name``) with a RUNNING watcher beside it.
+
+    The watcher polls Serve every 0.02 s (plus the GET's own ~40 ms) until it says ``name`` is
+    RUNNING + all HEALTHY from a deploy made from now: Serve's state is seen within about one GET
+    of changing.
+    """
+    raw = RawServe(dashboard_url)
+    since_wall = time.time()  # last_deployed_time_s is the controller's time.time()
+
+    def running_from_now() -> bool:
+        app = raw.apps().get(name)
+        return is_running(app) and app is not None and app["last_deployed_time_s"] >= since_wall
+
+    outcome = watched(
+        operation,
+        running_from_now,
+        interval=WATCH_POLL_S,
+        what=f"{name} RUNNING",
+        settle_s=SETTLE_S,
+        tolerate=(requests.RequestException,),
+    )
+    return Timed(outcome.seconds, outcome.seen_s), outcome.result
 
 
-def timed(operation: Callable[[], Any]) -> tuple[Timed, Any]:
-    start = time.perf_counter()
-    result = operation()
-    return Timed(time.perf_counter() - start), result
+def timed_removal(operation: Callable[[], Any]) -> Timed:
+    seconds, _ = timed(operation)
+    return Timed(seconds)
 
 
 def with_price(app: dict[str, Any], price: float) -> dict[str, Any]:
@@ -263,7 +236,7 @@ def expect_answer(serve_url: str, app: dict[str, Any], expected: str) -> None:
         except requests.RequestException:
             return False
 
-    wait_for(ok, timeout=30, what=f"{app['name']} to answer {expected}")
+    wait_until(ok, 30, f"{app['name']} to answer {expected}")
 
 
 PRICE_STEPS = (("price 3->4", 4, "8"), ("price 4->3", 3, "6"))
@@ -288,7 +261,7 @@ def raw_cycle(head: RayHead, uri: str, name: str) -> Cycle:
             lambda new=new, newer_than=newer_than: raw.deploy([new], name, newer_than),
         )
         expect_answer(head.serve_url, app, expected)
-    cycle.ops["remove"], _ = timed(lambda: raw.remove(name))
+    cycle.ops["remove"] = timed_removal(lambda: raw.remove(name))
     return cycle
 
 
@@ -308,11 +281,10 @@ def provider_cycle(host: ProviderHost, head: RayHead, uri: str, name: str) -> tu
     dashboard = {"url": head.dashboard_url}
     inputs = provider_inputs(app, dashboard)
 
-    start = time.perf_counter()
+    watch = Stopwatch()
     checked = host.check(urn, {}, inputs)
-    cycle.pre_ms["create"] = (time.perf_counter() - start) * 1000
-    if checked.failures:
-        raise RuntimeError(f"Check failed: {checked.failures}")
+    cycle.pre_ms["create"] = watch.seconds() * 1000
+    expect(not checked.failures, f"Check failed: {checked.failures}")
     cycle.ops["create"], (id_, outputs) = timed_deploy(
         head.dashboard_url, name, lambda: host.create(urn, checked.inputs, timeout=OP_TIMEOUT_S)
     )
@@ -322,12 +294,14 @@ def provider_cycle(host: ProviderHost, head: RayHead, uri: str, name: str) -> tu
     old_inputs = inputs
     for op, price, expected in PRICE_STEPS:
         new_inputs = provider_inputs(with_price(app, price), dashboard)
-        start = time.perf_counter()
+        watch = Stopwatch()
         checked = host.check(urn, old_inputs, new_inputs)
         diff = host.diff(urn, id_, outputs, checked.inputs)
-        cycle.pre_ms[op] = (time.perf_counter() - start) * 1000
-        if checked.failures or not diff.has_changes or diff.replaces:
-            raise RuntimeError(f"{op}: expected an in-place update, got {checked} {diff}")
+        cycle.pre_ms[op] = watch.seconds() * 1000
+        expect(
+            not checked.failures and diff.has_changes and not diff.replaces,
+            f"{op}: expected an in-place update, got {checked} {diff}",
+        )
         cycle.ops[op], outputs = timed_deploy(
             head.dashboard_url,
             name,
@@ -337,7 +311,9 @@ def provider_cycle(host: ProviderHost, head: RayHead, uri: str, name: str) -> tu
         )
         expect_answer(head.serve_url, app, expected)
         old_inputs = new_inputs
-    cycle.ops["remove"], _ = timed(lambda: host.delete(urn, id_, outputs, timeout=OP_TIMEOUT_S))
+    cycle.ops["remove"] = timed_removal(
+        lambda: host.delete(urn, id_, outputs, timeout=OP_TIMEOUT_S)
+    )
     return cycle, created
 
 
@@ -363,23 +339,26 @@ def check_diff_cost(host: ProviderHost, created: Created, rounds: int) -> CheckD
 
     First through the harness's ``check``/``diff``, which serialize every request in Python as
     the engine does in Go; then the same gRPC calls with the requests serialized once beforehand
-    (the host's own cost plus gRPC). The first 10 round trips of each warm up and are not counted.
+    (the host's own cost plus gRPC). The first ``WARMUP_CALLS`` (10) round trips of each warm up
+    and are not counted.
     """
     urn = urn_of(TYPE, created.outputs["app_name"])
     cost = CheckDiffCost()
     checked_inputs: dict[str, Any] = {}
-    for index in range(rounds + 10):
-        start = time.perf_counter()
+    for index in range(rounds + WARMUP_CALLS):
+        watch = Stopwatch()
         checked = host.check(urn, created.inputs, created.inputs)
-        middle = time.perf_counter()
+        check_s = watch.lap()
         diff = host.diff(urn, created.id, created.outputs, checked.inputs)
-        end = time.perf_counter()
-        if checked.failures or diff.has_changes:
-            raise RuntimeError(f"unchanged resource: Check {checked.failures}, Diff {diff}")
+        diff_s = watch.lap()
+        expect(
+            not checked.failures and not diff.has_changes,
+            f"unchanged resource: Check {checked.failures}, Diff {diff}",
+        )
         checked_inputs = checked.inputs
-        if index >= 10:
-            cost.check_ms.append((middle - start) * 1000)
-            cost.diff_ms.append((end - middle) * 1000)
+        if index >= WARMUP_CALLS:
+            cost.check_ms.append(check_s * 1000)
+            cost.diff_ms.append(diff_s * 1000)
 
     check_request = provider_pb2.CheckRequest(
         urn=urn, olds=_serialize(created.inputs), news=_serialize(created.inputs)
@@ -387,17 +366,19 @@ def check_diff_cost(host: ProviderHost, created: Created, rounds: int) -> CheckD
     diff_request = provider_pb2.DiffRequest(
         id=created.id, urn=urn, olds=_serialize(created.outputs), news=_serialize(checked_inputs)
     )
-    for index in range(rounds + 10):
-        start = time.perf_counter()
+    for index in range(rounds + WARMUP_CALLS):
+        watch = Stopwatch()
         host.stub.Check(check_request)
-        middle = time.perf_counter()
+        check_s = watch.lap()
         reply = host.stub.Diff(diff_request)
-        end = time.perf_counter()
-        if reply.changes == provider_pb2.DiffResponse.DIFF_SOME:
-            raise RuntimeError("unchanged resource: Diff over the wire reports changes")
-        if index >= 10:
-            cost.wire_check_ms.append((middle - start) * 1000)
-            cost.wire_diff_ms.append((end - middle) * 1000)
+        diff_s = watch.lap()
+        expect(
+            reply.changes != provider_pb2.DiffResponse.DIFF_SOME,
+            "unchanged resource: Diff over the wire reports changes",
+        )
+        if index >= WARMUP_CALLS:
+            cost.wire_check_ms.append(check_s * 1000)
+            cost.wire_diff_ms.append(diff_s * 1000)
     return cost
 
 
@@ -572,7 +553,7 @@ def main() -> int:
     cycles: list[Cycle] = []
     with contextlib.ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rs-bench-")))
-        uri = zip_app(REPO / "examples" / "fruit_stand" / "app", folder / "fruit_stand.zip")
+        uri = zip_app(EXAMPLES / "fruit_stand" / "app", folder / "fruit_stand.zip")
         host = stack.enter_context(ProviderHost())
         print("starting a local Ray head ...", flush=True)
         head = RayHead.start(num_cpus=4)

@@ -30,8 +30,7 @@ import statistics
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -58,8 +57,20 @@ from rayservice_testbed.harness.serve_apps import (
     serve_details,
     zip_app,
 )
+from rayservice_testbed.measure import (
+    Stopwatch,
+    expect,
+    heading,
+    load_average,
+    p95,
+    per_call,
+    publish,
+    row,
+    verdict,
+    wait_until,
+)
+from rayservice_testbed.paths import EXAMPLES
 
-from bench._report import REPO, heading, load_average, p95, publish, row, verdict
 from pulumi_rayservice._util.polling import Deadline
 from pulumi_rayservice.serve import provider as serve_provider
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
@@ -67,7 +78,6 @@ from pulumi_rayservice.serve.provider import ServeApplicationProvider
 TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
 SCALE_RATIO_TARGET = 1.3
 SCALES = (1, 5, 10, 20)
-RAW_POLL_S = 0.05
 
 
 def light(uri: str, name: str, increment: float, route: bool = True) -> dict[str, Any]:
@@ -110,14 +120,6 @@ def all_running(url: str, names: list[str]) -> bool:
     return all((apps.get(n) or {}).get("status") == "RUNNING" for n in names)
 
 
-def wait(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(RAW_POLL_S)
-
-
 # 1. loss under concurrent writers --------------------------------------------------------------
 
 
@@ -157,7 +159,7 @@ def loss_run(head: RayHead, uri: str, url: str, cycles: int, updates: int) -> tu
         deployment(app, "Adder")["user_config"] = {"increment": 3, "note": None}
         deployment(app, "Multiplier")["user_config"] = {"factor": 1.5, "scale": 1.0}
     put_raw(head.dashboard_url, others_apps)
-    wait(lambda: all_running(head.dashboard_url, ["other_0", "other_1"]), 300, "other apps")
+    wait_until(lambda: all_running(head.dashboard_url, ["other_0", "other_1"]), 300, "other apps")
     details = serve_details(head.dashboard_url)["applications"]
     others = {
         name: {
@@ -167,7 +169,7 @@ def loss_run(head: RayHead, uri: str, url: str, cycles: int, updates: int) -> tu
         for name in ("other_0", "other_1")
     }
     tally = Tally()
-    started = time.monotonic()
+    watch = Stopwatch()
 
     def slot(engine: Engine, stack: int, index: int) -> None:
         name = f"s{stack}_{index}"
@@ -201,9 +203,9 @@ def loss_run(head: RayHead, uri: str, url: str, cycles: int, updates: int) -> tu
             thread.start()
         for thread in threads:
             thread.join()
-    elapsed = time.monotonic() - started
+    elapsed = watch.seconds()
     put_raw(head.dashboard_url, [])
-    wait(lambda: not serve_details(head.dashboard_url)["applications"], 120, "cleanup")
+    wait_until(lambda: not serve_details(head.dashboard_url)["applications"], 120, "cleanup")
     return tally, elapsed
 
 
@@ -218,10 +220,7 @@ def requests_per_update(uri: str, proxy: FaultProxy, updates: int = 10) -> dict[
         proxy.clear()
         for step in range(1, updates + 1):
             engine.up(urn, inputs(light(uri, "counted", step), proxy.url, "bench/count"))
-        counts: dict[str, float] = {}
-        for seen in proxy.seen:
-            key = f"{seen.method} {seen.path}"
-            counts[key] = counts.get(key, 0) + 1 / updates
+        counts = per_call(proxy.seen, updates)
         engine.destroy(urn)
     return counts
 
@@ -236,9 +235,9 @@ def timed_lock_waits(waits: list[float]) -> Iterator[None]:
 
     @contextlib.contextmanager
     def timed(target: Any, owner: Any, deadline: Deadline) -> Iterator[Any]:
-        asked = time.monotonic()
+        asked = Stopwatch()
         with original(target, owner, deadline) as held:
-            waits.append(time.monotonic() - asked)
+            waits.append(asked.seconds())
             yield held
 
     serve_provider.writer_lock = timed  # type: ignore[assignment]
@@ -251,12 +250,12 @@ def timed_lock_waits(waits: list[float]) -> Iterator[None]:
 def scale_run(head: RayHead, uri: str, n: int) -> dict[str, Any]:
     url = head.dashboard_url
     names = [f"scale_raw_{n}_{i}" for i in range(n)]
-    started = time.monotonic()
+    watch = Stopwatch()
     put_raw(url, [light(uri, name, i) for i, name in enumerate(names)])
-    wait(lambda: all_running(url, names), 900, f"{n} raw apps")
-    raw_s = time.monotonic() - started
+    wait_until(lambda: all_running(url, names), 900, f"{n} raw apps")
+    raw_s = watch.seconds()
     put_raw(url, [])
-    wait(lambda: not serve_details(url)["applications"], 300, "raw cleanup")
+    wait_until(lambda: not serve_details(url)["applications"], 300, "raw cleanup")
 
     provider = ServeApplicationProvider()
     names = [f"scale_prov_{n}_{i}" for i in range(n)]
@@ -269,14 +268,17 @@ def scale_run(head: RayHead, uri: str, n: int) -> dict[str, Any]:
         for i, name in enumerate(names)
     ]
     waits: list[float] = []
-    started = time.monotonic()
+    watch = Stopwatch()
     with timed_lock_waits(waits), ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(provider.create, props))
-    provider_s = time.monotonic() - started
-    assert all(r.outs and r.outs["status"] == "RUNNING" for r in results)
+    provider_s = watch.seconds()
+    expect(
+        all(r.outs and r.outs["status"] == "RUNNING" for r in results),
+        f"scale {n}: not every app created RUNNING",
+    )
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda r: provider.delete(r.id, r.outs), results))
-    wait(lambda: not serve_details(url)["applications"], 300, "provider cleanup")
+    wait_until(lambda: not serve_details(url)["applications"], 300, "provider cleanup")
     return {"n": n, "raw_s": raw_s, "provider_s": provider_s, "waits": waits}
 
 
@@ -341,10 +343,7 @@ def section(
     ]
     for result in scales:
         waits = result["waits"]
-        lock = (
-            f"{statistics.median(waits):.2f} / {p95(waits) if len(waits) > 1 else waits[0]:.2f} "
-            f"/ {max(waits):.2f}"
-        )
+        lock = f"{statistics.median(waits):.2f} / {p95(waits):.2f} / {max(waits):.2f}"
         lines.append(
             row(
                 str(result["n"]),
@@ -373,7 +372,7 @@ def main() -> int:
     load = load_average()
     with contextlib.ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rs-bench-")))
-        uri = zip_app(REPO / "examples" / "math_app" / "app", folder / "math_app.zip")
+        uri = zip_app(EXAMPLES / "math_app" / "app", folder / "math_app.zip")
         print("starting a local Ray head ...", flush=True)
         head = RayHead.start(num_cpus=4)
         stack.callback(head.stop)

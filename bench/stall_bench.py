@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +45,8 @@ from rayservice_testbed.harness.provider_host import (
     urn_of,
 )
 from rayservice_testbed.harness.stalled_server import StallingDashboard
+from rayservice_testbed.measure import Stopwatch, heading, load_average, publish, row, verdict
 
-from bench._report import heading, load_average, publish, row, verdict
 from pulumi_rayservice.cluster.provider import RayClusterProvider
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
 
@@ -117,13 +116,13 @@ class Bench:
         self.kube.clear_faults()
         with contextlib.ExitStack() as stack:
             call = self._prepare(stack, operation, mode, timeout_s)
-            start = time.monotonic()
+            watch = Stopwatch()
             try:
                 call()
                 failed, message = False, "completed"
             except ProviderError as error:
                 failed, message = True, error.message.splitlines()[-1]
-            seconds = time.monotonic() - start
+            seconds = watch.seconds()
         self.kube.clear_faults()
         return Outcome(operation, mode, timeout_s, seconds, failed, message)
 
