@@ -5,7 +5,7 @@ checks more itself and reports a failure only as an event on the object, so the 
 reconciled and ``pulumi up`` waits into its timeout. These rules refuse such a spec at
 ``pulumi preview`` instead, naming the field.
 
-Where they come from (KubeRay v1.7, see ``shared/notes/kuberay-anchor.md``):
+Where they come from (KubeRay v1.7, ``ray-project/kuberay``):
 
 - ``ValidateRayClusterMetadata`` and ``ValidateRayClusterSpec`` in
   ``ray-operator/controllers/ray/utils/validation.go``: the name, containers, replicas,
