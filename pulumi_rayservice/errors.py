@@ -168,5 +168,20 @@ class KubeConfigError(RayServiceError):
     """No usable kubeconfig / context / in-cluster configuration."""
 
 
+class RolloutError(RayServiceError):
+    """An incremental upgrade stopped: a health gate failed, or the new cluster never got ready.
+
+    The message names the step, the gate and what it saw, and where traffic was left.
+    """
+
+
+class RolloutRolledBackError(RolloutError):
+    """A gate failed and the upgrade was rolled back: all traffic is on the old cluster."""
+
+
+class RolloutPausedError(RolloutError):
+    """A gate failed with ``on_failure="Pause"``: traffic left split; the next ``up`` resumes."""
+
+
 class ClusterNotReadyError(RayServiceError):
     """The RayCluster did not become ready in time (conditions and events in the message)."""
