@@ -139,6 +139,8 @@ class FakeServe:
     ) -> None:
         body = json.loads(json.dumps(config))
         self.puts.append(body)
+        if "target_capacity" in body:  # a cluster-wide setting Serve reports back at the top
+            self.settings["target_capacity"] = body["target_capacity"]
         sent = {a["name"]: a for a in body["applications"]}
         keeps_imperative = tuple(map(int, (self.ray_version or "0").split("."))) >= (2, 12)
         for name, details in list(self.apps.items()):
@@ -505,3 +507,46 @@ def test_the_wait_ends_at_running_at_failure_or_when_another_writer_takes_the_ap
     else:
         with pytest.raises(error, match=match):
             work.wait_applied("ours", applied, Deadline(0.2), ours)
+
+
+# target_capacity ------------------------------------------------------------------------------
+
+
+def test_target_capacity_is_set_with_every_app_sent_back_exactly_as_read() -> None:
+    serve = FakeServe()
+    serve.add(app("ours"))
+    serve.add(app("ours-too", "/too"))
+    assert deployer(serve).set_target_capacity(20, ours={"ours", "ours-too"}, deadline=deadline())
+    (body,) = serve.puts
+    assert body["target_capacity"] == 20
+    assert body["proxy_location"] == "EveryNode"
+    assert [exact(a) for a in body["applications"]] == [
+        exact(app("ours")),
+        exact(app("ours-too", "/too")),
+    ]
+    # Already so: no second PUT.
+    assert not deployer(serve).set_target_capacity(
+        20, ours={"ours", "ours-too"}, deadline=deadline()
+    )
+    assert len(serve.puts) == 1
+
+
+def test_target_capacity_is_never_set_where_another_owner_runs_an_app() -> None:
+    serve = FakeServe()
+    serve.add(app("ours"))
+    serve.add(theirs())
+    with pytest.raises(AppOwnershipError, match=r"also runs 'theirs'.*nothing was written"):
+        deployer(serve).set_target_capacity(0, ours={"ours"}, deadline=deadline())
+    assert serve.puts == []
+
+
+def test_a_target_capacity_undone_by_another_writer_is_reported() -> None:
+    serve = FakeServe()
+    serve.add(app("ours"))
+
+    def undo(fake: FakeServe) -> None:
+        fake.settings["target_capacity"] = 100
+
+    serve.after_put = undo
+    with pytest.raises(ConcurrentWriterError, match=r"target_capacity 30 was sent.*shows 100"):
+        deployer(serve).set_target_capacity(30, ours={"ours"}, deadline=deadline())

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,6 +39,7 @@ import pulumi
 from .._util.polling import Backoff, Deadline
 from .._util.versions import at_least, parse_version
 from ..errors import (
+    AppOwnershipError,
     ConcurrentWriterError,
     DashboardError,
     DashboardUnreachableError,
@@ -264,6 +265,55 @@ class ServeDeployer:
         return self._apply(
             name, state.deployed_app_config, copy.deepcopy(state.config), deadline=deadline
         )
+
+    def set_target_capacity(
+        self, percent: int, *, ours: Collection[str], deadline: Deadline
+    ) -> bool:
+        """Set Serve's ``target_capacity`` (percent of every deployment's replicas) to ``percent``.
+
+        ``target_capacity`` is cluster-wide: it scales every app on the cluster. So it is set
+        only where every app is one of ``ours`` (another owner's app would be scaled without its
+        owner's say); every app is sent back exactly as read, and the write is verified by
+        reading again. Returns whether a PUT was sent (not when it already holds).
+
+        Raises:
+            AppOwnershipError: the cluster also runs apps that are not ``ours``; nothing written.
+            ConcurrentWriterError: another writer changed the config under us.
+            ServeStateUnknownError, ImperativeAppsError, LockTimeoutError: nothing written.
+
+        """
+        with self.lock(deadline) as held:
+            snapshot = self.proven_snapshot(deadline)
+            others = sorted(name for name in snapshot.apps if name not in ours)
+            if others:
+                raise AppOwnershipError(
+                    f"{self.where} also runs {', '.join(map(repr, others))}, which this service "
+                    "does not own: its target_capacity scales every app there, so it was not "
+                    "changed (nothing was written)"
+                )
+            if snapshot.settings.get("target_capacity") == percent:
+                return False
+            self._refuse_imperative(snapshot, "", deadline)
+            carried = snapshot.carried_configs(except_name="")
+            body = {
+                **snapshot.settings,
+                "target_capacity": percent,
+                "applications": list(carried.values()),
+            }
+            held.check_held()
+            unanswered = self._put("target_capacity", body, deadline)
+            after = self.snapshot(deadline.at_least(READ_BACK_GRACE_S))
+            missing = sorted(name for name in carried if name not in after.apps)
+            if after.settings.get("target_capacity") != percent or missing:
+                seen = after.settings.get("target_capacity")
+                raise ConcurrentWriterError(
+                    f"target_capacity {percent} was sent to {self.where}, but reading back shows "
+                    f"{seen!r}"
+                    + (f" and {', '.join(map(repr, missing))} missing" if missing else "")
+                    + (f" ({unanswered})" if unanswered else "")
+                    + ": another writer changed the config meanwhile. Run again"
+                )
+            return True
 
     def _apply(
         self,
