@@ -151,3 +151,30 @@ def test_apps_must_be_running_and_healthy_on_the_new_cluster() -> None:
     assert bad.evidence == "math: DEPLOYING (waiting for replicas); missing: not deployed"
     states["fruit"] = _app("fruit", "RUNNING", {"Mango": "UNHEALTHY"})
     assert apps_healthy(states, ["fruit"]).evidence == "fruit/Mango: UNHEALTHY"
+
+
+def test_an_app_with_no_replica_is_not_ready_though_serve_calls_it_healthy() -> None:
+    # At target_capacity 0 Serve reports RUNNING and HEALTHY with no replica: requests then hang.
+    details = {
+        "status": "RUNNING",
+        "deployments": {
+            "Mango": {"status": "HEALTHY", "target_num_replicas": 0, "replicas": []},
+            "Market": {
+                "status": "HEALTHY",
+                "target_num_replicas": 2,
+                "replicas": [{"state": "RUNNING"}, {"state": "STARTING"}],
+            },
+        },
+    }
+    result = apps_healthy({"fruit": AppState.from_details("fruit", details)}, ["fruit"])
+    assert not result.passed
+    assert result.evidence == (
+        "fruit/Mango: 0 of 0 replicas running; fruit/Market: 1 of 2 replicas running"
+    )
+    details["deployments"]["Mango"] = {
+        "status": "HEALTHY",
+        "target_num_replicas": 1,
+        "replicas": [{"state": "RUNNING"}],
+    }
+    details["deployments"]["Market"]["replicas"][1]["state"] = "RUNNING"  # type: ignore[index]
+    assert apps_healthy({"fruit": AppState.from_details("fruit", details)}, ["fruit"]).passed

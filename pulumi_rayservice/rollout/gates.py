@@ -34,7 +34,7 @@ from pydantic import (
 )
 
 from .._util.text import clip
-from ..serve.status import ApplicationStatus, AppState, DeploymentStatus
+from ..serve.status import ApplicationStatus, AppState, DeploymentState, DeploymentStatus
 
 MAX_PROBE_REQUESTS = 1000
 MAX_EVIDENCE = 300
@@ -211,10 +211,13 @@ class PrometheusGate(BaseModel):
 
 
 def apps_healthy(states: Mapping[str, AppState], expected: Sequence[str]) -> GateResult:
-    """Every expected app RUNNING and each of its deployments HEALTHY on the new cluster.
+    """Every expected app RUNNING, each deployment HEALTHY with its target replicas running.
 
-    KubeRay's ``getAndCheckServeStatus`` asks for RUNNING; a deployment UPSCALING under its
-    autoscaler is counted healthy enough to serve, one UNHEALTHY or UPDATING is not.
+    KubeRay's ``getAndCheckServeStatus`` asks for RUNNING only. That is not enough here: at
+    ``target_capacity`` 0 Serve reports an app RUNNING and its deployments HEALTHY with no
+    replica (requests then wait forever), and after a capacity raise the app reads DEPLOYING
+    until the new replicas run. A deployment UPSCALING under its autoscaler in a RUNNING app
+    serves; one UNHEALTHY or UPDATING does not.
     """
     problems: list[str] = []
     for name in expected:
@@ -229,9 +232,21 @@ def apps_healthy(states: Mapping[str, AppState], expected: Sequence[str]) -> Gat
         for deployment, dep in sorted(state.deployments.items()):
             if dep.status not in (DeploymentStatus.HEALTHY, DeploymentStatus.UPSCALING):
                 problems.append(f"{name}/{deployment}: {dep.status}")
+            elif _short_of_replicas(dep):
+                problems.append(
+                    f"{name}/{deployment}: {dep.running_replicas} of "
+                    f"{dep.target_replicas} replicas running"
+                )
     if problems:
         return GateResult("apps healthy", False, clip("; ".join(problems), MAX_EVIDENCE))
     return GateResult("apps healthy", True, f"{len(expected)} app(s) RUNNING, deployments HEALTHY")
+
+
+def _short_of_replicas(dep: DeploymentState) -> bool:
+    """Fewer replicas running than Serve targets, or none targeted (``target_capacity`` 0)."""
+    if dep.target_replicas is None or dep.running_replicas is None:
+        return False  # an older Serve that does not list replicas: its status decides
+    return dep.running_replicas < dep.target_replicas or dep.target_replicas == 0
 
 
 def prometheus_value(answer: Mapping[str, Any]) -> float | None:

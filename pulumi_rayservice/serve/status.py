@@ -62,11 +62,38 @@ CLUSTER_SETTINGS = ("proxy_location", "http_options", "grpc_options", "target_ca
 
 @dataclass(frozen=True)
 class DeploymentState:
-    """One deployment's status and message."""
+    """One deployment's status and message, and its replicas where Serve reports them."""
 
     status: str
     """As Serve reported it; compare with :class:`DeploymentStatus`."""
     message: str
+    target_replicas: int | None = None
+    """Serve's ``target_num_replicas`` (after ``target_capacity``); None when not reported."""
+    running_replicas: int | None = None
+    """Replicas in state RUNNING; None when Serve did not list them."""
+
+    @classmethod
+    def from_details(cls, data: Mapping[str, Any]) -> DeploymentState:
+        """Parse one entry of an app's ``deployments`` in the GET answer.
+
+        At ``target_capacity`` 0 Serve reports a deployment HEALTHY with 0 replicas: readiness
+        to take traffic needs the replica counts too.
+        """
+        target = data.get("target_num_replicas")
+        replicas = data.get("replicas")
+        running = None
+        if isinstance(replicas, list):
+            running = sum(
+                1 for r in replicas if isinstance(r, Mapping) and r.get("state") == "RUNNING"
+            )
+        return cls(
+            status=str(data.get("status") or ""),
+            message=str(data.get("message") or ""),
+            target_replicas=target
+            if isinstance(target, int) and not isinstance(target, bool)
+            else None,
+            running_replicas=running,
+        )
 
 
 @dataclass(frozen=True)
@@ -91,9 +118,7 @@ class AppState:
     def from_details(cls, name: str, data: Mapping[str, Any]) -> AppState:
         """Parse one entry of ``applications`` in the GET answer."""
         deployments = {
-            str(dep_name): DeploymentState(
-                status=str(dep.get("status") or ""), message=str(dep.get("message") or "")
-            )
+            str(dep_name): DeploymentState.from_details(dep)
             for dep_name, dep in (data.get("deployments") or {}).items()
             if isinstance(dep, Mapping)
         }
