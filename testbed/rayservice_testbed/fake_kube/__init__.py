@@ -8,12 +8,24 @@ RayCluster and proxies ``services/<name>-head-svc:dashboard/proxy/...`` to it; i
 from .faults import RequestInfo
 from .operator import FakeKubeRay, Scenario
 from .registry import Registry, WriteOptions
-from .resources import EVENTS, LEASES, NAMESPACES, PODS, RAYCLUSTERS, SERVICES, ResourceType
+from .resources import (
+    EVENTS,
+    GATEWAYS,
+    HTTPROUTES,
+    LEASES,
+    NAMESPACES,
+    PODS,
+    RAYCLUSTERS,
+    SERVICES,
+    ResourceType,
+)
 from .server import FakeKubeServer, RequestDetail, RequestRecord
 from .status import ApiError
 
 __all__ = [
     "EVENTS",
+    "GATEWAYS",
+    "HTTPROUTES",
     "LEASES",
     "NAMESPACES",
     "PODS",

@@ -36,7 +36,14 @@ from . import proxy, status
 from .faults import FaultRule, Faults, Match, RequestInfo, make_rule
 from .operator import FakeKubeRay, Scenario
 from .registry import DEFAULT_NAMESPACES, Registry, WriteOptions, parse_json
-from .resources import ALL_TYPES, NAMESPACES, RAYCLUSTERS, SERVICES, ResourceType, find_type
+from .resources import (
+    ALL_TYPES,
+    NAMESPACES,
+    SERVICES,
+    ResourceType,
+    custom_groups,
+    find_type,
+)
 from .status import ApiError
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -110,6 +117,11 @@ def _decode_body(body: bytes, content_type: str) -> Any:
 
 def _error_response(error: ApiError) -> _Response:
     return _Response(error.code, error.encode(), list(error.headers.items()))
+
+
+def _group_document(group: str, version: str) -> dict[str, Any]:
+    entry = {"groupVersion": f"{group}/{version}", "version": version}
+    return {"name": group, "versions": [entry], "preferredVersion": entry}
 
 
 def _discovery_resource(rt: ResourceType) -> list[dict[str, Any]]:
@@ -602,21 +614,27 @@ class _Handler(BaseHTTPRequestHandler):
                     ],
                 },
             )
+        served = custom_groups()
         if parts == ["apis"]:
-            document = self._group_document()
+            documents = [_group_document(group, version) for group, version in served]
             return _json_response(
-                200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [document]}
+                200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": documents}
             )
-        if parts == ["apis", RAYCLUSTERS.group]:
-            return _json_response(
-                200, {"kind": "APIGroup", "apiVersion": "v1", **self._group_document()}
-            )
-        if parts == ["api", "v1"] or parts == ["apis", RAYCLUSTERS.group, RAYCLUSTERS.version]:
-            group = "" if parts[0] == "api" else RAYCLUSTERS.group
+        if len(parts) == 2 and parts[0] == "apis" and parts[1] in dict(served):
+            document = _group_document(parts[1], dict(served)[parts[1]])
+            return _json_response(200, {"kind": "APIGroup", "apiVersion": "v1", **document})
+        if parts == ["api", "v1"] or (
+            len(parts) == 3 and parts[0] == "apis" and (parts[1], parts[2]) in served
+        ):
+            group = "" if parts[0] == "api" else parts[1]
+            version = parts[-1]
             resources = [
-                e for rt in ALL_TYPES if rt.group == group for e in _discovery_resource(rt)
+                e
+                for rt in ALL_TYPES
+                if (rt.group, rt.version) == (group, version)
+                for e in _discovery_resource(rt)
             ]
-            group_version = "v1" if not group else f"{group}/v1"
+            group_version = version if not group else f"{group}/{version}"
             return _json_response(
                 200,
                 {
@@ -640,11 +658,6 @@ class _Handler(BaseHTTPRequestHandler):
             "the server could not find the requested resource",
             {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]},
         )
-
-    @staticmethod
-    def _group_document() -> dict[str, Any]:
-        version = {"groupVersion": RAYCLUSTERS.api_version, "version": RAYCLUSTERS.version}
-        return {"name": RAYCLUSTERS.group, "versions": [version], "preferredVersion": version}
 
     def _resource_route(
         self,
