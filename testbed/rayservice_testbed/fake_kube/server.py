@@ -476,20 +476,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---------------------------------------------------------------------------------------
 
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().strip().split(b";")[0] or b"0", 16)
-                if size == 0:
-                    self.rfile.readline()
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
     def _handle(self) -> None:
         fake = self.fake
         split = urlsplit(self.path)
@@ -497,7 +483,7 @@ class _Handler(BaseHTTPRequestHandler):
         query = split.query
         method = self.command
         content_type = self.headers.get("Content-Type", "")
-        body = self._read_body()
+        body = proxy.read_body(self)
         info = RequestInfo(method, path, query, content_type)
         headers = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
         logged = False
@@ -839,9 +825,18 @@ class _Handler(BaseHTTPRequestHandler):
         self, namespace: str, target: str, rest: str, method: str, query: str, body: bytes
     ) -> int:
         base = proxy.resolve(self.fake.registry, self.fake.endpoints, namespace, target)
-        return proxy.forward(
-            self, base, method=method, path=rest, query=query, body=body, on_status=self._log_status
-        )
+        try:
+            return proxy.forward(
+                self,
+                base,
+                method=method,
+                path=rest,
+                query=query,
+                body=body,
+                on_status=self._log_status,
+            )
+        except proxy.UpstreamError as exc:
+            raise status.service_unavailable(f"error trying to reach service: {exc}") from exc
 
 
 def _not_served() -> ApiError:
