@@ -34,6 +34,7 @@ import yaml
 
 from . import proxy, status
 from .faults import FaultRule, Faults, Match, RequestInfo, make_rule
+from .gateway import DEFAULT_GATEWAY_CLASSES, FakeGatewayController, GatewayRequest
 from .operator import FakeKubeRay, Scenario
 from .registry import DEFAULT_NAMESPACES, Registry, WriteOptions, parse_json
 from .resources import (
@@ -167,6 +168,7 @@ class FakeKubeServer:
         token: The bearer token every request must carry (401 otherwise).
         registry: The API state and rules (usable directly for test setup).
         operator: The stand-in KubeRay operator, or None when disabled.
+        gateways: The stand-in Gateway API controller, or None when disabled.
         requests: Every request received, in order (:class:`RequestRecord`).
         request_details: The same requests with headers (minus Authorization) and bodies.
 
@@ -181,6 +183,8 @@ class FakeKubeServer:
         namespaces: tuple[str, ...] = DEFAULT_NAMESPACES,
         scenario: Scenario | None = None,
         max_parallel_starts: int = 2,
+        gateway_controller: bool = False,
+        gateway_classes: tuple[str, ...] = DEFAULT_GATEWAY_CLASSES,
     ) -> None:
         """Create the server (not started).
 
@@ -191,6 +195,9 @@ class FakeKubeServer:
             namespaces: Namespaces that exist from the start.
             scenario: The operator's default scenario.
             max_parallel_starts: How many Ray heads may start at once.
+            gateway_controller: Run the stand-in Gateway controller, which serves the Gateways
+                of ``gateway_classes`` on loopback ports and routes by their HTTPRoutes.
+            gateway_classes: The ``gatewayClassName`` values that controller implements.
 
         """
         self.token = token or secrets.token_urlsafe(24)
@@ -202,6 +209,11 @@ class FakeKubeServer:
             )
             if scenario is not None:
                 self.operator.scenario = scenario
+        self.gateways: FakeGatewayController | None = None
+        if gateway_controller:
+            self.gateways = FakeGatewayController(
+                self.registry, self.endpoints, classes=gateway_classes
+            )
         self.faults = Faults()
         self.requests: list[RequestRecord] = []
         self.request_details: list[RequestDetail] = []
@@ -229,11 +241,17 @@ class FakeKubeServer:
         self._thread.start()
         if self.operator is not None:
             self.operator.start()
+        if self.gateways is not None:
+            self.gateways.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving, end watches, stop the operator and every Ray head it started."""
+        """Stop serving, end watches, close the Gateway listeners, stop the operator and every
+        Ray head it started.
+        """
         self._stop.set()
+        if self.gateways is not None:
+            self.gateways.stop()
         self.registry.store.wake_all()
         if self._httpd is not None:
             self._httpd.shutdown()
@@ -306,6 +324,30 @@ class FakeKubeServer:
         if fixed is not None:
             return dict(fixed)
         return self.operator.endpoints(namespace, service) if self.operator is not None else {}
+
+    def gateway_url(self, namespace: str, name: str, listener: str = "http") -> str:
+        """Base URL (``http://127.0.0.1:<port>``) of a programmed Gateway listener.
+
+        Raises:
+            LookupError: Not programmed (yet), or no Gateway controller runs.
+
+        """
+        if self.gateways is None:
+            raise LookupError("no Gateway controller runs: FakeKubeServer(gateway_controller=True)")
+        return self.gateways.url(namespace, name, listener)
+
+    def gateway_requests(
+        self, namespace: str | None = None, name: str | None = None, listener: str | None = None
+    ) -> list[GatewayRequest]:
+        """Requests the Gateway listeners received (of one namespace, Gateway, listener)."""
+        if self.gateways is None:
+            return []
+        return self.gateways.requests(namespace, name, listener)
+
+    def reset_gateway_requests(self) -> None:
+        """Forget the Gateway requests recorded so far."""
+        if self.gateways is not None:
+            self.gateways.reset_requests()
 
     def create_namespace(self, name: str) -> dict[str, Any]:
         """Make sure a namespace exists."""
