@@ -4,7 +4,7 @@ and the stand-in Gateway controller routing real HTTP requests by an HTTPRoute's
 Objects go through a kubeconfig and the official client, as the code under test sends them.
 Two small local HTTP servers stand in as the endpoints of two Services (``set_endpoints``), so
 all but the last test are fast and need no Ray; the last one (marked ``ray``) routes through two
-real RayClusters' serve services to real Serve.
+real RayClusters' serve services to real Serve (two Ray heads: a few minutes).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, cast
@@ -39,6 +40,7 @@ from rayservice_testbed.fake_kube.admission import CRDS, crd_schema
 from rayservice_testbed.fake_kube.fixtures import (
     fake_kube,
     fake_kube_gateway,
+    fake_kube_ray_gateway,
     kube_client,
     kubeconfig,
     raycluster,
@@ -51,8 +53,9 @@ from rayservice_testbed.fake_kube.gateway_routing import (
     choose_rule,
 )
 from rayservice_testbed.fake_kube.gateway_status import CONTROLLER_NAME
+from rayservice_testbed.harness.serve_apps import answer, fruit_app, put_raw, wait_for
 
-__all__ = ["fake_kube", "fake_kube_gateway", "kube_client", "kubeconfig"]
+__all__ = ["fake_kube", "fake_kube_gateway", "fake_kube_ray_gateway", "kube_client", "kubeconfig"]
 
 GROUP, VERSION, NS, CLASS = "gateway.networking.k8s.io", "v1", "default", "fake-gateway"
 FAKE_KUBE = Path(__file__).parents[1] / "testbed" / "rayservice_testbed" / "fake_kube"
@@ -1081,3 +1084,74 @@ def test_the_command_line_server_runs_the_controller(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+# ---------------------------------------------------------------------------------------------
+# Through two real RayClusters
+
+
+@pytest.mark.ray
+def test_weights_move_real_requests_between_two_rayclusters_serve(
+    fake_kube_ray_gateway: FakeKubeServer,
+    gateways: GatewayApi,
+    routes: GatewayApi,
+    kube_client: client.ApiClient,
+    app_uris: dict[str, str],
+) -> None:
+    """Two RayClusters' ``<name>-serve-svc`` behind one HTTPRoute, as in KubeRay's upgrade."""
+    fake = fake_kube_ray_gateway
+    operator = fake.operator
+    assert operator is not None
+    prices = {unique_name("old"): 3, unique_name("new"): 5}
+    clusters = client.CustomObjectsApi(kube_client)
+    for name in prices:
+        body = raycluster(name, annotations={"ray.io/enable-serve-service": "true"})
+        clusters.create_namespaced_custom_object("ray.io", "v1", NS, "rayclusters", body)
+    heads = {
+        name: wait_for(partial(operator.head, NS, name), 240, f"the Ray head of {name}")
+        for name in prices
+    }
+    for name, price in prices.items():
+        put_raw(heads[name].dashboard_url, [fruit_app(app_uris["fruit_stand"], mango=price)])
+    for name, price in prices.items():
+        service = f"{name}-serve-svc"
+        # The serve service's endpoint is that cluster's own Serve, once its head pod is ready.
+        serve_url = wait_for(partial(_serve_endpoint, fake, service), 60, f"{service} endpoint")
+        assert serve_url == heads[name].serve_url
+        wait_for(partial(_answers, serve_url, str(price)), 180, f"fruit_app of {name}")
+    old, new = (f"{name}-serve-svc" for name in prices)
+    assert fake.get(SERVICES, NS, old)["spec"]["ports"][0]["port"] == 8000  # type: ignore[index]
+    gateways.create(gateway_manifest("svc-gateway"))
+    routes.create(route_manifest("svc-httproute", "svc-gateway", [(old, 80), (new, 20)]))
+    url = programmed_url(fake, "svc-gateway")
+    wait_condition(fake, "svc-httproute", "ResolvedRefs", "True")
+
+    def mango_prices(count: int) -> Counter[str]:
+        with requests.Session() as session:
+            return Counter(
+                session.post(f"{url}/fruit", json=["MANGO", 1], timeout=30).text
+                for _ in range(count)
+            )
+
+    assert mango_prices(100) == Counter({"3": 80, "5": 20})
+    routes.json_patch(
+        "svc-httproute",
+        [
+            {"op": "replace", "path": "/spec/rules/0/backendRefs/0/weight", "value": 0},
+            {"op": "replace", "path": "/spec/rules/0/backendRefs/1/weight", "value": 100},
+        ],
+    )
+    assert mango_prices(10) == Counter({"5": 10})
+    assert {r.status for r in fake.gateway_requests()} == {200}
+    assert operator.errors == [] and fake.gateways is not None and fake.gateways.errors == []
+
+
+def _serve_endpoint(fake: FakeKubeServer, service: str) -> str | None:
+    return fake.endpoints(NS, service).get("serve")
+
+
+def _answers(serve_url: str, expected: str) -> bool:
+    try:
+        return answer(serve_url, "/fruit", ["MANGO", 1]) == expected
+    except requests.RequestException:
+        return False

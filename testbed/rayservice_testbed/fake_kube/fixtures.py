@@ -101,9 +101,22 @@ def fake_kube_ray() -> Iterator[FakeKubeServer]:
 
 
 @pytest.fixture
+def fake_kube_ray_gateway() -> Iterator[FakeKubeServer]:
+    """Real Ray heads and the stand-in Gateway controller: routes reach real Serve."""
+    pytest.importorskip("ray.serve")
+    yield from _serve(FakeKubeServer(operator=True, ray_heads=True, gateway_controller=True))
+
+
+@pytest.fixture
 def kubeconfig(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     """A kubeconfig for whichever fake server fixture the test uses."""
-    for fixture in ("fake_kube", "fake_kube_operator", "fake_kube_gateway", "fake_kube_ray"):
+    for fixture in (
+        "fake_kube",
+        "fake_kube_operator",
+        "fake_kube_gateway",
+        "fake_kube_ray",
+        "fake_kube_ray_gateway",
+    ):
         if fixture in request.fixturenames:
             server: FakeKubeServer = request.getfixturevalue(fixture)
             return server.write_kubeconfig(tmp_path / "kubeconfig")
