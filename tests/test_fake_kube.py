@@ -548,12 +548,19 @@ def test_requests_without_the_token_are_401(fake_kube: FakeKubeServer, tmp_path:
 
 def test_discovery_documents(fake_kube: FakeKubeServer, kube_client: client.ApiClient) -> None:
     groups = client.ApisApi(kube_client).get_api_versions().groups
-    assert [g.name for g in groups] == ["ray.io"]
+    assert [g.name for g in groups] == ["ray.io", "gateway.networking.k8s.io"]
     auth = {"Authorization": f"Bearer {fake_kube.token}"}
     ray_io = requests.get(f"{fake_kube.url}/apis/ray.io/v1", headers=auth, timeout=5).json()
     resources = {r["name"]: r for r in ray_io["resources"]}
     assert resources["rayclusters"]["namespaced"] and "watch" in resources["rayclusters"]["verbs"]
     assert "rayclusters/status" in resources
+    gateway_api = requests.get(
+        f"{fake_kube.url}/apis/gateway.networking.k8s.io/v1", headers=auth, timeout=5
+    ).json()
+    served = {r["name"]: r for r in gateway_api["resources"]}
+    assert set(served) == {"gateways", "gateways/status", "httproutes", "httproutes/status"}
+    assert served["gateways"]["kind"] == "Gateway" and served["gateways"]["shortNames"] == ["gtw"]
+    assert served["httproutes"]["namespaced"] and "watch" in served["httproutes"]["verbs"]
     assert client.CoreApi(kube_client).get_api_versions().versions == ["v1"]
     assert client.VersionApi(kube_client).get_code().major == "1"
 

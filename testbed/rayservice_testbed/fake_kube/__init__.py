@@ -2,26 +2,43 @@
 
 Reached like a real cluster (a kubeconfig and the official ``kubernetes`` client, from any
 process); admits RayClusters against KubeRay's real CRD schema; starts a real local Ray head per
-RayCluster and proxies ``services/<name>-head-svc:dashboard/proxy/...`` to it; injects faults.
+RayCluster and proxies ``services/<name>-head-svc:dashboard/proxy/...`` to it; serves the Gateway
+API's Gateways and HTTPRoutes, optionally with a stand-in controller routing real requests by
+weight; injects faults.
 """
 
 from .faults import RequestInfo
+from .gateway import FakeGatewayController, GatewayRequest
 from .operator import FakeKubeRay, Scenario
 from .registry import Registry, WriteOptions
-from .resources import EVENTS, LEASES, NAMESPACES, PODS, RAYCLUSTERS, SERVICES, ResourceType
+from .resources import (
+    EVENTS,
+    GATEWAYS,
+    HTTPROUTES,
+    LEASES,
+    NAMESPACES,
+    PODS,
+    RAYCLUSTERS,
+    SERVICES,
+    ResourceType,
+)
 from .server import FakeKubeServer, RequestDetail, RequestRecord
 from .status import ApiError
 
 __all__ = [
     "EVENTS",
+    "GATEWAYS",
+    "HTTPROUTES",
     "LEASES",
     "NAMESPACES",
     "PODS",
     "RAYCLUSTERS",
     "SERVICES",
     "ApiError",
+    "FakeGatewayController",
     "FakeKubeRay",
     "FakeKubeServer",
+    "GatewayRequest",
     "Registry",
     "RequestDetail",
     "RequestInfo",

@@ -1,11 +1,14 @@
 """What the real server does to an object between decoding and storage, per type.
 
-For RayClusters, the steps and their order follow apiextensions-apiserver with KubeRay's real CRD
-(``crds/ray.io_rayclusters.yaml``, version ``v1``, ``openAPIV3Schema``):
+For custom resources the steps and their order follow apiextensions-apiserver with the real CRD
+that the type's :class:`ResourceType` names (``crd``: KubeRay's ``ray.io_rayclusters.yaml``, the
+Gateway API's ``gateway.networking.k8s.io_gateways.yaml`` and ``..._httproutes.yaml``, in
+``crds/``; the served version's ``openAPIV3Schema``):
 
 1. prune unknown fields (kept under ``x-kubernetes-preserve-unknown-fields``), each reported as a
    ``Warning``, or refused with 400 under ``fieldValidation=Strict``;
-2. drop ``null`` for non-nullable fields without a default, then apply schema ``default``s;
+2. drop ``null`` for non-nullable fields without a default, then apply schema ``default``s
+   (a Gateway's ``status`` default, "Waiting for controller", included);
 3. validate with an OpenAPI 3.0 validator (nullable, int-or-string, patterns, enums), plus the
    ``x-kubernetes-list-type`` map/set uniqueness rules; failures become 422 causes worded as the
    real ones (``spec.workerGroupSpecs[0].replicas in body must be of type integer: "string"``).
@@ -13,8 +16,8 @@ For RayClusters, the steps and their order follow apiextensions-apiserver with K
 CEL rules (``x-kubernetes-validations``) are not evaluated, and neither is KubeRay's own
 operator-side validation: the real API server does not do the latter either.
 
-The fake is a referee, so it reads the CRD itself and shares nothing with the package under test.
-For built-in types (Service, Pod, Namespace, Event) it applies the defaults and the few
+The fake is a referee, so it reads the CRDs itself and shares nothing with the package under
+test. For built-in types (Service, Pod, Namespace, Event) it applies the defaults and the few
 validations that matter for this project.
 """
 
@@ -39,11 +42,12 @@ from jsonschema import FormatChecker
 from openapi_schema_validator import OAS30Validator
 
 from . import status
-from .resources import LEASES, NAMESPACES, PODS, SERVICES, ResourceType
+from .resources import LEASES, NAMESPACES, PODS, RAYCLUSTERS, SERVICES, ResourceType
 from .status import Cause
 from .validation import dns1123_label_errors
 
-CRD_PATH = Path(__file__).with_name("crds") / "ray.io_rayclusters.yaml"
+CRDS = Path(__file__).with_name("crds")
+CRD_PATH = CRDS / "ray.io_rayclusters.yaml"
 
 
 def _load_yaml_schema(path: Path, version: str) -> dict[str, Any]:
@@ -345,9 +349,21 @@ def _to_causes(error: Any) -> list[Cause]:
 
 
 @functools.cache
+def custom_schema(rt: ResourceType) -> StructuralSchema | None:
+    """The schema admitting ``rt``'s objects, from the CRD it names; None for built-in types.
+
+    Built once per process and type.
+    """
+    if rt.crd is None:
+        return None
+    return StructuralSchema(crd_schema(CRDS / rt.crd, rt.version), rt.kind, rt.api_version)
+
+
 def raycluster_schema() -> StructuralSchema:
     """KubeRay's ``RayCluster`` v1 schema, built once per process."""
-    return StructuralSchema(crd_schema(), "RayCluster", "ray.io/v1")
+    schema = custom_schema(RAYCLUSTERS)
+    assert schema is not None
+    return schema
 
 
 # --------------------------------------------------------------------------------------------

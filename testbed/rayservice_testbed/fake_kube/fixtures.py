@@ -84,6 +84,16 @@ def fake_kube_operator() -> Iterator[FakeKubeServer]:
 
 
 @pytest.fixture
+def fake_kube_gateway() -> Iterator[FakeKubeServer]:
+    """A fake API server with the stand-in Gateway controller (class ``fake-gateway``) and the
+    operator without Ray processes (serve services exist, their endpoints lead nowhere).
+    """
+    yield from _serve(
+        FakeKubeServer(operator=True, ray_heads=False, scenario=Scenario(), gateway_controller=True)
+    )
+
+
+@pytest.fixture
 def fake_kube_ray() -> Iterator[FakeKubeServer]:
     """A fake API server whose operator starts a real Ray head per RayCluster."""
     pytest.importorskip("ray.serve")
@@ -91,9 +101,22 @@ def fake_kube_ray() -> Iterator[FakeKubeServer]:
 
 
 @pytest.fixture
+def fake_kube_ray_gateway() -> Iterator[FakeKubeServer]:
+    """Real Ray heads and the stand-in Gateway controller: routes reach real Serve."""
+    pytest.importorskip("ray.serve")
+    yield from _serve(FakeKubeServer(operator=True, ray_heads=True, gateway_controller=True))
+
+
+@pytest.fixture
 def kubeconfig(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     """A kubeconfig for whichever fake server fixture the test uses."""
-    for fixture in ("fake_kube", "fake_kube_operator", "fake_kube_ray"):
+    for fixture in (
+        "fake_kube",
+        "fake_kube_operator",
+        "fake_kube_gateway",
+        "fake_kube_ray",
+        "fake_kube_ray_gateway",
+    ):
         if fixture in request.fixturenames:
             server: FakeKubeServer = request.getfixturevalue(fixture)
             return server.write_kubeconfig(tmp_path / "kubeconfig")

@@ -2,7 +2,8 @@
 
 Kept apart from the controller loop (``operator.py``) so that each rule reads like the KubeRay
 code it mirrors (``GetWorkerGroupDesiredReplicas``, ``CalculatePodResource``,
-``FindHeadPodReadyCondition``, ``meta.SetStatusCondition``, ``ValidateRayClusterMetadata``...).
+``FindHeadPodReadyCondition``, ``ValidateRayClusterMetadata``...; the generic
+``meta.SetStatusCondition`` is ``meta.set_condition``).
 """
 
 from __future__ import annotations
@@ -185,27 +186,6 @@ def head_pod_ready_condition(pod: dict[str, Any]) -> tuple[str, str, str, str]:
             reason = cond.get("reason") or ("HeadPodRunningAndReady" if ready else "Unknown")
             return ("HeadPodReady", "True" if ready else "False", reason, cond.get("message", ""))
     return ("HeadPodReady", "False", "Unknown", "")
-
-
-def set_condition(
-    conditions: list[dict[str, Any]], kind: str, state: str, reason: str, message: str
-) -> None:
-    """meta.SetStatusCondition: lastTransitionTime changes only when the status does."""
-    for cond in conditions:
-        if cond["type"] == kind:
-            if cond["status"] != state:
-                cond["lastTransitionTime"] = meta.now()
-            cond.update(status=state, reason=reason, message=message)
-            return
-    conditions.append(
-        {
-            "type": kind,
-            "status": state,
-            "reason": reason,
-            "message": message,
-            "lastTransitionTime": meta.now(),
-        }
-    )
 
 
 def pod_status(

@@ -50,6 +50,40 @@ def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def set_condition(
+    conditions: list[dict[str, Any]],
+    kind: str,
+    state: str,
+    reason: str,
+    message: str,
+    *,
+    observed_generation: int | None = None,
+) -> None:
+    """meta.SetStatusCondition: lastTransitionTime changes only when the status does.
+
+    ``observed_generation`` is written when given (Gateway API conditions carry it).
+    """
+    extra: dict[str, Any] = {}
+    if observed_generation is not None:
+        extra["observedGeneration"] = observed_generation
+    for cond in conditions:
+        if cond["type"] == kind:
+            if cond["status"] != state:
+                cond["lastTransitionTime"] = now()
+            cond.update(status=state, reason=reason, message=message, **extra)
+            return
+    conditions.append(
+        {
+            "type": kind,
+            "status": state,
+            "reason": reason,
+            "message": message,
+            "lastTransitionTime": now(),
+            **extra,
+        }
+    )
+
+
 def generate_name(base: str) -> str:
     """``generateName`` + 5 random characters, the base cut so the result fits 63."""
     suffix = "".join(random.choice(_NAME_ALPHABET) for _ in range(5))

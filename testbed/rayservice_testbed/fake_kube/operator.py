@@ -69,10 +69,10 @@ from .kuberay import (
     pod_ready,
     pod_status,
     serve_service,
-    set_condition,
     strip_times,
     template_hash,
 )
+from .meta import set_condition
 from .registry import Registry, WriteOptions
 from .resources import EVENTS, PODS, RAYCLUSTERS, SERVICES, ResourceType
 from .status import ApiError

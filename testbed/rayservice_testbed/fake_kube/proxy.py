@@ -1,9 +1,12 @@
-"""The API server's service proxy: ``/api/v1/namespaces/{ns}/services/{svc}:{port}/proxy/...``.
+"""Forwarding one HTTP request to a backend, and the API server's service proxy on top of it.
 
-Code under test reaches the Ray dashboard through the Kubernetes API server with the cluster's
-credentials, so the fake forwards such requests to the real local Ray head that backs the service
-(method, query, body, headers; the Kubernetes ``Authorization`` header is consumed by the API
-server and not forwarded, ``x-ray-authorization`` is) and streams the answer back.
+Two front doors reach real local backends through this module: the API server's service proxy
+(``/api/v1/namespaces/{ns}/services/{svc}:{port}/proxy/...``, how code under test reaches the Ray
+dashboard with the cluster's credentials) and the stand-in Gateway's listeners (``gateway.py``).
+Both forward method, path, query, body and headers minus the hop-by-hop ones, add
+``X-Forwarded-For``, and stream the answer back; they differ in what else is kept: the API server
+consumes the Kubernetes ``Authorization`` header and sets its own ``Host``, a gateway passes both
+on (``x-ray-authorization`` goes through either way).
 
 Port resolution follows the real ``ResourceLocation``: a port number is mapped to the service
 port's name; a missing port means the unnamed port; then a ready endpoint with that port name is
@@ -26,7 +29,7 @@ from .resources import SERVICES
 # None for an address where nothing listens.
 EndpointsFn = Callable[[str, str], Mapping[str, str | None]]
 
-_HOP_BY_HOP = frozenset(
+HOP_BY_HOP = frozenset(
     {
         "connection",
         "keep-alive",
@@ -38,7 +41,36 @@ _HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-_NOT_FORWARDED = _HOP_BY_HOP | {"authorization", "host", "content-length"}
+# What each front door does not pass on (Content-Length is recomputed from the body read).
+API_SERVER_DROPS = HOP_BY_HOP | {"authorization", "host", "content-length"}
+GATEWAY_DROPS = HOP_BY_HOP | {"content-length"}
+
+
+class UpstreamError(Exception):
+    """The backend could not be reached, or dropped the request before answering."""
+
+
+def read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    """The request body, by ``Content-Length`` or chunked ``Transfer-Encoding``."""
+    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        chunks = []
+        while True:
+            size = int(handler.rfile.readline().strip().split(b";")[0] or b"0", 16)
+            if size == 0:
+                handler.rfile.readline()
+                break
+            chunks.append(handler.rfile.read(size))
+            handler.rfile.readline()
+        return b"".join(chunks)
+    length = int(handler.headers.get("Content-Length") or 0)
+    return handler.rfile.read(length) if length else b""
+
+
+def port_name(service: Mapping[str, Any], number: int) -> str | None:
+    """The name (``""`` when unnamed) of the service's port ``number``, or None if it has none."""
+    ports: list[dict[str, Any]] = (service.get("spec") or {}).get("ports") or []
+    matching = [p for p in ports if p.get("port") == number]
+    return str(matching[0].get("name") or "") if matching else None
 
 
 def parse_target(raw: str) -> tuple[str, str]:
@@ -59,11 +91,10 @@ def resolve(registry: Registry, endpoints: EndpointsFn, namespace: str, raw_targ
     service = registry.get(SERVICES, namespace, name)
     ports: list[dict[str, Any]] = (service.get("spec") or {}).get("ports") or []
     if port.isdigit():
-        number = int(port)
-        matching = [p for p in ports if p.get("port") == number]
-        if not matching:
-            raise status.service_unavailable(f'no service port {number} found for service "{name}"')
-        port = str(matching[0].get("name") or "")
+        named = port_name(service, int(port))
+        if named is None:
+            raise status.service_unavailable(f'no service port {port} found for service "{name}"')
+        port = named
     backends = endpoints(namespace, name)
     if port not in backends:
         raise status.service_unavailable(f'no endpoints available for service "{raw_target}"')
@@ -89,14 +120,20 @@ def forward(
     query: str,
     body: bytes,
     on_status: Callable[[int], None] = lambda code: None,
+    drop: frozenset[str] = API_SERVER_DROPS,
 ) -> int:
     """Send the request to ``target`` and stream the answer to ``handler``; return the status.
 
     ``on_status`` is called with the upstream status before anything is sent to the client.
+    ``drop`` names the request headers (lower case) not passed on.
+
+    Raises:
+        UpstreamError: Nothing answered at ``target`` (nothing was sent to the client).
+
     """
     url = urlsplit(target)
     connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=300)
-    headers = {k: v for k, v in handler.headers.items() if k.lower() not in _NOT_FORWARDED}
+    headers = {k: v for k, v in handler.headers.items() if k.lower() not in drop}
     headers["X-Forwarded-For"] = handler.client_address[0]
     if body:
         headers["Content-Length"] = str(len(body))
@@ -106,15 +143,13 @@ def forward(
         response = connection.getresponse()
     except OSError as exc:
         connection.close()
-        raise status.service_unavailable(
-            f"error trying to reach service: dial tcp {url.netloc}: {exc}"
-        ) from exc
+        raise UpstreamError(f"dial tcp {url.netloc}: {exc}") from exc
     try:
         on_status(response.status)
         handler.send_response(response.status, response.reason)
         length = response.getheader("Content-Length")
         for key, value in response.getheaders():
-            if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
+            if key.lower() not in HOP_BY_HOP and key.lower() != "content-length":
                 handler.send_header(key, value)
         if length is not None:
             handler.send_header("Content-Length", length)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import meta, status
-from .admission import builtin_decode, builtin_defaults, builtin_validate, raycluster_schema
+from .admission import builtin_decode, builtin_defaults, builtin_validate, custom_schema
 from .patch import (
     APPLY_PATCH,
     JSON_PATCH,
@@ -42,7 +42,7 @@ from .patch import (
     apply_merge_patch,
     apply_strategic_merge_patch,
 )
-from .resources import ALL_TYPES, NAMESPACES, PODS, RAYCLUSTERS, SERVICES, ResourceType
+from .resources import ALL_TYPES, NAMESPACES, PODS, SERVICES, ResourceType
 from .selectors import compile_selectors
 from .status import ApiError, Cause
 from .store import Key, Store, StoredEvent
@@ -655,8 +655,9 @@ class Registry:
                 f"{opts.field_validation!r}"
             )
         unknown = meta.prune_metadata(obj)
-        if rt is RAYCLUSTERS:
-            unknown += raycluster_schema().prune(obj)
+        schema = custom_schema(rt)
+        if schema is not None:
+            unknown += schema.prune(obj)
         if not unknown or opts.field_validation == "Ignore":
             return []
         if opts.field_validation == "Strict":
@@ -669,8 +670,9 @@ class Registry:
 
     @staticmethod
     def _default(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        if rt is RAYCLUSTERS:
-            raycluster_schema().default(obj)
+        schema = custom_schema(rt)
+        if schema is not None:
+            schema.default(obj)
         else:
             builtin_defaults(rt, obj, old)
 
@@ -678,9 +680,9 @@ class Registry:
     def _validate(
         rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None
     ) -> builtins.list[Cause]:
-        if rt is not RAYCLUSTERS:
+        schema = custom_schema(rt)
+        if schema is None:
             return builtin_validate(rt, obj, old)
-        schema = raycluster_schema()
         causes = schema.validate(obj)
         # List-type rules ratchet on update: only enforced if the old object satisfied them.
         if old is None or not schema.list_type_errors(old):

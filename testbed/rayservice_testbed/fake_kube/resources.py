@@ -36,6 +36,9 @@ class ResourceType:
         short_names: Discovery short names.
         categories: Discovery categories.
         verbs: Discovery verbs of the main resource.
+        extra_subresources: Subresources besides ``status`` (``proxy`` for services).
+        crd: File name, in ``crds/``, of the CustomResourceDefinition whose ``openAPIV3Schema``
+            (of this ``version``) admits the type's objects; None for built-in types.
 
     """
 
@@ -63,6 +66,7 @@ class ResourceType:
         "watch",
     )
     extra_subresources: tuple[str, ...] = field(default=())
+    crd: str | None = None
 
     @property
     def api_version(self) -> str:
@@ -110,6 +114,34 @@ RAYCLUSTERS = ResourceType(
     custom=True,
     name_rule="subdomain",
     categories=("all",),
+    crd="ray.io_rayclusters.yaml",
+)
+
+GATEWAYS = ResourceType(
+    group="gateway.networking.k8s.io",
+    version="v1",
+    kind="Gateway",
+    plural="gateways",
+    singular="gateway",
+    status_subresource=True,
+    has_generation=True,
+    custom=True,
+    short_names=("gtw",),
+    categories=("gateway-api",),
+    crd="gateway.networking.k8s.io_gateways.yaml",
+)
+
+HTTPROUTES = ResourceType(
+    group="gateway.networking.k8s.io",
+    version="v1",
+    kind="HTTPRoute",
+    plural="httproutes",
+    singular="httproute",
+    status_subresource=True,
+    has_generation=True,
+    custom=True,
+    categories=("gateway-api",),
+    crd="gateway.networking.k8s.io_httproutes.yaml",
 )
 
 SERVICES = ResourceType(
@@ -195,7 +227,29 @@ LEASES = ResourceType(
     name_rule="subdomain",
 )
 
-ALL_TYPES: tuple[ResourceType, ...] = (RAYCLUSTERS, SERVICES, PODS, EVENTS, NAMESPACES, LEASES)
+ALL_TYPES: tuple[ResourceType, ...] = (
+    RAYCLUSTERS,
+    GATEWAYS,
+    HTTPROUTES,
+    SERVICES,
+    PODS,
+    EVENTS,
+    NAMESPACES,
+    LEASES,
+)
+
+
+def custom_groups() -> tuple[tuple[str, str], ...]:
+    """``(group, version)`` of every custom resource type, in serving order, each once.
+
+    Discovery lists these groups (the built-in ``coordination.k8s.io`` of Leases is served but
+    not listed, as before).
+    """
+    seen: dict[tuple[str, str], None] = {}
+    for rt in ALL_TYPES:
+        if rt.custom:
+            seen.setdefault((rt.group, rt.version), None)
+    return tuple(seen)
 
 
 def find_type(group: str, version: str, plural: str) -> ResourceType | None:

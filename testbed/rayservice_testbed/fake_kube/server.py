@@ -34,9 +34,17 @@ import yaml
 
 from . import proxy, status
 from .faults import FaultRule, Faults, Match, RequestInfo, make_rule
+from .gateway import DEFAULT_GATEWAY_CLASSES, FakeGatewayController, GatewayRequest
 from .operator import FakeKubeRay, Scenario
 from .registry import DEFAULT_NAMESPACES, Registry, WriteOptions, parse_json
-from .resources import ALL_TYPES, NAMESPACES, RAYCLUSTERS, SERVICES, ResourceType, find_type
+from .resources import (
+    ALL_TYPES,
+    NAMESPACES,
+    SERVICES,
+    ResourceType,
+    custom_groups,
+    find_type,
+)
 from .status import ApiError
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -112,6 +120,11 @@ def _error_response(error: ApiError) -> _Response:
     return _Response(error.code, error.encode(), list(error.headers.items()))
 
 
+def _group_document(group: str, version: str) -> dict[str, Any]:
+    entry = {"groupVersion": f"{group}/{version}", "version": version}
+    return {"name": group, "versions": [entry], "preferredVersion": entry}
+
+
 def _discovery_resource(rt: ResourceType) -> list[dict[str, Any]]:
     entry: dict[str, Any] = {
         "name": rt.plural,
@@ -155,6 +168,7 @@ class FakeKubeServer:
         token: The bearer token every request must carry (401 otherwise).
         registry: The API state and rules (usable directly for test setup).
         operator: The stand-in KubeRay operator, or None when disabled.
+        gateways: The stand-in Gateway API controller, or None when disabled.
         requests: Every request received, in order (:class:`RequestRecord`).
         request_details: The same requests with headers (minus Authorization) and bodies.
 
@@ -169,6 +183,8 @@ class FakeKubeServer:
         namespaces: tuple[str, ...] = DEFAULT_NAMESPACES,
         scenario: Scenario | None = None,
         max_parallel_starts: int = 2,
+        gateway_controller: bool = False,
+        gateway_classes: tuple[str, ...] = DEFAULT_GATEWAY_CLASSES,
     ) -> None:
         """Create the server (not started).
 
@@ -179,6 +195,9 @@ class FakeKubeServer:
             namespaces: Namespaces that exist from the start.
             scenario: The operator's default scenario.
             max_parallel_starts: How many Ray heads may start at once.
+            gateway_controller: Run the stand-in Gateway controller, which serves the Gateways
+                of ``gateway_classes`` on loopback ports and routes by their HTTPRoutes.
+            gateway_classes: The ``gatewayClassName`` values that controller implements.
 
         """
         self.token = token or secrets.token_urlsafe(24)
@@ -190,6 +209,11 @@ class FakeKubeServer:
             )
             if scenario is not None:
                 self.operator.scenario = scenario
+        self.gateways: FakeGatewayController | None = None
+        if gateway_controller:
+            self.gateways = FakeGatewayController(
+                self.registry, self.endpoints, classes=gateway_classes
+            )
         self.faults = Faults()
         self.requests: list[RequestRecord] = []
         self.request_details: list[RequestDetail] = []
@@ -217,11 +241,17 @@ class FakeKubeServer:
         self._thread.start()
         if self.operator is not None:
             self.operator.start()
+        if self.gateways is not None:
+            self.gateways.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving, end watches, stop the operator and every Ray head it started."""
+        """Stop serving, end watches, close the Gateway listeners, stop the operator and every
+        Ray head it started.
+        """
         self._stop.set()
+        if self.gateways is not None:
+            self.gateways.stop()
         self.registry.store.wake_all()
         if self._httpd is not None:
             self._httpd.shutdown()
@@ -294,6 +324,30 @@ class FakeKubeServer:
         if fixed is not None:
             return dict(fixed)
         return self.operator.endpoints(namespace, service) if self.operator is not None else {}
+
+    def gateway_url(self, namespace: str, name: str, listener: str = "http") -> str:
+        """Base URL (``http://127.0.0.1:<port>``) of a programmed Gateway listener.
+
+        Raises:
+            LookupError: Not programmed (yet), or no Gateway controller runs.
+
+        """
+        if self.gateways is None:
+            raise LookupError("no Gateway controller runs: FakeKubeServer(gateway_controller=True)")
+        return self.gateways.url(namespace, name, listener)
+
+    def gateway_requests(
+        self, namespace: str | None = None, name: str | None = None, listener: str | None = None
+    ) -> list[GatewayRequest]:
+        """Requests the Gateway listeners received (of one namespace, Gateway, listener)."""
+        if self.gateways is None:
+            return []
+        return self.gateways.requests(namespace, name, listener)
+
+    def reset_gateway_requests(self) -> None:
+        """Forget the Gateway requests recorded so far."""
+        if self.gateways is not None:
+            self.gateways.reset_requests()
 
     def create_namespace(self, name: str) -> dict[str, Any]:
         """Make sure a namespace exists."""
@@ -464,20 +518,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---------------------------------------------------------------------------------------
 
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().strip().split(b";")[0] or b"0", 16)
-                if size == 0:
-                    self.rfile.readline()
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
     def _handle(self) -> None:
         fake = self.fake
         split = urlsplit(self.path)
@@ -485,7 +525,7 @@ class _Handler(BaseHTTPRequestHandler):
         query = split.query
         method = self.command
         content_type = self.headers.get("Content-Type", "")
-        body = self._read_body()
+        body = proxy.read_body(self)
         info = RequestInfo(method, path, query, content_type)
         headers = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
         logged = False
@@ -602,21 +642,27 @@ class _Handler(BaseHTTPRequestHandler):
                     ],
                 },
             )
+        served = custom_groups()
         if parts == ["apis"]:
-            document = self._group_document()
+            documents = [_group_document(group, version) for group, version in served]
             return _json_response(
-                200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [document]}
+                200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": documents}
             )
-        if parts == ["apis", RAYCLUSTERS.group]:
-            return _json_response(
-                200, {"kind": "APIGroup", "apiVersion": "v1", **self._group_document()}
-            )
-        if parts == ["api", "v1"] or parts == ["apis", RAYCLUSTERS.group, RAYCLUSTERS.version]:
-            group = "" if parts[0] == "api" else RAYCLUSTERS.group
+        if len(parts) == 2 and parts[0] == "apis" and parts[1] in dict(served):
+            document = _group_document(parts[1], dict(served)[parts[1]])
+            return _json_response(200, {"kind": "APIGroup", "apiVersion": "v1", **document})
+        if parts == ["api", "v1"] or (
+            len(parts) == 3 and parts[0] == "apis" and (parts[1], parts[2]) in served
+        ):
+            group = "" if parts[0] == "api" else parts[1]
+            version = parts[-1]
             resources = [
-                e for rt in ALL_TYPES if rt.group == group for e in _discovery_resource(rt)
+                e
+                for rt in ALL_TYPES
+                if (rt.group, rt.version) == (group, version)
+                for e in _discovery_resource(rt)
             ]
-            group_version = "v1" if not group else f"{group}/v1"
+            group_version = version if not group else f"{group}/{version}"
             return _json_response(
                 200,
                 {
@@ -640,11 +686,6 @@ class _Handler(BaseHTTPRequestHandler):
             "the server could not find the requested resource",
             {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]},
         )
-
-    @staticmethod
-    def _group_document() -> dict[str, Any]:
-        version = {"groupVersion": RAYCLUSTERS.api_version, "version": RAYCLUSTERS.version}
-        return {"name": RAYCLUSTERS.group, "versions": [version], "preferredVersion": version}
 
     def _resource_route(
         self,
@@ -826,9 +867,18 @@ class _Handler(BaseHTTPRequestHandler):
         self, namespace: str, target: str, rest: str, method: str, query: str, body: bytes
     ) -> int:
         base = proxy.resolve(self.fake.registry, self.fake.endpoints, namespace, target)
-        return proxy.forward(
-            self, base, method=method, path=rest, query=query, body=body, on_status=self._log_status
-        )
+        try:
+            return proxy.forward(
+                self,
+                base,
+                method=method,
+                path=rest,
+                query=query,
+                body=body,
+                on_status=self._log_status,
+            )
+        except proxy.UpstreamError as exc:
+            raise status.service_unavailable(f"error trying to reach service: {exc}") from exc
 
 
 def _not_served() -> ApiError:
