@@ -156,6 +156,10 @@ class ClusterOwnershipError(KubeError):
     """
 
 
+class RouteOwnershipError(KubeError):
+    """A Gateway or HTTPRoute of that name is not this service's; nothing was changed."""
+
+
 class ClusterGoneError(KubeError):
     """The RayCluster this resource manages no longer exists (``pulumi refresh`` notices)."""
 
