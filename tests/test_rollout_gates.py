@@ -22,7 +22,9 @@ def sender(answers: list[Answer]) -> tuple[list[tuple[str, str, float]], object]
     sent: list[tuple[str, str, float]] = []
     replies: Iterator[Answer] = cycle(answers)
 
-    def send(method: str, path: str, headers: Mapping[str, str], timeout_s: float) -> Answer:
+    def send(
+        method: str, path: str, headers: Mapping[str, str], body: bytes | None, timeout_s: float
+    ) -> Answer:
         sent.append((method, path, timeout_s))
         return next(replies)
 

@@ -48,8 +48,9 @@ class Answer:
     body: str
 
 
-Send = Callable[[str, str, Mapping[str, str], float], Answer]
-"""``send(method, path, headers, timeout_s)``: one request to the new cluster's serve Service."""
+Send = Callable[[str, str, Mapping[str, str], bytes | None, float], Answer]
+"""``send(method, path, headers, body, timeout_s)``: one request to the new cluster's serve
+Service."""
 Query = Callable[[str], float | None]
 """``query(promql)``: the query's value (one sample), or None when it returned no sample."""
 
@@ -115,7 +116,8 @@ class HttpProbe(BaseModel):
         successes = 0
         first_failure: str | None = None
         for _ in range(self.requests):
-            answer = send(self.method, self.path, dict(self.headers), self.timeout_s)
+            body = self.body.encode() if self.body is not None else None
+            answer = send(self.method, self.path, dict(self.headers), body, self.timeout_s)
             problem = self._problem(answer)
             if problem is None:
                 successes += 1
