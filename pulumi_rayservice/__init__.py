@@ -8,6 +8,9 @@
   for ``ServeApplication``.
 - ``RayService``: a component composing the two plus a stable serve Service, what KubeRay's
   RayService does, with zero-downtime cluster upgrades that fail instead of getting stuck.
+- ``TrafficSplit``: a service's Gateway API route across its clusters, and the incremental
+  upgrade (``ClusterUpgradeOptions``, ``ExistingGateway``, ``HealthGates``, ``HttpProbe``,
+  ``PrometheusGate``) that ``Upgrade(strategy="NewClusterWithIncrementalUpgrade")`` runs.
 - ``ClusterSpec``, ``HeadGroup``, ``WorkerGroup``, ``ComputeTemplate``: typed helpers that render
   KubeRay's RayCluster ``spec``; ``Kube``: Kubernetes credentials (kept secret).
 
@@ -27,6 +30,10 @@ from .cluster.spec import (
 )
 from .errors import RayServiceError
 from .kube.config import Kube
+from .rollout.gates import HttpProbe, PrometheusGate
+from .rollout.options import ClusterUpgradeOptions, ExistingGateway, HealthGates
+from .rollout.provider import TrafficSplitProvider
+from .rollout.resource import TrafficSplit
 from .serve.dashboard import Dashboard
 from .serve.models import ServeApp, ServeConfig
 from .serve.packaging import zip_working_dir
@@ -38,11 +45,16 @@ from .service.upgrade import Upgrade
 __all__ = [
     "AutoscalerOptions",
     "ClusterSpec",
+    "ClusterUpgradeOptions",
     "ComputeTemplate",
     "Dashboard",
+    "ExistingGateway",
     "GcsFaultTolerance",
     "HeadGroup",
+    "HealthGates",
+    "HttpProbe",
     "Kube",
+    "PrometheusGate",
     "RayCluster",
     "RayClusterProvider",
     "RayService",
@@ -51,6 +63,8 @@ __all__ = [
     "ServeApplication",
     "ServeApplicationProvider",
     "ServeConfig",
+    "TrafficSplit",
+    "TrafficSplitProvider",
     "Upgrade",
     "WorkerGroup",
     "__version__",

@@ -193,11 +193,57 @@ def test_manifest_fields_that_cannot_be_honoured_are_errors_naming_them(
     assert field in str(error.value)
 
 
-def test_incremental_upgrade_sample_is_refused_naming_the_field() -> None:
-    with pytest.raises(ValidationError) as error:
-        rs.RayService.from_manifest(SAMPLES / "ray-service.incremental-upgrade.yaml")
-    assert "spec.upgradeStrategy.type" in str(error.value)
-    assert "spec.upgradeStrategy.clusterUpgradeOptions" in str(error.value)
+TRAFFIC_TYPE = "pulumi-python:dynamic/rayservice:TrafficSplit"
+INCREMENTAL_SAMPLE = SAMPLES / "ray-service.incremental-upgrade.yaml"
+
+
+def test_incremental_upgrade_sample_deploys_behind_a_gateway() -> None:
+    mocks, outputs = run(lambda: rs.RayService.from_manifest(INCREMENTAL_SAMPLE))
+    [cluster] = mocks.of_type(CLUSTER_TYPE)
+    assert cluster.inputs["annotations"]["ray.io/enable-serve-service"] == "true"
+    assert mocks.of_type(SERVICE_TYPE) == []  # clients go through the Gateway
+    [traffic] = mocks.of_type(TRAFFIC_TYPE)
+    assert traffic.inputs["name"] == "rayservice-incremental-upgrade"
+    assert traffic.inputs["apps"] == ["fruit_app"]
+    options = traffic.inputs["options"]
+    assert (
+        options["gateway_class_name"],
+        options["step_size_percent"],
+        options["interval_seconds"],
+        options["max_surge_percent"],
+    ) == ("istio", 10, 30, 10)
+    assert outputs["serve_service"].endswith("-serve-svc")
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda o: o.pop("gatewayClassName"), "gateway_class_name= .* or gateway="),
+        (lambda o: o.update(stepSizePercent=50), "must not exceed max_surge_percent"),
+        (lambda o: o.update(intervalSeconds=0), "clusterUpgradeOptions.intervalSeconds"),
+        (lambda o: o.update(maxSurge=5), "clusterUpgradeOptions.maxSurge: not a field"),
+    ],
+)
+def test_incremental_upgrade_options_are_checked_by_kuberays_rules(
+    edit: Callable[[dict[str, Any]], None], field: str
+) -> None:
+    doc = yaml.safe_load(INCREMENTAL_SAMPLE.read_text())
+    edit(doc["spec"]["upgradeStrategy"]["clusterUpgradeOptions"])
+    with pytest.raises(ValidationError, match=field):
+        rs.RayService.from_manifest(doc)
+
+
+def test_incremental_upgrade_needs_the_autoscaler_as_kuberay_does() -> None:
+    doc = yaml.safe_load(INCREMENTAL_SAMPLE.read_text())
+    doc["spec"]["rayClusterConfig"]["enableInTreeAutoscaling"] = False
+    with pytest.raises(
+        ValidationError, match=r"enableInTreeAutoscaling: .* needs the Ray autoscaler"
+    ):
+        rs.RayService.from_manifest(doc)
+    doc = yaml.safe_load(SAMPLE.read_text())
+    doc["spec"]["upgradeStrategy"] = {"type": "NewCluster", "clusterUpgradeOptions": {}}
+    with pytest.raises(ValidationError, match="only used by NewClusterWithIncrementalUpgrade"):
+        rs.RayService.from_manifest(doc)
 
 
 def test_upgrade_rejects_negative_drain_and_unknown_strategy() -> None:

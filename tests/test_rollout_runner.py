@@ -203,3 +203,10 @@ def test_no_cluster_is_ever_sent_more_traffic_than_its_capacity(
         assert world.weights == {NEW.service: 100}
         assert world.capacities == {OLD.cluster: 0, NEW.cluster: 100}
     assert world.violations == []
+
+
+def test_a_new_cluster_that_came_up_whole_only_moves_traffic() -> None:
+    world = World(capacities={OLD.cluster: None, NEW.cluster: None})
+    report = rollout(world, step_size_percent=25, max_surge_percent=25).run()
+    assert [m.pending_traffic for m in report.moves] == [25, 50, 75, 100]
+    assert [e for e in world.events if "capacity" in e] == ["t=30 capacity aaaaa=0"]

@@ -160,7 +160,10 @@ class Rollout:
         total = sum(live.get(s, 0) for s in (self.old.service, self.new.service))
         pending = round(FULL * live.get(self.new.service, 0) / total) if total else 0
         if pending == 0:
-            return Split()
+            # A new cluster whose apps came up whole (never given a target_capacity) already has
+            # all its capacity: traffic alone moves. One started at 0 follows the surge.
+            whole = self.capacity.capacity(self.new.cluster) is None
+            return Split(pending_capacity=FULL) if whole else Split()
         # Resumed: the old cluster keeps capacity for its share, the new one for its own; a
         # capacity lost or a route edited by hand is put right by the next capacity step.
         old_capacity = self.capacity.capacity(self.old.cluster)

@@ -13,6 +13,14 @@ every app is deployed and RUNNING on it, the Service's selector moves, and only 
 ``drain_s``) are the old apps and the old cluster deleted. If the new cluster or an app on it
 fails, ``pulumi up`` fails with the reason and the Service still points at the old cluster:
 traffic never moved. An app-level change is an in-place update of one ``ServeApplication``.
+
+With ``Upgrade(strategy="NewClusterWithIncrementalUpgrade")`` the third child is a
+``TrafficSplit`` instead of the Service: KubeRay's Gateway ``<name>-gateway`` and HTTPRoute
+``<name>-httproute`` to each cluster's own serve Service (``<cluster>-serve-svc``, made by
+KubeRay for a cluster annotated ``ray.io/enable-serve-service``). A cluster-level change still
+brings the new cluster and its apps up beside the old ones; the ``TrafficSplit`` update then
+moves traffic and Serve capacity to it step by step, each step gated, and rolls back on a
+failed gate; the old apps and cluster are deleted after it, as before.
 """
 
 from __future__ import annotations
@@ -26,8 +34,10 @@ from typing import Any
 import pulumi
 
 from ..cluster.resource import RayCluster
-from ..cluster.spec import ClusterSpec
+from ..cluster.spec import ENABLE_SERVE_SERVICE_ANNOTATION, ClusterSpec
+from ..errors import InvalidInputError
 from ..kube.config import Kube, kube_to_input
+from ..rollout.resource import TrafficSplit
 from ..serve.models import ServeApp
 from ..serve.resource import ServeApplication
 from .manifest import load_manifest
@@ -74,7 +84,11 @@ class RayService(pulumi.ComponentResource):
     head_service: pulumi.Output[str]
     """The active cluster's head Service."""
     serve_service: pulumi.Output[str]
-    """The stable serve Service's name: point clients (or an Ingress) here."""
+    """The stable serve Service's name: point clients (or an Ingress) here. With the incremental
+    strategy: the active cluster's own serve Service (clients go through ``gateway``)."""
+    gateway: pulumi.Output[dict[str, str] | None]
+    """With the incremental strategy, the Gateway's ``name`` and ``namespace`` (clients go
+    there); None otherwise."""
     app_statuses: pulumi.Output[dict[str, str]]
     """App name -> Serve status after the last ``up``."""
 
@@ -108,6 +122,14 @@ class RayService(pulumi.ComponentResource):
             spec = copy.deepcopy(dict(cluster))
         spec = cluster_spec_for(spec, upgrade, serve_options)
         child = pulumi.ResourceOptions(parent=self)
+        if upgrade.incremental:
+            if serve_service is not None or exclude_head_from_serve_service:
+                raise InvalidInputError(
+                    "serve_service= and exclude_head_from_serve_service= do not apply to "
+                    "NewClusterWithIncrementalUpgrade: clients go through the Gateway to each "
+                    "cluster's own serve Service (KubeRay ignores spec.serveService there too)"
+                )
+            annotations[ENABLE_SERVE_SERVICE_ANNOTATION] = "true"
 
         self.cluster = RayCluster(
             resource_name,
@@ -138,16 +160,34 @@ class RayService(pulumi.ComponentResource):
             )
             for app in apps
         }
-        self._service = self._serve_service(
-            resource_name, namespace, kube, serve_options, serve_service,
-            exclude_head_from_serve_service,
-        )  # fmt: skip
         self.cluster_name = self.cluster.name
         self.dashboard = self.cluster.dashboard
         self.head_service = self.cluster.head_service
-        self.serve_service = self._service.metadata.apply(
-            lambda meta: str(getattr(meta, "name", None) or self._service_name)
-        )
+        self.traffic: TrafficSplit | None = None
+        if upgrade.cluster_upgrade_options is not None:
+            self.traffic = TrafficSplit(
+                f"{resource_name}-traffic",
+                resource_name,
+                cluster=self.cluster.name,
+                dashboard=self.cluster.dashboard,
+                apps=list(self.apps),
+                options=upgrade.cluster_upgrade_options,
+                namespace=namespace,
+                kube=kube,
+                serve_port=serve_port(serve_options),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.apps.values())),
+            )
+            self.serve_service = self.cluster.name.apply(lambda name: f"{name}-serve-svc")
+            self.gateway = self.traffic.gateway
+        else:
+            self._service = self._serve_service(
+                resource_name, namespace, kube, serve_options, serve_service,
+                exclude_head_from_serve_service,
+            )  # fmt: skip
+            self.serve_service = self._service.metadata.apply(
+                lambda meta: str(getattr(meta, "name", None) or self._service_name)
+            )
+            self.gateway = pulumi.Output.from_input(None)
         self.app_statuses = pulumi.Output.all(*[app.status for app in self.apps.values()]).apply(
             lambda statuses: dict(zip(self.apps, statuses, strict=True))
         )
@@ -157,6 +197,7 @@ class RayService(pulumi.ComponentResource):
                 "dashboard": self.dashboard,
                 "head_service": self.head_service,
                 "serve_service": self.serve_service,
+                "gateway": self.gateway,
                 "app_statuses": self.app_statuses,
             }
         )

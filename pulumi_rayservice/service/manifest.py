@@ -7,8 +7,10 @@ is silently dropped is a setting the user believes applies and does not.
   cluster-level ``http_options``/``grpc_options``/``proxy_location`` become ``serve_options``; a
   top-level ``logging_config`` is copied into every app that has none (what Serve does itself).
 - ``spec.rayClusterConfig``: the RayCluster spec, as is.
-- ``spec.upgradeStrategy.type``: ``NewCluster`` and ``None`` map to ``Upgrade``;
-  ``NewClusterWithIncrementalUpgrade`` (Gateway API traffic splitting) is refused.
+- ``spec.upgradeStrategy.type``: ``NewCluster``, ``NewClusterWithIncrementalUpgrade`` and
+  ``None`` map to ``Upgrade``; ``clusterUpgradeOptions`` (``gatewayClassName``,
+  ``stepSizePercent``, ``intervalSeconds``, ``maxSurgePercent``) to ``ClusterUpgradeOptions``,
+  checked by KubeRay's rules (the Ray autoscaler must be on, as KubeRay requires).
 - ``spec.rayClusterDeletionDelaySeconds``: ``Upgrade.drain_s``.
 - ``spec.serveService``: the serve Service's name, labels, annotations, type and ports.
 - ``spec.excludeHeadPodFromServeSvc``: the serve Service selects worker pods only.
@@ -25,10 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError as PydanticValidationError
+
 from .._util.yaml_loader import load_yaml_all, looks_like_text, read_text_file
 from ..errors import InvalidInputError
+from ..rollout.options import ClusterUpgradeOptions
 from ..serve.models import SERVE_OPTION_KEYS, ServeConfig
-from .upgrade import Upgrade
+from .upgrade import INCREMENTAL, Upgrade
 
 SUPPORTED_SPEC = (
     "serveConfigV2", "rayClusterConfig", "upgradeStrategy", "rayClusterDeletionDelaySeconds",
@@ -204,21 +209,27 @@ def _upgrade(spec: Mapping[str, Any]) -> tuple[Upgrade, list[str]]:
         problems.append(_not_mapping(strategy, "spec.upgradeStrategy"))
         strategy = {}
     kind = strategy.get("type", "NewCluster")
-    mapped = {"NewCluster": "NewCluster", "None": "None"}.get(str(kind))
-    if kind == "NewClusterWithIncrementalUpgrade":
+    mapped = {
+        "NewCluster": "NewCluster",
+        INCREMENTAL: INCREMENTAL,
+        "None": "None",
+    }.get(str(kind))
+    if mapped is None:
         problems.append(
-            "spec.upgradeStrategy.type: NewClusterWithIncrementalUpgrade (Gateway API traffic "
-            "splitting) is not supported; use NewCluster (zero-downtime switch after every app "
-            "is RUNNING on the new cluster)"
+            f"spec.upgradeStrategy.type: got {kind!r}; supported: NewCluster, {INCREMENTAL}, None"
         )
-    elif mapped is None:
-        problems.append(f"spec.upgradeStrategy.type: got {kind!r}; supported: NewCluster, None")
+    options = None
     for key in strategy:
-        if key != "type":
-            problems.append(
-                f"spec.upgradeStrategy.{key}: only used by NewClusterWithIncrementalUpgrade, "
-                "which is not supported"
-            )
+        if key not in ("type", "clusterUpgradeOptions"):
+            problems.append(f"spec.upgradeStrategy.{key}: not a field of upgradeStrategy")
+    raw_options = strategy.get("clusterUpgradeOptions")
+    if mapped == INCREMENTAL:
+        options, found = _cluster_upgrade_options(raw_options, spec)
+        problems.extend(found)
+    elif raw_options is not None:
+        problems.append(
+            f"spec.upgradeStrategy.clusterUpgradeOptions: only used by {INCREMENTAL}, not by {kind}"
+        )
     delay = spec.get("rayClusterDeletionDelaySeconds", 60)
     if (
         isinstance(delay, bool)
@@ -230,7 +241,59 @@ def _upgrade(spec: Mapping[str, Any]) -> tuple[Upgrade, list[str]]:
             f"spec.rayClusterDeletionDelaySeconds: got {delay!r}; must be a number of seconds >= 0"
         )
         delay = 60
-    return Upgrade(strategy=mapped or "NewCluster", drain_s=float(delay)), problems  # type: ignore[arg-type]
+    if mapped == INCREMENTAL and options is None:
+        return Upgrade(drain_s=float(delay)), problems  # refused above: the reason is listed
+    return (
+        Upgrade(
+            strategy=mapped or "NewCluster",  # type: ignore[arg-type]
+            drain_s=float(delay),
+            cluster_upgrade_options=options,
+        ),
+        problems,
+    )
+
+
+OPTION_FIELDS = {
+    "gatewayClassName": "gateway_class_name",
+    "stepSizePercent": "step_size_percent",
+    "intervalSeconds": "interval_seconds",
+    "maxSurgePercent": "max_surge_percent",
+}
+
+
+def _cluster_upgrade_options(
+    raw: Any, spec: Mapping[str, Any]
+) -> tuple[ClusterUpgradeOptions | None, list[str]]:
+    """KubeRay's ``clusterUpgradeOptions``, checked by its rules (``utils/validation.go``)."""
+    where = "spec.upgradeStrategy.clusterUpgradeOptions"
+    if raw is None:
+        return None, [f"{where}: required by {INCREMENTAL} (gatewayClassName, stepSizePercent, "
+                      "intervalSeconds)"]  # fmt: skip
+    if not isinstance(raw, Mapping):
+        return None, [_not_mapping(raw, where)]
+    problems = [
+        f"{where}.{key}: not a field; known: {', '.join(OPTION_FIELDS)}"
+        for key in raw
+        if key not in OPTION_FIELDS
+    ]
+    cluster = spec.get("rayClusterConfig")
+    if isinstance(cluster, Mapping) and cluster.get("enableInTreeAutoscaling") is not True:
+        problems.append(
+            f"spec.rayClusterConfig.enableInTreeAutoscaling: {INCREMENTAL} needs the Ray "
+            "autoscaler (KubeRay refuses it without), so that capacity follows target_capacity"
+        )
+    try:
+        options = ClusterUpgradeOptions(
+            **{OPTION_FIELDS[k]: v for k, v in raw.items() if k in OPTION_FIELDS}
+        )
+    except PydanticValidationError as error:
+        for e in error.errors(include_url=False):
+            loc = [str(part) for part in e["loc"]]
+            camel = {v: k for k, v in OPTION_FIELDS.items()}
+            field = ".".join(camel.get(part, part) for part in loc)
+            problems.append(f"{where}{'.' + field if field else ''}: {e['msg']}")
+        return None, problems
+    return (options if not problems else None), problems
 
 
 def _serve_service(template: Any) -> tuple[dict[str, Any] | None, list[str]]:

@@ -32,6 +32,9 @@ class Stack:
     mango: int = 3
     annotations: dict[str, str] = field(default_factory=dict)
     cluster_timeout_s: float = 240
+    upgrade: rs.Upgrade = field(
+        default_factory=lambda: rs.Upgrade(strategy="NewCluster", drain_s=1)
+    )
 
     def program(self) -> rs.RayService:
         spec = sample_cluster_spec()
@@ -43,7 +46,7 @@ class Stack:
             cluster=spec,
             applications=[fruit_app(self.uri, mango=self.mango)],
             kube=rs.Kube(kubeconfig=str(self.kubeconfig)),
-            upgrade=rs.Upgrade(strategy="NewCluster", drain_s=1),
+            upgrade=self.upgrade,
             cluster_timeout_s=self.cluster_timeout_s,
             app_timeout_s=180,
             cluster_annotations=self.annotations,
@@ -93,3 +96,55 @@ def serve_answer(server: FakeKubeServer) -> str:
             timeout=30,
         ).text
     )
+
+
+class GatewayTraffic:
+    """Clients of a Gateway's listener, one request at a time, each tagged with the new share.
+
+    Before each request the route's share for every backend but ``old_service`` is read from
+    the fake's store, so the answers can be grouped by the step they were sent in; the gateway's
+    own record says which backend took each one (both in send order: one client, one request at
+    a time).
+    """
+
+    def __init__(
+        self, server: FakeKubeServer, gateway: str, route: str, expected: str, old_service: str
+    ) -> None:
+        self.server = server
+        self.url = server.gateway_url(NS, gateway) + "/fruit"
+        self.route = route
+        self.expected = expected
+        self.old_service = old_service
+        self.weights: list[int] = []
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _new_weight(self) -> int:
+        from ..fake_kube import HTTPROUTES
+
+        route = self.server.registry.find(HTTPROUTES, NS, self.route) or {}
+        refs = ((route.get("spec") or {}).get("rules") or [{}])[0].get("backendRefs") or []
+        total = sum(int(r.get("weight", 1)) for r in refs) or 1
+        new = sum(int(r.get("weight", 1)) for r in refs if r.get("name") != self.old_service)
+        return round(100 * new / total)
+
+    def _loop(self) -> None:
+        session = requests.Session()
+        while not self._stop.is_set():
+            self.weights.append(self._new_weight())
+            try:
+                reply = session.post(self.url, json=["MANGO", 2], timeout=10)
+                if reply.status_code != 200 or reply.text != self.expected:
+                    self.failures.append(f"{reply.status_code} {reply.text[:100]}")
+            except requests.RequestException as error:
+                self.failures.append(type(error).__name__)
+            self._stop.wait(0.01)
+
+    def __enter__(self) -> GatewayTraffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

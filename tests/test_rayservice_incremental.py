@@ -1,0 +1,148 @@
+"""An incremental upgrade end to end: a RayService behind a Gateway, moved step by step.
+
+The program is the component's, played by the engine stand-in through the REAL provider host;
+the fake API server runs a REAL Ray head per RayCluster and the stand-in Gateway controller,
+whose listener splits requests by the HTTPRoute's weights to each cluster's serve Service.
+A client loop sends requests through the Gateway during every ``up``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rayservice_testbed.fake_kube import GATEWAYS, HTTPROUTES, RAYCLUSTERS, FakeKubeServer
+from rayservice_testbed.harness.fruit_stack import NS, GatewayTraffic, Stack
+from rayservice_testbed.harness.program_engine import ProgramEngine
+from rayservice_testbed.harness.provider_host import ProviderHost
+
+import pulumi_rayservice as rs
+
+pytestmark = pytest.mark.ray
+
+STEP = 25
+INTERVAL_S = 6.0
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeKubeServer]:
+    pytest.importorskip("ray.serve")
+    with FakeKubeServer(operator=True, ray_heads=True, gateway_controller=True) as fake:
+        yield fake
+
+
+def clusters(server: FakeKubeServer) -> list[str]:
+    return sorted(o["metadata"]["name"] for o in server.registry.list(RAYCLUSTERS, NS)["items"])
+
+
+def clusters_but(server: FakeKubeServer, name: str) -> str:
+    [other] = [c for c in clusters(server) if c != name]
+    return other
+
+
+def weights(server: FakeKubeServer) -> dict[str, int]:
+    route = server.registry.find(HTTPROUTES, NS, "fruit-httproute")
+    assert route is not None
+    refs = route["spec"]["rules"][0]["backendRefs"]
+    return {ref["name"]: ref["weight"] for ref in refs}
+
+
+def upgrade(expected_body: str) -> rs.Upgrade:
+    probe = rs.HttpProbe(
+        path="/fruit", method="POST", body='["MANGO", 2]', expected_body=expected_body, requests=5
+    )
+    return rs.Upgrade(
+        strategy="NewClusterWithIncrementalUpgrade",
+        drain_s=1,
+        cluster_upgrade_options=rs.ClusterUpgradeOptions(
+            gateway_class_name="fake-gateway",
+            step_size_percent=STEP,
+            interval_seconds=INTERVAL_S,
+            health_gates=rs.HealthGates(probes=(probe,), ready_timeout_s=120),
+        ),
+    )
+
+
+def test_an_incremental_upgrade_moves_traffic_by_steps_and_a_bad_version_rolls_back(
+    server: FakeKubeServer, provider_host: ProviderHost, app_uris: dict[str, str], tmp_path: Path
+) -> None:
+    kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig")
+    stack = Stack(app_uris["fruit_stand"], kubeconfig, upgrade=upgrade("6"))
+    engine = ProgramEngine(provider_host)
+    try:
+        # 1. up: one cluster, its app, the Gateway and a route sending it everything.
+        run = engine.up(stack.program)
+        assert run.failure is None, run.failure
+        [first] = clusters(server)
+        assert weights(server) == {f"{first}-serve-svc": 100}
+        gateway = server.registry.find(GATEWAYS, NS, "fruit-gateway")
+        assert gateway is not None and gateway["spec"]["gatewayClassName"] == "fake-gateway"
+
+        # 2. an image upgrade: a new cluster beside the old, then traffic in steps of 25%,
+        #    every step gated; the client loop through the Gateway sees no failure.
+        stack.image = "rayproject/ray:2.53.0"
+        server.reset_gateway_requests()
+        old_service = f"{first}-serve-svc"
+        with GatewayTraffic(
+            server, "fruit-gateway", "fruit-httproute", "6", old_service
+        ) as traffic:
+            run = engine.up(stack.program)
+        assert run.failure is None, run.failure
+        [second] = clusters(server)
+        assert second != first
+        assert weights(server) == {f"{second}-serve-svc": 100}
+        assert traffic.failures == []
+        # Every request, grouped by the step it was sent in: the new cluster's share is within
+        # 10 points of its weight wherever a step saw at least 100 requests.
+        routed = server.gateway_requests(namespace=NS, name="fruit-gateway")
+        assert len(routed) == len(traffic.weights)
+        by_step: dict[int, Counter[bool]] = {}
+        for weight, request in zip(traffic.weights, routed, strict=True):
+            to_new = not str(request.backend).endswith(f"/{old_service}:8000")
+            by_step.setdefault(weight, Counter())[to_new] += 1
+        assert {25, 50, 75} <= set(by_step), by_step
+        measured = 0
+        for weight, seen in by_step.items():
+            total = seen[True] + seen[False]
+            if total >= 100:
+                measured += 1
+                assert abs(100 * seen[True] / total - weight) <= 10, (weight, seen)
+        assert measured >= 3, by_step
+
+        # 3. a bad new version (the mango's price changed: the probe's body is wrong) on a new
+        #    cluster: the first step's gate fails, nothing moved, `up` fails with the evidence;
+        #    the new cluster stays in the stack at target_capacity 0.
+        stack.image, stack.mango = "rayproject/ray:2.54.0", 4
+        old_service = f"{second}-serve-svc"
+        with GatewayTraffic(
+            server, "fruit-gateway", "fruit-httproute", "6", old_service
+        ) as traffic:
+            run = engine.up(stack.program)
+        assert run.failure is not None
+        message = str(run.failure)
+        assert "rolled back at step 1" in message, message
+        assert "probe POST /fruit: FAILED (0/5 as expected" in message, message
+        assert "without '6'" in message, message
+        assert "target_capacity 0" in message, message
+        assert traffic.failures == []
+        assert weights(server) == {old_service: 100, f"{clusters_but(server, second)}-serve-svc": 0}
+
+        # 4. the price put right: the same new cluster takes the app's fix in place, and the
+        #    next `up` runs the upgrade to the end; the old cluster goes after it.
+        third = clusters_but(server, second)
+        stack.mango = 3
+        with GatewayTraffic(
+            server, "fruit-gateway", "fruit-httproute", "6", old_service
+        ) as traffic:
+            run = engine.up(stack.program)
+        assert run.failure is None, run.failure
+        assert traffic.failures == []
+        assert clusters(server) == [third]
+        assert weights(server) == {f"{third}-serve-svc": 100}
+    finally:
+        engine.destroy()
+    assert clusters(server) == []
+    assert server.registry.find(HTTPROUTES, NS, "fruit-httproute") is None
+    assert server.registry.find(GATEWAYS, NS, "fruit-gateway") is None
