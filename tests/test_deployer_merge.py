@@ -550,3 +550,13 @@ def test_a_target_capacity_undone_by_another_writer_is_reported() -> None:
     serve.after_put = undo
     with pytest.raises(ConcurrentWriterError, match=r"target_capacity 30 was sent.*shows 100"):
         deployer(serve).set_target_capacity(30, ours={"ours"}, deadline=deadline())
+
+
+def test_an_initial_target_capacity_goes_only_with_the_put_that_starts_serve() -> None:
+    stopped = FakeServe(running=False, controller_states=())
+    deployer(stopped).apply("ours", app("ours"), deadline=deadline(), initial_target_capacity=0)
+    assert stopped.puts[-1]["target_capacity"] == 0
+    running = FakeServe()
+    running.add(app("other"))
+    deployer(running).apply("ours", app("ours"), deadline=deadline(), initial_target_capacity=0)
+    assert "target_capacity" not in running.puts[-1]

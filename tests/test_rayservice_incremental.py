@@ -8,15 +8,18 @@ A client loop sends requests through the Gateway during every ``up``.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rayservice_testbed.fake_kube import GATEWAYS, HTTPROUTES, RAYCLUSTERS, FakeKubeServer
 from rayservice_testbed.harness.fruit_stack import NS, GatewayTraffic, Stack
 from rayservice_testbed.harness.program_engine import ProgramEngine
 from rayservice_testbed.harness.provider_host import ProviderHost
+from rayservice_testbed.harness.serve_apps import wait_for
 
 import pulumi_rayservice as rs
 
@@ -146,3 +149,75 @@ def test_an_incremental_upgrade_moves_traffic_by_steps_and_a_bad_version_rolls_b
     assert clusters(server) == []
     assert server.registry.find(HTTPROUTES, NS, "fruit-httproute") is None
     assert server.registry.find(GATEWAYS, NS, "fruit-gateway") is None
+
+
+def split(server: FakeKubeServer) -> bool:
+    """The route sends traffic to two clusters (a rollout under way)."""
+    route = server.registry.find(HTTPROUTES, NS, "fruit-httproute")
+    refs = route["spec"]["rules"][0]["backendRefs"] if route else []
+    return sum(1 for ref in refs if ref.get("weight", 1) > 0) == 2
+
+
+def interrupted_up(engine: ProgramEngine, stack: Stack, server: FakeKubeServer) -> None:
+    """``pulumi up`` killed mid-rollout: its provider host dies once traffic is split."""
+    outcome: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: outcome.update(run=engine.up(stack.program)))
+    thread.start()
+    wait_for(lambda: split(server), 300, "the route to split traffic")
+    engine.host.proc.kill()
+    thread.join(120)
+    assert outcome["run"].failure is not None
+    engine.host.close()
+    engine.host = ProviderHost()
+
+
+def test_an_interrupted_upgrade_resumes_from_the_route_and_a_revert_moves_traffic_back(
+    server: FakeKubeServer, app_uris: dict[str, str], tmp_path: Path
+) -> None:
+    kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig")
+    stack = Stack(app_uris["fruit_stand"], kubeconfig, upgrade=upgrade("6"))
+    engine = ProgramEngine(ProviderHost())
+    try:
+        run = engine.up(stack.program)
+        assert run.failure is None, run.failure
+        [first] = clusters(server)
+        original_image = stack.image
+
+        # 1. an upgrade killed mid-way, then the spec changed back: after a refresh, the next
+        #    `up` moves the traffic back off the abandoned cluster, and that cluster goes.
+        stack.image = "rayproject/ray:2.53.0"
+        interrupted_up(engine, stack, server)
+        abandoned = clusters_but(server, first)
+        engine.refresh()
+        stack.image = original_image
+        with GatewayTraffic(
+            server, "fruit-gateway", "fruit-httproute", "6", f"{first}-serve-svc"
+        ) as traffic:
+            run = engine.up(stack.program)
+        assert run.failure is None, run.failure
+        assert traffic.failures == []
+        assert abandoned not in clusters(server)
+        [reverted] = clusters(server)
+        assert weights(server) == {f"{reverted}-serve-svc": 100}
+
+        # 2. an upgrade killed mid-way and run again unchanged: it resumes from the route's
+        #    weights (the new cluster's share never drops back) and ends on the new cluster.
+        stack.image = "rayproject/ray:2.54.0"
+        interrupted_up(engine, stack, server)
+        upgraded = clusters_but(server, reverted)
+        share = weights(server)[f"{upgraded}-serve-svc"]
+        engine.refresh()
+        with GatewayTraffic(
+            server, "fruit-gateway", "fruit-httproute", "6", f"{reverted}-serve-svc"
+        ) as traffic:
+            run = engine.up(stack.program)
+        assert run.failure is None, run.failure
+        assert traffic.failures == []
+        assert traffic.weights[0] >= share
+        assert traffic.weights == sorted(traffic.weights)
+        assert clusters(server) == [upgraded]
+        assert weights(server) == {f"{upgraded}-serve-svc": 100}
+    finally:
+        engine.destroy()
+        engine.host.close()
+    assert clusters(server) == []

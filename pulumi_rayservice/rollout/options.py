@@ -125,3 +125,27 @@ class ClusterUpgradeOptions(BaseModel):
     def plan(self) -> list[Step]:
         """Every traffic move of a fresh upgrade, in order (for the preview and the rollout)."""
         return list(steps(self.step_size_percent, self.max_surge_percent, self.interval_seconds))
+
+    def describe_plan(self) -> list[str]:
+        """The plan in words, for the preview: steps and weights, capacity at the surge, gates."""
+        plan = self.plan()
+        shares = " -> ".join(str(step.target.pending_traffic) for step in plan)
+        peak = max(s.capacity.active_capacity + s.capacity.pending_capacity for s in plan)
+        wall = self.interval_seconds * (len(plan) - 1)
+        gates = ["every app RUNNING with its replicas up on the new cluster"]
+        gates += [probe.describe() for probe in self.health_gates.probes]
+        if self.health_gates.prometheus is not None:
+            gates.append(self.health_gates.prometheus.describe())
+        failure = (
+            "roll back at once (all traffic and capacity to the old cluster)"
+            if self.on_failure == "Rollback"
+            else "pause (traffic stays split; the next up resumes)"
+        )
+        return [
+            f"{len(plan)} step(s), one every {self.interval_seconds:g}s (at least {wall:g}s): "
+            f"new cluster's traffic % {shares}",
+            f"Serve capacity of both clusters together at most {peak}% of one "
+            f"(max_surge_percent {self.max_surge_percent})",
+            "gates before every step: " + "; ".join(gates),
+            f"on a failed gate: {failure}",
+        ]

@@ -125,6 +125,8 @@ class TrafficSplitProvider(ResourceProvider):
         if "options" in changed and _gateway_of(olds) != _gateway_of(news):
             replaces.append("options")
         cluster = news.get("cluster")
+        if "cluster" in changed and olds.get("cluster") is not None:
+            _log_plan(olds, news)
         if isinstance(cluster, str) and not contains_unknown(cluster):
             wanted = serve_service_name(cluster)
             weights = olds.get("weights")
@@ -210,6 +212,17 @@ class TrafficSplitProvider(ResourceProvider):
         if not weights:
             return ReadResult(None, {})  # the route is gone: so is this resource
         return ReadResult(id_, _outputs(inputs, weights))
+
+
+def _log_plan(olds: Mapping[str, Any], news: Mapping[str, Any]) -> None:
+    """Say in the preview what the update will do: the steps, the capacity, the gates."""
+    options = news.get("options")
+    if not isinstance(options, Mapping) or contains_unknown(options) or _option_failures(options):
+        return
+    plan = ClusterUpgradeOptions.model_validate(engine_numbers(options)).describe_plan()
+    cluster = news.get("cluster")
+    new = cluster if isinstance(cluster, str) else "a new cluster"
+    log_info(f"incremental upgrade from {olds.get('cluster')} to {new}: " + "; ".join(plan))
 
 
 def _option_failures(options: Any) -> list[tuple[str, str]]:

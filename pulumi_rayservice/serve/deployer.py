@@ -230,6 +230,7 @@ class ServeDeployer:
         deadline: Deadline,
         claim: Claim | None = None,
         serve_options: Mapping[str, Any] | None = None,
+        initial_target_capacity: int | None = None,
     ) -> Applied:
         """Make the cluster's config hold ``desired`` for app ``name`` (None: remove it).
 
@@ -240,7 +241,8 @@ class ServeDeployer:
         proxy_location) go with the PUT that starts Serve; on a running Serve, which ignores
         them, a difference is an error instead of a silent no-op. ``claim`` (a create's) is
         checked under the lock against what runs, before anything is written
-        (:mod:`.ownership`).
+        (:mod:`.ownership`). ``initial_target_capacity`` goes with the PUT that starts Serve
+        (an incremental upgrade's new cluster starts at 0); a running Serve keeps its own.
 
         Raises:
             ConcurrentWriterError: other writers kept changing the config under us.
@@ -251,7 +253,13 @@ class ServeDeployer:
         """
         wanted = dict(desired) if desired is not None else None
         return self._apply(
-            name, wanted, wanted, deadline=deadline, claim=claim, serve_options=serve_options
+            name,
+            wanted,
+            wanted,
+            deadline=deadline,
+            claim=claim,
+            serve_options=serve_options,
+            initial_target_capacity=initial_target_capacity,
         )
 
     def put_back(self, name: str, state: AppState, *, deadline: Deadline) -> Applied:
@@ -324,6 +332,7 @@ class ServeDeployer:
         deadline: Deadline,
         claim: Claim | None = None,
         serve_options: Mapping[str, Any] | None = None,
+        initial_target_capacity: int | None = None,
     ) -> Applied:
         """``apply`` of ``to_send``, compared with what runs in its normalized form ``wanted``."""
         with self.lock(deadline) as held:
@@ -344,6 +353,8 @@ class ServeDeployer:
                     _require_running_options(snapshot.compared_settings, serve_options)
                 else:
                     settings.update(serve_options)
+            if initial_target_capacity is not None and not snapshot.running and wanted:
+                settings["target_capacity"] = initial_target_capacity
             if not self.wrote:
                 self.replaced = before
             self._write(name, wanted, to_send, snapshot, settings, held, deadline)

@@ -49,10 +49,14 @@ DEFAULT_TIMEOUT_S = 600.0
 INPUT_KEYS = (
     "app", "dashboard", "token", "timeout_s", "adopt", "rollback_on_failure", "serve_options",
     "drain_s", "cluster_revision", "wait_for_removal", "owner", "secret_paths",
+    "initial_target_capacity",
 )  # fmt: skip
-CHANGE_KEYS = tuple(key for key in INPUT_KEYS if key not in ("owner", "secret_paths"))
+CHANGE_KEYS = tuple(
+    key for key in INPUT_KEYS if key not in ("owner", "secret_paths", "initial_target_capacity")
+)
 """Inputs whose change is a change of the app (``owner`` only names the stack in lock holders,
-``secret_paths`` only says which outputs are secret)."""
+``secret_paths`` only says which outputs are secret, ``initial_target_capacity`` only applies
+when Serve starts)."""
 INPUT_DEFAULTS: dict[str, Any] = {
     "timeout_s": DEFAULT_TIMEOUT_S,
     "adopt": False,
@@ -115,6 +119,7 @@ class AppInputs:
     wait_for_removal: bool
     owner: str | None
     raw: dict[str, Any] = field(repr=False)
+    initial_target_capacity: int | None = None
 
     @classmethod
     def parse(cls, props: Mapping[str, Any]) -> AppInputs:
@@ -137,6 +142,7 @@ class AppInputs:
             wait_for_removal=bool(props.get("wait_for_removal", True)),
             owner=str(props["owner"]) if props.get("owner") else None,
             raw=raw,
+            initial_target_capacity=_whole(props.get("initial_target_capacity")),
         )
 
     @property
@@ -152,3 +158,8 @@ class AppInputs:
     def secrets(self) -> list[str]:
         """The secret values of this call, to blank out of any error message."""
         return secrets_in(self.raw)
+
+
+def _whole(value: Any) -> int | None:
+    """A percent the engine sent as a float, as the int it was."""
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -127,6 +127,18 @@ class ServeApplicationProvider(ResourceProvider):
                 inputs["serve_options"] = options
 
         failures.extend(check_secret_text(inputs.get("token"), "token", header=True))
+        capacity = inputs.get("initial_target_capacity")
+        if (
+            capacity is not None
+            and not isinstance(capacity, Unknown)
+            and (
+                isinstance(capacity, bool)
+                or not isinstance(capacity, int | float)
+                or capacity != int(capacity)
+                or not 0 <= capacity <= 100
+            )
+        ):
+            failures.append(("initial_target_capacity", "must be a whole percent 0..100"))
         for key in ("owner", "cluster_revision"):
             failures.extend(check_text(inputs, key))
         failures.extend(
@@ -194,6 +206,7 @@ class ServeApplicationProvider(ResourceProvider):
                     deadline=deadline,
                     claim=Claim(adopt=inputs.adopt),
                     serve_options=inputs.serve_options,
+                    initial_target_capacity=inputs.initial_target_capacity,
                 )
                 state = deployer.wait_applied(inputs.name, applied, deadline, inputs.app)
             except RayServiceError as error:

@@ -43,6 +43,9 @@ class ServeApplication(Resource, module="rayservice", name="ServeApplication"):
         wait_for_removal: on delete, wait until Serve no longer lists the app (its replicas shut
             down gracefully, a few seconds). ``RayService`` turns it off for its apps: their
             cluster is deleted right after them, or Serve finishes the removal on its own.
+        initial_target_capacity: Serve's ``target_capacity`` (percent of every deployment's
+            replicas) sent with the PUT that starts Serve on the cluster; a running Serve keeps
+            its own. ``RayService`` sets 0 for an incremental upgrade's new cluster.
         token: the Ray token of a cluster with token auth, e.g. with ``dashboard=cluster.dashboard``
             (a ``Dashboard(token=...)`` carries its own); always a secret.
 
@@ -85,6 +88,7 @@ class ServeApplication(Resource, module="rayservice", name="ServeApplication"):
         cluster_revision: pulumi.Input[str] | None = None,
         wait_for_removal: bool = True,
         token: pulumi.Input[str] | None = None,
+        initial_target_capacity: int | None = None,
     ) -> None:
         target, dashboard_token = dashboard_to_inputs(dashboard)
         if token is not None:
@@ -103,6 +107,7 @@ class ServeApplication(Resource, module="rayservice", name="ServeApplication"):
             "drain_s": drain_s,
             "cluster_revision": cluster_revision,
             "wait_for_removal": wait_for_removal,
+            "initial_target_capacity": initial_target_capacity,
             "owner": stack_owner(),
             "app_name": None,
             "target": None,

@@ -157,6 +157,8 @@ class RayService(pulumi.ComponentResource):
                 drain_s=upgrade.drain_s,
                 cluster_revision=self.cluster.revision,
                 wait_for_removal=False,
+                # A new cluster's apps start with no replica; the rollout raises its capacity.
+                initial_target_capacity=0 if upgrade.incremental else None,
             )
             for app in apps
         }

@@ -154,6 +154,27 @@ class ProgramEngine:
         """``pulumi preview``: Check and Diff only; nothing is written anywhere."""
         return self._execute(program, preview=True)
 
+    def refresh(self) -> None:
+        """``pulumi refresh``: Read every dynamic resource; one that is gone leaves the state.
+
+        The program does not run; the outputs read become the next Diff's olds (the inputs kept
+        are the stored ones, as the engine keeps them).
+        """
+        for urn in list(self.state):
+            typ = self.types[urn]
+            if not typ.startswith(DYNAMIC_PREFIX):
+                continue
+            old = self.state[urn]
+            id_, outputs = self.host.read(urn, old.id, old.outputs, old.inputs)
+            with self._lock:
+                if not id_:
+                    self.state.pop(urn)
+                    self.types.pop(urn)
+                    self._record("refresh-gone", urn, old.id)
+                else:
+                    self.state[urn] = ResourceState(urn, id_, old.inputs, outputs)
+                    self._record("refresh", urn, id_)
+
     def destroy(self) -> None:
         """``pulumi destroy``: delete everything, dependents first."""
         self._delete_pending()
