@@ -83,3 +83,20 @@ def test_step_and_surge_are_whole_percents(bad: object) -> None:
 def test_a_split_outside_0_100_is_refused() -> None:
     with pytest.raises(ValueError, match=r"pending_traffic must be 0\.\.100"):
         Split(pending_traffic=120)
+
+
+@given(step=percent, surge=percent, data=st.data())
+def test_from_any_resumed_state_no_cluster_is_left_short_of_its_traffic(
+    step: int, surge: int, data: st.DataObject
+) -> None:
+    # A resumed rollout starts where the live route and capacities stand: anything in which
+    # each cluster has at least the capacity for its traffic.
+    traffic = data.draw(st.integers(min_value=0, max_value=99))
+    active = data.draw(st.integers(min_value=100 - traffic, max_value=100))
+    pending = data.draw(st.integers(min_value=traffic, max_value=100))
+    for move in steps(step, surge, 1.0, start=Split(active, pending, traffic)):
+        before, after = move.capacity, move.target
+        assert before.active_capacity >= before.active_traffic, move
+        assert before.pending_capacity >= before.pending_traffic, move
+        assert before.active_capacity >= after.active_traffic, move
+        assert before.pending_capacity >= after.pending_traffic, move

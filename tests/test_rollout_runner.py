@@ -210,3 +210,16 @@ def test_a_new_cluster_that_came_up_whole_only_moves_traffic() -> None:
     report = rollout(world, step_size_percent=25, max_surge_percent=25).run()
     assert [m.pending_traffic for m in report.moves] == [25, 50, 75, 100]
     assert [e for e in world.events if "capacity" in e] == ["t=30 capacity aaaaa=0"]
+
+
+def test_a_resumed_rollout_on_a_whole_new_cluster_keeps_the_old_one_serving_its_share() -> None:
+    # Interrupted at 25% with neither capacity ever set (the apps came up whole): the old
+    # cluster keeps capacity for its 75% until traffic has moved.
+    world = World(
+        weights={OLD.service: 75, NEW.service: 25},
+        capacities={OLD.cluster: None, NEW.cluster: None},
+    )
+    report = rollout(world, step_size_percent=25, max_surge_percent=100).run()
+    assert [m.pending_traffic for m in report.moves] == [50, 75, 100]
+    assert world.violations == []
+    assert [e for e in world.events if "capacity" in e] == ["t=20 capacity aaaaa=0"]

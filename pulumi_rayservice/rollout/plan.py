@@ -68,7 +68,7 @@ class Split:
 
 
 def settle_capacity(split: Split, max_surge_percent: int) -> Split:
-    """Apply ``reconcileServeTargetCapacity`` until it changes nothing more.
+    """Apply ``reconcileServeTargetCapacity`` until it changes nothing more (floored, see below).
 
     KubeRay applies the rule once per reconcile of each cluster (every few seconds); applied until
     stable, it gives the capacities in force when the next traffic step is due.
@@ -77,7 +77,10 @@ def settle_capacity(split: Split, max_surge_percent: int) -> Split:
     while split.pending_capacity == split.pending_traffic:
         total = split.active_capacity + split.pending_capacity
         if total > FULL:
-            lowered = max(0, split.active_capacity - max_surge_percent)
+            # KubeRay lowers to max(0, active - surge). From a fresh start that never falls below
+            # the active cluster's traffic; from a resumed one (a route edited, capacities lost)
+            # it could, so the floor is its traffic: no cluster is sent more than it can serve.
+            lowered = max(split.active_traffic, split.active_capacity - max_surge_percent, 0)
             if lowered == split.active_capacity:
                 break
             split = replace(split, active_capacity=lowered)

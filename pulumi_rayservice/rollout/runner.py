@@ -169,7 +169,8 @@ class Rollout:
         old_capacity = self.capacity.capacity(self.old.cluster)
         new_capacity = self.capacity.capacity(self.new.cluster)
         active = FULL if old_capacity is None else max(old_capacity, FULL - pending)
-        pending_capacity = max(new_capacity or 0, pending)
+        # Never set: the apps came up whole, which Serve counts as 100.
+        pending_capacity = FULL if new_capacity is None else max(new_capacity, pending)
         return Split(active, pending_capacity, pending)
 
     def _apply_capacity(self, split: Split) -> None:
@@ -204,10 +205,11 @@ class Rollout:
                 f"{where}: {evidence}. Traffic stays at {step.capacity.active_traffic}% old / "
                 f"{step.capacity.pending_traffic}% new; the next `pulumi up` resumes from there"
             )
+        self._say(f"{where}: gate failed, rolling back: {evidence}")
         # Capacity first (one quick write; Serve starts the replicas), then all traffic at once.
         self.capacity.set_capacity(self.old.cluster, FULL)
         self.route.set_weights([(self.old, FULL), (self.new, 0)])
-        self._say(f"{where}: gate failed, rolled back: all traffic on {self.old.cluster}")
+        self._say(f"{where}: rolled back: all traffic on {self.old.cluster}")
         raise RolloutRolledBackError(
             f"incremental upgrade {self.old.cluster} -> {self.new.cluster} rolled back at "
             f"{where}: {evidence}. All traffic is on {self.old.cluster} again, its "

@@ -139,6 +139,8 @@ class ProviderHost:
         host_env.setdefault("PULUMI_PROJECT", "rayservice-tests")
         host_env.update(env or {})
         self.log_lines: list[str] = []
+        self.log_times: list[tuple[float, str]] = []
+        """Each output line with the monotonic time it was read (for the benchmarks)."""
         self.proc = subprocess.Popen(
             [sys.executable, "-u", "-m", "pulumi.dynamic", "127.0.0.1:0"],
             cwd=str(cwd or REPO_ROOT),
@@ -164,7 +166,9 @@ class ProviderHost:
 
     def _pump(self, stream: Any) -> None:
         for raw in iter(stream.readline, b""):
-            self.log_lines.append(raw.decode(errors="replace").rstrip("\n"))
+            line = raw.decode(errors="replace").rstrip("\n")
+            self.log_times.append((time.monotonic(), line))
+            self.log_lines.append(line)
 
     @property
     def log(self) -> str:
