@@ -114,8 +114,8 @@ def test_an_incremental_upgrade_moves_traffic_by_steps_and_a_bad_version_rolls_b
         assert measured >= 3, by_step
 
         # 3. a bad new version (the mango's price changed: the probe's body is wrong) on a new
-        #    cluster: the first step's gate fails, nothing moved, `up` fails with the evidence;
-        #    the new cluster stays in the stack at target_capacity 0.
+        #    cluster: the first step's gate fails, nothing moved, `up` fails with the evidence,
+        #    and the new cluster is deleted.
         stack.image, stack.mango = "rayproject/ray:2.54.0", 4
         old_service = f"{second}-serve-svc"
         with GatewayTraffic(
@@ -127,22 +127,29 @@ def test_an_incremental_upgrade_moves_traffic_by_steps_and_a_bad_version_rolls_b
         assert "rolled back at step 1" in message, message
         assert "probe POST /fruit: FAILED (0/5 as expected" in message, message
         assert "without '6'" in message, message
-        assert "target_capacity 0" in message, message
+        assert "was deleted; `pulumi up --refresh` makes a new one" in message, message
         assert traffic.failures == []
-        assert weights(server) == {old_service: 100, f"{clusters_but(server, second)}-serve-svc": 0}
+        assert clusters(server) == [second]
+        assert weights(server)[old_service] == 100
 
-        # 4. the price put right: the same new cluster takes the app's fix in place, and the
-        #    next `up` runs the upgrade to the end; the old cluster goes after it.
-        third = clusters_but(server, second)
+        # 4. the price put right: a bare `up` finds the new cluster gone and changes nothing;
+        #    after a refresh the next `up` makes a new cluster and runs the upgrade to the end.
         stack.mango = 3
+        run = engine.up(stack.program)
+        gone = str(run.failure)
+        assert "does not exist" in gone or "no longer exists" in gone, gone
+        assert clusters(server) == [second]
+        assert weights(server)[old_service] == 100
+        engine.refresh()
         with GatewayTraffic(
             server, "fruit-gateway", "fruit-httproute", "6", old_service
         ) as traffic:
             run = engine.up(stack.program)
         assert run.failure is None, run.failure
         assert traffic.failures == []
-        assert clusters(server) == [third]
-        assert weights(server) == {f"{third}-serve-svc": 100}
+        [fourth] = clusters(server)
+        assert fourth != second
+        assert weights(server) == {f"{fourth}-serve-svc": 100}
     finally:
         engine.destroy()
     assert clusters(server) == []

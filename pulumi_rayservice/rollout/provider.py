@@ -12,9 +12,10 @@
 - Read reports the route's live weights.
 
 A failed gate rolls traffic back to the old cluster (Pulumi keeps the old cluster, pending its
-deletion after the next successful ``up``). The new cluster stays in Pulumi's state: its Serve
-capacity is set to 0, freeing its replicas, unless ``keep_pending_cluster`` keeps it serving for
-inspection; the next ``pulumi up`` tries the upgrade again on it, or replaces it after a change.
+deletion after the next successful ``up``) and deletes the new one (it is this stack's, checked),
+unless ``keep_pending_cluster`` keeps it for inspection. Pulumi's state still lists the deleted
+cluster: the next ``up`` says so before touching anything, and ``pulumi up --refresh`` makes a new
+one and tries again.
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ from .._util.k8s_names import dns1035_label_problem, dns1123_label_problem, port
 from .._util.normalize import contains_unknown, strip_provider
 from .._util.polling import Deadline
 from .._util.secrets import SecretsRedacted, check_result, log_info, redacting
-from ..errors import RolloutRolledBackError
-from ..kube.client import KubeClient
+from ..cluster.inputs import MANAGED_BY, MANAGED_BY_LABEL, STACK_ANNOTATION
+from ..errors import ClusterGoneError, ClusterOwnershipError, RolloutRolledBackError
+from ..kube.client import RAY_CLUSTER, KubeClient
+from ..kube.objects import meta
 from ..serve.client import DashboardClient
 from ..serve.dashboard import DashboardTarget, check_dashboard
 from ..serve.deployer import ServeDeployer
@@ -175,6 +178,7 @@ class TrafficSplitProvider(ResourceProvider):
                     route.set_weights([(inputs.backend, FULL)])
                     log_info(f"{route.what}: all traffic back on {inputs.cluster}")
                 return UpdateResult(_outputs(inputs, route.weights()))
+            _require_cluster(kube, inputs)
             capacities = _capacities(inputs, previous, deadline)
             rollout = Rollout(
                 previous.backend,
@@ -188,9 +192,7 @@ class TrafficSplitProvider(ResourceProvider):
             try:
                 rollout.run()
             except RolloutRolledBackError as error:
-                raise RolloutRolledBackError(
-                    f"{error}. {_after_rollback(inputs, capacities)}"
-                ) from None
+                raise RolloutRolledBackError(f"{error}. {_after_rollback(kube, inputs)}") from None
             return UpdateResult(_outputs(inputs, route.weights()))
 
     @redacting(secrets_in)
@@ -307,19 +309,49 @@ def _require_healthy(results: list[GateResult], inputs: SplitInputs) -> None:
         )
 
 
-def _after_rollback(inputs: SplitInputs, capacities: ServeCapacities) -> str:
-    """Scale the new cluster's Serve apps to 0 (unless kept), and say what was left."""
-    kept = (
-        f"The new cluster {inputs.cluster} stays in Pulumi's state; the next `pulumi up` tries "
-        "the upgrade again, or replaces it after a change"
-    )
+def _after_rollback(kube: KubeClient, inputs: SplitInputs) -> str:
+    """Delete the new cluster (unless kept for inspection), and say what was left."""
     if inputs.options.keep_pending_cluster:
-        return f"{kept}; it keeps serving at its capacity for inspection (keep_pending_cluster)"
+        return (
+            f"The new cluster {inputs.cluster} was kept for inspection (keep_pending_cluster), "
+            "serving nothing; the next `pulumi up` tries the upgrade again on it"
+        )
     try:
-        capacities.set_capacity(inputs.cluster, 0)
-    except Exception as error:  # the rollback itself is done; say what could not be freed
-        return f"{kept}; setting its target_capacity to 0 failed ({error})"
-    return f"{kept}, at target_capacity 0 (its replicas stopped)"
+        deleted = _delete_our_cluster(kube, inputs)
+    except Exception as error:  # the rollback itself is done; say what could not be removed
+        return f"Deleting the new cluster {inputs.cluster} failed ({error}); it may still exist"
+    if not deleted:
+        return f"The new cluster {inputs.cluster} was already gone"
+    return (
+        f"The new cluster {inputs.cluster} was deleted; `pulumi up --refresh` makes a new one "
+        "and tries the upgrade again"
+    )
+
+
+def _delete_our_cluster(kube: KubeClient, inputs: SplitInputs) -> bool:
+    """Delete the pending RayCluster if this stack's RayService made it (False: it was gone)."""
+    live = kube.get(RAY_CLUSTER, inputs.namespace, inputs.cluster)
+    if live is None:
+        return False
+    metadata = meta(live)
+    labels = metadata.get("labels") or {}
+    stack = (metadata.get("annotations") or {}).get(STACK_ANNOTATION)
+    if labels.get(MANAGED_BY_LABEL) != MANAGED_BY or stack != inputs.owner:
+        raise ClusterOwnershipError(
+            f"RayCluster {inputs.namespace}/{inputs.cluster} is not this stack's; it was left as is"
+        )
+    kube.delete(RAY_CLUSTER, inputs.namespace, inputs.cluster, uid=metadata.get("uid"))
+    return True
+
+
+def _require_cluster(kube: KubeClient, inputs: SplitInputs) -> None:
+    """Refuse to upgrade to a cluster that is gone (deleted after a rolled-back upgrade)."""
+    if kube.get(RAY_CLUSTER, inputs.namespace, inputs.cluster) is None:
+        raise ClusterGoneError(
+            f"RayCluster {inputs.namespace}/{inputs.cluster} no longer exists (a rolled-back "
+            "upgrade deletes its new cluster); nothing was changed. Run `pulumi up --refresh` to "
+            "make a new one and try the upgrade again"
+        )
 
 
 def _outputs(inputs: SplitInputs, weights: Mapping[str, int]) -> dict[str, Any]:
