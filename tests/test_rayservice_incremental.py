@@ -150,6 +150,20 @@ def test_an_incremental_upgrade_moves_traffic_by_steps_and_a_bad_version_rolls_b
         [fourth] = clusters(server)
         assert fourth != second
         assert weights(server) == {f"{fourth}-serve-svc": 100}
+
+        # 5. a new cluster that never gets ready: `up` fails with the reason within the cluster's
+        #    timeout, the cluster is removed again, and traffic never moved.
+        stack.image = "rayproject/ray:2.55.0"
+        stack.annotations = {"fake-kube.test/scenario": "never_ready"}
+        stack.cluster_timeout_s = 6
+        with GatewayTraffic(
+            server, "fruit-gateway", "fruit-httproute", "6", f"{fourth}-serve-svc"
+        ) as traffic:
+            run = engine.up(stack.program)
+        assert run.failure is not None and "was not ready within 6s" in str(run.failure)
+        assert traffic.failures == []
+        assert clusters(server) == [fourth]
+        assert weights(server) == {f"{fourth}-serve-svc": 100}
     finally:
         engine.destroy()
     assert clusters(server) == []

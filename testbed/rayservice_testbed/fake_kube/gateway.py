@@ -33,7 +33,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -54,6 +54,7 @@ from .gateway_routing import (
     rule_backends,
 )
 from .gateway_status import LISTEN_ADDRESS, ListenerState, gateway_status, route_status
+from .http_handler import TrackedHandler
 from .proxy import EndpointsFn
 from .registry import Registry, WriteOptions
 from .resources import GATEWAYS, HTTPROUTES, NAMESPACES, SERVICES, ResourceType
@@ -430,47 +431,18 @@ class FakeGatewayController:
             self._requests.append(request)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(TrackedHandler):
     """One connection to a Gateway listener (HTTP/1.1, keep-alive)."""
 
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
     controller: FakeGatewayController  # the three are set on the bound subclass
     key: ListenerKey
     listener: _Listener
     server_version = "fake-gateway"
-    sys_version = ""
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return  # the request log is ``FakeGatewayController.requests``
-
-    def setup(self) -> None:
-        super().setup()
-        with self.listener.lock:
-            self.listener.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.listener.lock:
-            self.listener.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def do_GET(self) -> None:
-        self._handle()
+    def _tracked(self) -> tuple[threading.Lock, set[socket.socket]]:
+        return self.listener.lock, self.listener.connections
 
     def do_HEAD(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_PATCH(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
         self._handle()
 
     def do_OPTIONS(self) -> None:

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -35,6 +35,7 @@ import yaml
 from . import proxy, status
 from .faults import FaultRule, Faults, Match, RequestInfo, make_rule
 from .gateway import DEFAULT_GATEWAY_CLASSES, FakeGatewayController, GatewayRequest
+from .http_handler import TrackedHandler
 from .operator import FakeKubeRay, Scenario
 from .registry import DEFAULT_NAMESPACES, Registry, WriteOptions, parse_json
 from .resources import (
@@ -476,45 +477,16 @@ class FakeKubeServer:
             time.sleep(interval)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(TrackedHandler):
     """HTTP/1.1 with keep-alive, as the real server; one instance per connection."""
 
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in separate writes
     fake: FakeKubeServer  # set on the bound subclass
     _log_status: Callable[[int], None]
     _path: str
     server_version = "fake-kube"
-    sys_version = ""
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return  # the request log is ``FakeKubeServer.requests``
-
-    def setup(self) -> None:
-        super().setup()
-        with self.fake._log_lock:
-            self.fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.fake._log_lock:
-            self.fake._connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_PATCH(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
+    def _tracked(self) -> tuple[threading.Lock, set[socket.socket]]:
+        return self.fake._log_lock, self.fake._connections
 
     # ---------------------------------------------------------------------------------------
 
