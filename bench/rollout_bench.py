@@ -33,13 +33,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rayservice_testbed.fake_kube import HTTPROUTES, RAYCLUSTERS, FakeKubeServer
-from rayservice_testbed.harness.fruit_stack import NS, GatewayTraffic, Stack
+from rayservice_testbed.harness.fruit_stack import (
+    NS,
+    GatewayTraffic,
+    Stack,
+    incremental_upgrade,
+)
 from rayservice_testbed.harness.program_engine import ProgramEngine
 from rayservice_testbed.harness.provider_host import ProviderHost
 from rayservice_testbed.harness.serve_apps import zip_examples
 from rayservice_testbed.measure import expect, heading, load_average, publish, row, verdict
-
-import pulumi_rayservice as rs
 
 NOTE = (
     "- the test bed's Ray heads start Serve with the head, so a new cluster's apps come up whole "
@@ -66,22 +69,6 @@ class Rollout:
     @property
     def intervals_s(self) -> float:
         return self.interval_s * (self.steps - 1)
-
-
-def upgrade(step: int, interval_s: float) -> rs.Upgrade:
-    probe = rs.HttpProbe(
-        path="/fruit", method="POST", body='["MANGO", 2]', expected_body="6", requests=5
-    )
-    return rs.Upgrade(
-        strategy="NewClusterWithIncrementalUpgrade",
-        drain_s=1,
-        cluster_upgrade_options=rs.ClusterUpgradeOptions(
-            gateway_class_name="fake-gateway",
-            step_size_percent=step,
-            interval_seconds=interval_s,
-            health_gates=rs.HealthGates(probes=(probe,), ready_timeout_s=120),
-        ),
-    )
 
 
 def lines_since(host: ProviderHost, start: float) -> list[tuple[float, str]]:
@@ -201,7 +188,7 @@ def main() -> int:
     parser.add_argument("--no-append", action="store_true", help="print only, leave BENCHMARKS.md")
     args = parser.parse_args()
     load = load_average()
-    options = upgrade(args.step, args.interval).cluster_upgrade_options
+    options = incremental_upgrade(args.step, args.interval).cluster_upgrade_options
     expect(options is not None, "the incremental upgrade has its options")
     steps = len(options.plan()) if options is not None else 0
     rollouts: list[Rollout] = []
@@ -215,7 +202,7 @@ def main() -> int:
         stack = Stack(
             uris["fruit_stand"],
             server.write_kubeconfig(folder / "kubeconfig"),
-            upgrade=upgrade(args.step, args.interval),
+            upgrade=incremental_upgrade(args.step, args.interval),
         )
         try:
             run = engine.up(stack.program)

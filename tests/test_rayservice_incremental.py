@@ -15,12 +15,15 @@ from pathlib import Path
 
 import pytest
 from rayservice_testbed.fake_kube import GATEWAYS, HTTPROUTES, RAYCLUSTERS, FakeKubeServer
-from rayservice_testbed.harness.fruit_stack import NS, GatewayTraffic, Stack
+from rayservice_testbed.harness.fruit_stack import (
+    NS,
+    GatewayTraffic,
+    Stack,
+    incremental_upgrade,
+)
 from rayservice_testbed.harness.program_engine import ProgramEngine
 from rayservice_testbed.harness.provider_host import ProviderHost
 from rayservice_testbed.harness.serve_apps import wait_for
-
-import pulumi_rayservice as rs
 
 pytestmark = pytest.mark.ray
 
@@ -51,27 +54,13 @@ def weights(server: FakeKubeServer) -> dict[str, int]:
     return {ref["name"]: ref["weight"] for ref in refs}
 
 
-def upgrade(expected_body: str) -> rs.Upgrade:
-    probe = rs.HttpProbe(
-        path="/fruit", method="POST", body='["MANGO", 2]', expected_body=expected_body, requests=5
-    )
-    return rs.Upgrade(
-        strategy="NewClusterWithIncrementalUpgrade",
-        drain_s=1,
-        cluster_upgrade_options=rs.ClusterUpgradeOptions(
-            gateway_class_name="fake-gateway",
-            step_size_percent=STEP,
-            interval_seconds=INTERVAL_S,
-            health_gates=rs.HealthGates(probes=(probe,), ready_timeout_s=120),
-        ),
-    )
-
-
 def test_an_incremental_upgrade_moves_traffic_by_steps_and_a_bad_version_rolls_back(
     server: FakeKubeServer, provider_host: ProviderHost, app_uris: dict[str, str], tmp_path: Path
 ) -> None:
     kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig")
-    stack = Stack(app_uris["fruit_stand"], kubeconfig, upgrade=upgrade("6"))
+    stack = Stack(
+        app_uris["fruit_stand"], kubeconfig, upgrade=incremental_upgrade(STEP, INTERVAL_S)
+    )
     engine = ProgramEngine(provider_host)
     try:
         # 1. up: one cluster, its app, the Gateway and a route sending it everything.
@@ -204,7 +193,9 @@ def test_an_interrupted_upgrade_resumes_from_the_route_and_a_revert_moves_traffi
     server: FakeKubeServer, app_uris: dict[str, str], tmp_path: Path
 ) -> None:
     kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig")
-    stack = Stack(app_uris["fruit_stand"], kubeconfig, upgrade=upgrade("6"))
+    stack = Stack(
+        app_uris["fruit_stand"], kubeconfig, upgrade=incremental_upgrade(STEP, INTERVAL_S)
+    )
     engine = ProgramEngine(ProviderHost())
     try:
         run = engine.up(stack.program)

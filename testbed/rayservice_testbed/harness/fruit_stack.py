@@ -53,6 +53,24 @@ class Stack:
         )
 
 
+def incremental_upgrade(step: int, interval_s: float, expected_body: str = "6") -> rs.Upgrade:
+    """``NewClusterWithIncrementalUpgrade`` through the stand-in Gateway class, gated on the
+    answer to ``POST /fruit ["MANGO", 2]`` (``"6"`` at the mango's price of 3)."""
+    probe = rs.HttpProbe(
+        path="/fruit", method="POST", body='["MANGO", 2]', expected_body=expected_body, requests=5
+    )
+    return rs.Upgrade(
+        strategy="NewClusterWithIncrementalUpgrade",
+        drain_s=1,
+        cluster_upgrade_options=rs.ClusterUpgradeOptions(
+            gateway_class_name="fake-gateway",
+            step_size_percent=step,
+            interval_seconds=interval_s,
+            health_gates=rs.HealthGates(probes=(probe,), ready_timeout_s=120),
+        ),
+    )
+
+
 class Traffic:
     """Clients of the serve Service, through the API server proxy, counting every failure."""
 
