@@ -20,7 +20,8 @@ one and tries again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from pulumi.dynamic import (
@@ -45,7 +46,12 @@ from .._util.normalize import contains_unknown, strip_provider
 from .._util.polling import Deadline
 from .._util.secrets import SecretsRedacted, check_result, log_info, redacting
 from ..cluster.inputs import MANAGED_BY, MANAGED_BY_LABEL, STACK_ANNOTATION
-from ..errors import ClusterGoneError, ClusterOwnershipError, RolloutRolledBackError
+from ..errors import (
+    ClusterGoneError,
+    ClusterOwnershipError,
+    RolloutError,
+    RolloutRolledBackError,
+)
 from ..kube.client import RAY_CLUSTER, KubeClient
 from ..kube.objects import meta
 from ..serve.client import DashboardClient
@@ -150,7 +156,8 @@ class TrafficSplitProvider(ResourceProvider):
             _gateway(kube, inputs, deadline).ensure()
             capacities = _capacities(inputs, None, deadline)
             capacities.set_capacity(inputs.cluster, FULL)
-            _require_healthy(_health(inputs).check(inputs.cluster, 0), inputs)
+            with _health(inputs) as health:
+                _require_healthy(health.check(inputs.cluster, 0), inputs)
             route = _route(kube, inputs, deadline)
             route.set_weights([(inputs.backend, FULL)])
             log_info(f"{route.what}: all traffic to {inputs.cluster}")
@@ -180,19 +187,21 @@ class TrafficSplitProvider(ResourceProvider):
                 return UpdateResult(_outputs(inputs, route.weights()))
             _require_cluster(kube, inputs)
             capacities = _capacities(inputs, previous, deadline)
-            rollout = Rollout(
-                previous.backend,
-                inputs.backend,
-                options,
-                route=route,
-                capacity=capacities,
-                health=_health(inputs),
-                log=log_info,
-            )
-            try:
-                rollout.run()
-            except RolloutRolledBackError as error:
-                raise RolloutRolledBackError(f"{error}. {_after_rollback(kube, inputs)}") from None
+            with _health(inputs) as health:
+                rollout = Rollout(
+                    previous.backend,
+                    inputs.backend,
+                    options,
+                    route=route,
+                    capacity=capacities,
+                    health=health,
+                    log=log_info,
+                )
+                try:
+                    rollout.run()
+                except RolloutRolledBackError as error:
+                    left = _after_rollback(kube, inputs)
+                    raise RolloutRolledBackError(f"{error}. {left}") from None
             return UpdateResult(_outputs(inputs, route.weights()))
 
     @redacting(secrets_in)
@@ -282,28 +291,30 @@ def _capacities(
     return ServeCapacities(deployers, set(inputs.apps), deadline)
 
 
-def _health(inputs: SplitInputs) -> ServeHealth:
+@contextlib.contextmanager
+def _health(inputs: SplitInputs) -> Iterator[ServeHealth]:
+    """The gates on ``inputs.cluster``; the probes' connection pool is closed afterwards."""
     gates = inputs.options.health_gates
 
     def read_apps() -> Mapping[str, Any]:
         with DashboardClient.for_target(inputs.dashboard, deadline=Deadline(30)) as client:
             return ServeSnapshot.from_details(client.get_applications()).apps
 
-    probe_client = DashboardClient.for_target(inputs.serve_target())
     prometheus = gates.prometheus
-    return ServeHealth(
-        inputs.apps,
-        gates,
-        read_apps=read_apps,
-        send=ServiceProbe(probe_client),
-        query=prometheus_query(prometheus.url) if prometheus is not None else None,
-    )
+    with DashboardClient.for_target(inputs.serve_target()) as probe_client:
+        yield ServeHealth(
+            inputs.apps,
+            gates,
+            read_apps=read_apps,
+            send=ServiceProbe(probe_client),
+            query=prometheus_query(prometheus.url) if prometheus is not None else None,
+        )
 
 
 def _require_healthy(results: list[GateResult], inputs: SplitInputs) -> None:
     failed = [r for r in results if not r.passed]
     if failed:
-        raise RolloutRolledBackError(
+        raise RolloutError(
             f"{inputs.cluster} is not ready for traffic, so no route was made to it: "
             + "; ".join(r.line() for r in failed)
         )
