@@ -224,22 +224,27 @@ def _app(out: Budget, app: AppReview) -> None:
         out.add(f"### ServeApplication {code(step.name)}: deployed ({code(app.change.app)})")
         out.add("")
         return
-    where = " on another cluster" if app.moved else ""
-    out.add(f"### ServeApplication {code(step.name)}: {app.change.effect.value}{where}")
+    if app.moved or step.op == "replace":
+        verdict = "deployed anew on another cluster, every replica started there"
+        if app.change.effect is not Effect.NONE:
+            verdict += f" (app change: {app.change.effect.value})"
+    else:
+        verdict = app.change.effect.value
+    out.add(f"### ServeApplication {code(step.name)}: {verdict}")
     out.add("")
     if app.change.app_paths:
         out.add(f"- app: {', '.join(code(p) for p in app.change.app_paths[:VALUES_SHOWN])}")
+        out.add("")
     changed = [d for d in app.change.deployments if d.effect is not Effect.NONE]
     if changed:
-        out.add("")
         out.add("| deployment | what Serve does | changed |")
         out.add("|---|---|---|")
         for d in changed:
             paths = ", ".join(code(p) for p in d.paths[:VALUES_SHOWN]) or "-"
             out.add(f"| {code(d.name)} | {d.effect.value} | {_cell(paths)} |")
+        out.add("")
     values = _values(step)
     if values:
-        out.add("")
         opened = out.add("<details><summary>Changed inputs</summary>")
         out.add("")
         for path, old, new in values[:VALUES_SHOWN]:
@@ -249,7 +254,7 @@ def _app(out: Budget, app: AppReview) -> None:
         out.add("")
         if opened:
             out.close("</details>")
-    out.add("")
+        out.add("")
 
 
 def _others(out: Budget, steps: Iterable[Step]) -> None:

@@ -81,14 +81,19 @@ def shown(value: Any, limit: int = VALUE_LIMIT) -> str:
         return "(none)"
     if isinstance(value, str):
         text = value
+    elif isinstance(value, float) and value.is_integer():
+        text = str(int(value))
     else:
         text = json.dumps(_unknowns_named(value), sort_keys=True, default=str)
     return clip(text, limit)
 
 
 def _unknowns_named(value: Any) -> Any:
+    """Unknowns as words, and the engine's whole floats (``3.0`` for ``3``) as ints."""
     if is_unknown(value):
         return UNKNOWN_TEXT
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, Mapping):
         return {k: _unknowns_named(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
