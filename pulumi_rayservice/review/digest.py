@@ -109,10 +109,12 @@ def parse(document: Any) -> Preview:
         raise PreviewReadError(
             f"a preview document is a JSON object; got {type(document).__name__}"
         )
-    raw_steps = document.get("steps") or []
+    raw_steps = document.get("steps")
+    raw_steps = [] if raw_steps is None else raw_steps
     if not isinstance(raw_steps, list):
         raise PreviewReadError("steps: must be a list of steps")
-    summary = document.get("changeSummary") or {}
+    summary = document.get("changeSummary")
+    summary = {} if summary is None else summary
     if not isinstance(summary, Mapping):
         raise PreviewReadError("changeSummary: must be an object of op -> count")
     counts = {str(k): int(v) for k, v in summary.items() if isinstance(v, int | float)}
