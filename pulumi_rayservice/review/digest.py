@@ -158,10 +158,16 @@ def split_urn(urn: str) -> tuple[str, str, str]:
 
 
 def _secret_paths(state: Mapping[str, Any]) -> list[list[str]]:
+    """The paths a resource declares secret, at every place they can appear.
+
+    ``ServeApplication``'s ``secret_paths`` are relative to its ``app``; blinding a path too many
+    costs nothing.
+    """
     declared = (state.get("inputs") or {}).get("secret_paths")
     if not isinstance(declared, list):
         return []
-    return [[str(p) for p in path] for path in declared if isinstance(path, list)]
+    paths = [[str(p) for p in path] for path in declared if isinstance(path, list)]
+    return [*paths, *(["app", *p] for p in paths), *(["deployed_app", *p] for p in paths)]
 
 
 def _inputs(state: Mapping[str, Any]) -> dict[str, Any]:
