@@ -200,7 +200,7 @@ def _cluster(out: Budget, cluster: ClusterReview, review: Review) -> None:
                 "cluster's deletion"
             )
         else:
-            out.add(f"- needs {change.new_capacity.describe()}")
+            out.add(f"- the cluster then asks for {change.new_capacity.describe()}")
     for path, old, new in _values(step)[:VALUES_SHOWN]:
         out.add(f"  - {code(path)}: {code(shown(old))} → {code(shown(new))}")
     out.add("")
