@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import runpy
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,13 +22,13 @@ import pytest
 from pulumi.runtime import config as runtime_config
 from rayservice_testbed.harness.fruit_stack import Stack
 from rayservice_testbed.harness.preview_digest import (
-    CLUSTER_TYPE,
     SECRET,
     UNKNOWN_SENTINEL,
-    PlannedStep,
+    NoServiceWrites,
     RecordingEngine,
     destroy_plan,
     digest,
+    stable_cluster_names,
 )
 from rayservice_testbed.harness.provider_host import ProviderHost
 from rayservice_testbed.paths import REPO_ROOT
@@ -41,16 +40,6 @@ GOLDEN = Path(__file__).parent / "data" / "review"
 FRUIT_STAND = REPO_ROOT / "examples" / "fruit_stand" / "__main__.py"
 KUBECONFIG = "/nonexistent/kubeconfig"  # any call to a cluster would fail the preview
 FRUIT_CONFIG = {"workingDir": "https://example.com/fruit.zip", "kubeconfig": KUBECONFIG}
-
-
-class NoServiceWrites:
-    """A preview writes nothing: the Service applier must never be called."""
-
-    def apply(self, inputs: Any) -> Any:
-        raise AssertionError("a preview applied a Service")
-
-    def delete(self, outputs: Any) -> None:
-        raise AssertionError("a preview deleted a Service")
 
 
 def fruit_stand(**config: Any) -> Callable[[], None]:
@@ -126,20 +115,6 @@ def engine(provider_host: ProviderHost) -> Iterator[RecordingEngine]:
     yield RecordingEngine(provider_host, cast(Any, NoServiceWrites()), project="fruit-stand")
 
 
-def stable_names(text: str, engine: RecordingEngine, planned: list[PlannedStep]) -> str:
-    """Each drawn cluster name (``fruit-x7k2p``) as ``fruit-cluster-1``, ``-2``, ... in order."""
-    names: list[str] = []
-    inputs = [s.inputs for u, s in engine.state.items() if engine.types.get(u) == CLUSTER_TYPE]
-    inputs += [p.new_inputs or {} for p in planned if p.type == CLUSTER_TYPE]
-    for props in inputs:
-        name = props.get("name")
-        if props.get("auto_named") and isinstance(name, str) and name not in names:
-            names.append(name)
-    for i, name in enumerate(names, 1):
-        text = re.sub(rf"\b{re.escape(name)}\b", f"{name.rsplit('-', 1)[0]}-cluster-{i}", text)
-    return text
-
-
 def check_golden(name: str, text: str) -> None:
     path = GOLDEN / f"{name}.md"
     if os.environ.get("REVIEW_UPDATE_GOLDEN") == "1":
@@ -158,7 +133,7 @@ def reviewed(
         assert run.failure is None, run.failure
     document = json.loads(json.dumps(digest(planned)))  # as the CLI's file would be read
     text, status = summarize(document)
-    return stable_names(text, engine, planned), status, document
+    return stable_cluster_names(text, engine, planned), status, document
 
 
 SCENARIOS = {

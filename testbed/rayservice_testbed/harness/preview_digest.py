@@ -11,6 +11,7 @@ dynamic providers give none.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,12 +29,14 @@ from .provider_host import CheckOutcome, DiffOutcome, ProviderHost, ResourceStat
 __all__ = [
     "SECRET",
     "UNKNOWN_SENTINEL",
+    "NoServiceWrites",
     "PlannedStep",
     "RecordingEngine",
     "applied_outputs",
     "cli_value",
     "destroy_plan",
     "digest",
+    "stable_cluster_names",
 ]
 
 SECRET = "[secret]"
@@ -255,3 +258,33 @@ def destroy_plan(engine: ProgramEngine) -> list[PlannedStep]:
         PlannedStep("delete", urn, engine.types[urn], old=state)
         for urn, state in reversed(list(engine.state.items()))
     ]
+
+
+class NoServiceWrites:
+    """The Service applier of a preview-only engine: a preview writes nothing, so any call fails."""
+
+    def apply(self, inputs: Any) -> Any:
+        raise AssertionError("a preview applied a Service")
+
+    def delete(self, outputs: Any) -> None:
+        raise AssertionError("a preview deleted a Service")
+
+
+def stable_cluster_names(text: str, engine: ProgramEngine, planned: Iterable[PlannedStep]) -> str:
+    """``text`` with each drawn cluster name (``fruit-x7k2p``) as ``fruit-cluster-1``, ``-2``, ...
+
+    Check draws a cluster's name at random; numbered in order of appearance (the state's first,
+    then the preview's), two summaries of the same change compare equal.
+    """
+    names: list[str] = []
+    inputs: list[Mapping[str, Any]] = [
+        s.inputs for u, s in engine.state.items() if engine.types.get(u) == CLUSTER_TYPE
+    ]
+    inputs += [p.new_inputs or {} for p in planned if p.type == CLUSTER_TYPE]
+    for props in inputs:
+        name = props.get("name")
+        if props.get("auto_named") and isinstance(name, str) and name not in names:
+            names.append(name)
+    for i, name in enumerate(names, 1):
+        text = re.sub(rf"\b{re.escape(name)}\b", f"{name.rsplit('-', 1)[0]}-cluster-{i}", text)
+    return text
