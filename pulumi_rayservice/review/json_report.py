@@ -6,6 +6,7 @@ included, only paths and verdicts, so the document stays small whatever the stac
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .digest import Step
@@ -80,6 +81,4 @@ def to_json(review: Review) -> dict[str, Any]:
 
 def render_json(review: Review) -> str:
     """``to_json`` as indented text."""
-    import json
-
     return json.dumps(to_json(review), indent=2, sort_keys=True) + "\n"
