@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from .._util.normalize import canonical
 from ..cluster.changes import Change
-from ..rollout.inputs import engine_numbers
 from ..rollout.options import ClusterUpgradeOptions
 from .digest import Step
 from .resources import (
@@ -108,7 +108,7 @@ def _plan(split: Step | None) -> list[str]:
     if not isinstance(options, Mapping) or any(is_unknown(v) for v in options.values()):
         return ["the rollout's options are known after apply"]
     try:
-        return ClusterUpgradeOptions.model_validate(engine_numbers(dict(options))).describe_plan()
+        return ClusterUpgradeOptions.model_validate(canonical(dict(options))).describe_plan()
     except ValidationError as error:
         return [
             f"the rollout's options are not valid ({error.error_count()} error(s)); Check "

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._util.normalize import canonical
 from .._util.secrets import text_leaves, values_at
 from ..kube.config import kube_secrets
 from ..serve.dashboard import DashboardTarget
@@ -36,21 +37,6 @@ INPUT_KEYS = (
 )  # fmt: skip
 INPUT_DEFAULTS: dict[str, Any] = {"serve_port": 8000, "timeout_s": DEFAULT_TIMEOUT_S}
 SECRET_PATHS = (("kube", "content"), ("dashboard", "kube", "content"))
-
-
-def engine_numbers(value: Any) -> Any:
-    """``value`` with the engine's whole floats made ints again (it sends every number as float).
-
-    The options' percents and counts are strict ints (``True`` or ``10.5`` is no percent); what
-    the engine turned ``10`` into (``10.0``) is ``10`` again.
-    """
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, Mapping):
-        return {k: engine_numbers(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [engine_numbers(v) for v in value]
-    return value
 
 
 def secrets_in(props: Mapping[str, Any]) -> list[str]:
@@ -90,7 +76,8 @@ class SplitInputs:
             dashboard=DashboardTarget.from_input(props["dashboard"]),
             serve_port=int(port),
             apps=tuple(str(a) for a in props.get("apps") or ()),
-            options=ClusterUpgradeOptions.model_validate(engine_numbers(props["options"])),
+            # The engine sends 10 as 10.0; the options' percents are strict ints.
+            options=ClusterUpgradeOptions.model_validate(canonical(props["options"])),
             owner=str(props.get("owner") or ""),
             resource_name=str(props.get("resource_name") or props["name"]),
             timeout_s=float(props.get("timeout_s", DEFAULT_TIMEOUT_S)),

@@ -42,7 +42,7 @@ from .._util.inputs import (
     unknown_inputs,
 )
 from .._util.k8s_names import dns1035_label_problem, dns1123_label_problem, port_problem
-from .._util.normalize import contains_unknown, strip_provider
+from .._util.normalize import canonical, contains_unknown, strip_provider
 from .._util.polling import Deadline
 from .._util.secrets import SecretsRedacted, check_result, log_info, redacting
 from ..cluster.inputs import MANAGED_BY, MANAGED_BY_LABEL, STACK_ANNOTATION
@@ -68,7 +68,6 @@ from .inputs import (
     INPUT_KEYS,
     SECRET_PATHS,
     SplitInputs,
-    engine_numbers,
     secrets_in,
 )
 from .kube_route import KubeGateway, KubeRoute
@@ -230,7 +229,7 @@ def _log_plan(olds: Mapping[str, Any], news: Mapping[str, Any]) -> None:
     options = news.get("options")
     if not isinstance(options, Mapping) or contains_unknown(options) or _option_failures(options):
         return
-    plan = ClusterUpgradeOptions.model_validate(engine_numbers(options)).describe_plan()
+    plan = ClusterUpgradeOptions.model_validate(canonical(options)).describe_plan()
     cluster = news.get("cluster")
     new = cluster if isinstance(cluster, str) else "a new cluster"
     log_info(f"incremental upgrade from {olds.get('cluster')} to {new}: " + "; ".join(plan))
@@ -242,7 +241,7 @@ def _option_failures(options: Any) -> list[tuple[str, str]]:
     if isinstance(options, Unknown) or contains_unknown(options):
         return []
     try:
-        ClusterUpgradeOptions.model_validate(engine_numbers(options))
+        ClusterUpgradeOptions.model_validate(canonical(options))
     except ValidationError as error:
         return [
             (".".join(["options", *map(str, e["loc"])]), e["msg"])
