@@ -540,6 +540,16 @@ def test_target_capacity_is_never_set_where_another_owner_runs_an_app() -> None:
     assert serve.puts == []
 
 
+def test_a_target_capacity_already_so_is_no_write_and_no_refusal() -> None:
+    # A rollback's "back to 100" on a cluster that is already at 100 touches nobody's apps.
+    serve = FakeServe()
+    serve.add(app("ours"))
+    serve.add(theirs())
+    serve.settings["target_capacity"] = 100
+    assert not deployer(serve).set_target_capacity(100, ours={"ours"}, deadline=deadline())
+    assert serve.puts == []
+
+
 def test_a_target_capacity_undone_by_another_writer_is_reported() -> None:
     serve = FakeServe()
     serve.add(app("ours"))

@@ -17,7 +17,6 @@ import requests
 from rayservice_testbed.fake_kube import GATEWAYS, HTTPROUTES, FakeKubeServer
 from rayservice_testbed.fake_kube.fixtures import fake_kube_gateway, kubeconfig
 
-from pulumi_rayservice._util.polling import Deadline
 from pulumi_rayservice.errors import RolloutError, RouteOwnershipError
 from pulumi_rayservice.kube.client import KubeClient
 from pulumi_rayservice.rollout.gateway_api import GatewayRef
@@ -79,7 +78,7 @@ def _services():  # type: ignore[no-untyped-def]
 
 
 def _route(kube: KubeClient, deadline: float = 20) -> KubeRoute:
-    return KubeRoute(kube, NS, "fruit-httproute", GATEWAY, OWNER, Deadline(deadline))
+    return KubeRoute(kube, NS, "fruit-httproute", GATEWAY, OWNER, deadline)
 
 
 def _shares(server: FakeKubeServer, count: int = 100) -> Counter[str]:
@@ -91,7 +90,7 @@ def test_a_gateway_and_a_weighted_route_carry_traffic_by_weight(
     fake_kube_gateway: FakeKubeServer, kubeconfig: Path, backends: None
 ) -> None:
     with KubeClient({"path": str(kubeconfig)}) as kube:
-        gateway = KubeGateway(kube, GATEWAY, OWNER, Deadline(20), class_name="fake-gateway")
+        gateway = KubeGateway(kube, GATEWAY, OWNER, 20, class_name="fake-gateway")
         ready = gateway.ensure()
         (listener,) = ready["spec"]["listeners"]
         assert (listener["name"], listener["protocol"], listener["port"]) == ("http", "HTTP", 80)
@@ -118,9 +117,9 @@ def test_someone_elses_route_is_never_changed(
     fake_kube_gateway: FakeKubeServer, kubeconfig: Path, backends: None
 ) -> None:
     with KubeClient({"path": str(kubeconfig)}) as kube:
-        KubeGateway(kube, GATEWAY, OWNER, Deadline(20), class_name="fake-gateway").ensure()
+        KubeGateway(kube, GATEWAY, OWNER, 20, class_name="fake-gateway").ensure()
         theirs = KubeRoute(
-            kube, NS, "fruit-httproute", GATEWAY, Owner("other", "project/stack-b"), Deadline(20)
+            kube, NS, "fruit-httproute", GATEWAY, Owner("other", "project/stack-b"), 20
         )
         theirs.set_weights([(OLD, 100)])
         before = fake_kube_gateway.registry.find(HTTPROUTES, NS, "fruit-httproute")
@@ -140,14 +139,14 @@ def test_a_route_no_controller_accepts_fails_within_its_deadline_saying_why(
     with KubeClient({"path": str(kubeconfig)}) as kube:
         # A Gateway of a class no controller serves: the route is never accepted.
         orphan = GatewayRef("nobodys", NS)
-        KubeGateway(kube, orphan, OWNER, Deadline(1), class_name="no-such-class")
-        route = KubeRoute(kube, NS, "fruit-httproute", orphan, OWNER, Deadline(1))
+        KubeGateway(kube, orphan, OWNER, 1, class_name="no-such-class")
+        route = KubeRoute(kube, NS, "fruit-httproute", orphan, OWNER, 1)
         with pytest.raises(
             RolloutError, match="not in force within 1s: no controller has reported"
         ):
             route.set_weights([(OLD, 100)])
         with pytest.raises(RolloutError, match="did not become ready within 1s"):
-            KubeGateway(kube, orphan, OWNER, Deadline(1), class_name="no-such-class").ensure()
+            KubeGateway(kube, orphan, OWNER, 1, class_name="no-such-class").ensure()
 
 
 def test_an_existing_gateway_is_attached_to_and_never_written(
@@ -155,15 +154,11 @@ def test_an_existing_gateway_is_attached_to_and_never_written(
 ) -> None:
     with KubeClient({"path": str(kubeconfig)}) as kube:
         shared = GatewayRef("shared", NS)
-        KubeGateway(
-            kube, shared, Owner("infra", "infra/prod"), Deadline(20), "fake-gateway"
-        ).ensure()
+        KubeGateway(kube, shared, Owner("infra", "infra/prod"), 20, "fake-gateway").ensure()
         before = fake_kube_gateway.registry.find(GATEWAYS, NS, "shared")
-        existing = KubeGateway(kube, shared, OWNER, Deadline(20))
+        existing = KubeGateway(kube, shared, OWNER, 20)
         existing.ensure()
-        KubeRoute(kube, NS, "fruit-httproute", shared, OWNER, Deadline(20)).set_weights(
-            [(OLD, 100)]
-        )
+        KubeRoute(kube, NS, "fruit-httproute", shared, OWNER, 20).set_weights([(OLD, 100)])
         existing.delete()
         after = fake_kube_gateway.registry.find(GATEWAYS, NS, "shared")
         assert after is not None and before is not None
@@ -174,4 +169,4 @@ def test_an_existing_gateway_is_attached_to_and_never_written(
             before["metadata"].get(f) for f in fields
         ]
         with pytest.raises(RolloutError, match="does not exist"):
-            KubeGateway(kube, GatewayRef("absent", NS), OWNER, Deadline(2)).ensure()
+            KubeGateway(kube, GatewayRef("absent", NS), OWNER, 2).ensure()

@@ -223,3 +223,22 @@ def test_a_resumed_rollout_on_a_whole_new_cluster_keeps_the_old_one_serving_its_
     assert [m.pending_traffic for m in report.moves] == [50, 75, 100]
     assert world.violations == []
     assert [e for e in world.events if "capacity" in e] == ["t=20 capacity aaaaa=0"]
+
+
+def test_traffic_goes_back_even_when_restoring_the_old_capacity_fails() -> None:
+    world = World(failing_from_step=2)
+    split_rollout = rollout(world)
+
+    class Refusing:
+        def capacity(self, cluster: str) -> int | None:
+            return world.capacity(cluster)
+
+        def set_capacity(self, cluster: str, percent: int) -> None:
+            if cluster == OLD.cluster and percent == 100:
+                raise ConnectionError("Serve did not answer")
+            world.set_capacity(cluster, percent)
+
+    split_rollout.capacity = Refusing()
+    with pytest.raises(ConnectionError):
+        split_rollout.run()
+    assert world.share() == 0  # the route was rolled back all the same

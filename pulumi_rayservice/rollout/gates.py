@@ -74,7 +74,7 @@ class HttpProbe(BaseModel):
     Args:
         path: the request path, starting with ``/`` (an app's route prefix, a health route).
         method: ``GET``, ``HEAD`` or ``POST``.
-        headers: extra request headers (no secrets: they are shown in the preview).
+        headers: extra request headers (no secrets: inputs are stored in the stack's state).
         body: a request body for ``POST``.
         expected_status: the status a success answers with.
         expected_body: a text a success's body must contain (None: any body).

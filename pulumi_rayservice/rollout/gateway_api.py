@@ -30,8 +30,6 @@ HTTP_ROUTE = CustomResourceKind("gateway.networking.k8s.io", "v1", "httproutes",
 LISTENER_NAME = "http"
 LISTENER_PORT = 80
 SERVE_SERVICE_SUFFIX = "-serve-svc"
-ROUTE_WEIGHT_TOTAL = 100
-"""Weights are written as percents: the two backends' weights always sum to 100."""
 
 
 def gateway_name(service_name: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -21,7 +21,7 @@ from urllib3.exceptions import HTTPError
 
 from .._util.bounded_http import request_deadline
 from .._util.http_failures import no_answer
-from .._util.polling import Deadline
+from .._util.polling import CLEANUP_TIMEOUT_S, Deadline
 from .._util.text import clip
 from ..serve.client import DashboardClient
 from ..serve.deployer import ServeDeployer
@@ -132,18 +132,17 @@ class ServeCapacities:
     ours: Collection[str]
     """The apps of this service: the only apps a capacity may scale."""
     deadline: Deadline
-    seen: dict[str, int | None] = field(default_factory=dict)
 
     def capacity(self, cluster: str) -> int | None:
         """The cluster's current ``target_capacity`` (None: never set)."""
         with self.deployers[cluster]() as deployer:
             snapshot: ServeSnapshot = deployer.snapshot(self.deadline)
         value = snapshot.settings.get("target_capacity")
-        self.seen[cluster] = round(value) if isinstance(value, int | float) else None
-        return self.seen[cluster]
+        return round(value) if isinstance(value, int | float) else None
 
     def set_capacity(self, cluster: str, percent: int) -> None:
         """Set it; only where every app is one of ours (the deployer refuses otherwise)."""
+        # At least the cleanup's time: a rollback's write happens even when the budget is spent.
+        deadline = self.deadline.at_least(CLEANUP_TIMEOUT_S)
         with self.deployers[cluster]() as deployer:
-            deployer.set_target_capacity(percent, ours=self.ours, deadline=self.deadline)
-        self.seen[cluster] = percent
+            deployer.set_target_capacity(percent, ours=self.ours, deadline=deadline)

@@ -13,6 +13,7 @@ from typing import Any
 
 from .._util.normalize import canonical
 from .._util.secrets import text_leaves, values_at
+from ..cluster.inputs import label_value
 from ..kube.config import kube_secrets
 from ..serve.dashboard import DashboardTarget
 from .gateway_api import GatewayRef, gateway_name, route_name, serve_service_name
@@ -105,7 +106,7 @@ class SplitInputs:
     @property
     def owner_labels(self) -> Owner:
         """Whose the Gateway and route are."""
-        return Owner(self.resource_name, self.owner)
+        return Owner(label_value(self.resource_name), self.owner)
 
     def serve_target(self) -> DashboardTarget:
         """The cluster's serve Service through the API server's proxy (where probes go)."""

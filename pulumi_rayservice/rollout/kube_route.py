@@ -34,6 +34,8 @@ from .gateway_api import (
 from .runner import ClusterBackend
 
 POLL_S = 0.2
+READ_FLOOR_S = 5.0
+"""The least time the read that ends a wait gets, so the wait fails with what it saw."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ class KubeRoute:
     name: str
     gateway: GatewayRef
     owner: Owner
-    deadline: Deadline
+    timeout_s: float
+    """How long one weight change may take, its wait until in force included."""
     poll_s: float = POLL_S
 
     @property
@@ -97,7 +100,16 @@ class KubeRoute:
         return route_weights(self.live())
 
     def set_weights(self, weights: Sequence[tuple[ClusterBackend, int]]) -> None:
-        """Create or patch the route with these backends, then wait until it is in force."""
+        """Create or patch the route with these backends, then wait until it is in force.
+
+        Each change has ``timeout_s`` of its own, so a rollback's change gets its time even
+        when the rollout's budget is spent.
+        """
+        deadline = Deadline(self.timeout_s)
+        with self.kube.within(deadline):
+            self._write(weights, deadline)
+
+    def _write(self, weights: Sequence[tuple[ClusterBackend, int]], deadline: Deadline) -> None:
         backends = [Backend(b.service, b.port, weight) for b, weight in weights]
         live = self.live()
         if live is None:
@@ -124,7 +136,7 @@ class KubeRoute:
                     "spec": route_spec(self.gateway, backends),
                 },
             )
-        self._wait_in_force(obj)
+        self._wait_in_force(obj, deadline)
 
     def delete(self) -> None:
         """Delete the route if it is ours (nothing when it is gone)."""
@@ -134,17 +146,18 @@ class KubeRoute:
         self.owner.require(live, self.what)
         self.kube.delete(HTTP_ROUTE, self.namespace, self.name, uid=meta(live).get("uid"))
 
-    def _wait_in_force(self, written: RawObject) -> None:
+    def _wait_in_force(self, written: RawObject, deadline: Deadline) -> None:
         generation = meta(written).get("generation")
         while True:
-            obj = self.live()
+            with self.kube.within(deadline.at_least(READ_FLOOR_S)):
+                obj = self.live()  # a read that says how the wait ended gets its time
             problem = _generation_problem(obj, generation) or route_problem(obj, self.gateway)
             if problem is None:
                 return
-            if not self.deadline.sleep(self.poll_s):
+            if not deadline.sleep(self.poll_s):
                 raise RolloutError(
-                    f"{self.what} was written but not in force within "
-                    f"{self.deadline.timeout_s:g}s: {problem}"
+                    f"{self.what} was written but not in force within {self.timeout_s:g}s: "
+                    f"{problem}"
                 )
 
 
@@ -155,7 +168,8 @@ class KubeGateway:
     kube: KubeClient
     ref: GatewayRef
     owner: Owner
-    deadline: Deadline
+    timeout_s: float
+    """How long making the Gateway ready may take."""
     class_name: str | None = None
     """Set when the Gateway is ours to create; None for an existing Gateway."""
     poll_s: float = POLL_S
@@ -167,6 +181,11 @@ class KubeGateway:
 
     def ensure(self) -> RawObject:
         """Create our Gateway (or adopt our own), or find the existing one; wait until ready."""
+        deadline = Deadline(self.timeout_s)
+        with self.kube.within(deadline):
+            return self._ensure(deadline)
+
+    def _ensure(self, deadline: Deadline) -> RawObject:
         live = self.kube.get(GATEWAY, self.ref.namespace, self.ref.name)
         if self.class_name is not None:
             manifest = gateway_manifest(
@@ -193,7 +212,7 @@ class KubeGateway:
                     )
         elif live is None:
             raise RolloutError(f"{self.what} does not exist (gateway= names an existing Gateway)")
-        return self._wait_ready()
+        return self._wait_ready(deadline)
 
     def delete(self) -> None:
         """Delete the Gateway if we created it (an existing Gateway is never touched)."""
@@ -205,15 +224,16 @@ class KubeGateway:
         self.owner.require(live, self.what)
         self.kube.delete(GATEWAY, self.ref.namespace, self.ref.name, uid=meta(live).get("uid"))
 
-    def _wait_ready(self) -> RawObject:
+    def _wait_ready(self, deadline: Deadline) -> RawObject:
         while True:
-            live = self.kube.get(GATEWAY, self.ref.namespace, self.ref.name)
+            with self.kube.within(deadline.at_least(READ_FLOOR_S)):
+                live = self.kube.get(GATEWAY, self.ref.namespace, self.ref.name)
             problem = gateway_problem(live)
             if problem is None and live is not None:
                 return live
-            if not self.deadline.sleep(self.poll_s):
+            if not deadline.sleep(self.poll_s):
                 raise RolloutError(
-                    f"{self.what} did not become ready within {self.deadline.timeout_s:g}s: "
+                    f"{self.what} did not become ready within {self.timeout_s:g}s: "
                     f"{problem} (is a Gateway controller for its class installed?)"
                 )
 

@@ -59,8 +59,8 @@ class HealthGates(BaseModel):
     Args:
         probes: HTTP requests sent to the new cluster's serve Service (``HttpProbe``).
         prometheus: a PromQL query and its bounds (``PrometheusGate``).
-        ready_timeout_s: how long the new cluster's apps may take to be RUNNING and HEALTHY at
-            each capacity (and the pending cluster to be ready) before the gate fails.
+        ready_timeout_s: how long the new cluster's apps may take to be RUNNING, with their
+            replicas up, at each capacity before the gate fails.
 
     """
 

@@ -1,9 +1,10 @@
 """The ``TrafficSplit`` provider: a service's Gateway and HTTPRoute, and the incremental upgrade.
 
 - Check validates the options as KubeRay's ``clusterUpgradeOptions`` (and ours), naming the field.
-- Diff is pure: a new cluster is an update (the upgrade runs in it); another Gateway or another
-  service name is a replacement; stored weights that are not all on the wanted cluster (an
-  interrupted upgrade, read back by ``pulumi refresh``) are an update that puts them right.
+- Diff contacts nothing (it only logs the plan): a new cluster is an update (the upgrade runs
+  in it); another Gateway or another service name is a replacement; stored weights that are not
+  all on the wanted cluster (an interrupted upgrade, read back by ``pulumi refresh``) are an
+  update that puts them right.
 - Create makes (or finds) the Gateway, raises the cluster's Serve capacity to 100, waits for its
   apps, and routes all traffic to it.
 - Update with another cluster runs :class:`~.runner.Rollout` from the previous cluster to the new
@@ -60,7 +61,7 @@ from ..serve.deployer import ServeDeployer
 from ..serve.status import ServeSnapshot
 from ..serve.writer_lock import writer_lock
 from .gates import GateResult
-from .gateway_api import serve_service_name
+from .gateway_api import route_weights, serve_service_name
 from .health import ServeCapacities, ServeHealth, ServiceProbe, prometheus_query
 from .inputs import (
     DEFAULT_TIMEOUT_S,
@@ -152,12 +153,12 @@ class TrafficSplitProvider(ResourceProvider):
         inputs = SplitInputs.parse(props)
         deadline = Deadline(inputs.timeout_s + inputs.options.health_gates.ready_timeout_s)
         with SecretsRedacted(inputs.secrets()), KubeClient(inputs.kube, deadline=deadline) as kube:
-            _gateway(kube, inputs, deadline).ensure()
+            _gateway(kube, inputs).ensure()
             capacities = _capacities(inputs, None, deadline)
             capacities.set_capacity(inputs.cluster, FULL)
             with _health(inputs) as health:
                 _require_healthy(health.check(inputs.cluster, 0), inputs)
-            route = _route(kube, inputs, deadline)
+            route = _route(kube, inputs)
             route.set_weights([(inputs.backend, FULL)])
             log_info(f"{route.what}: all traffic to {inputs.cluster}")
             return CreateResult(
@@ -176,8 +177,8 @@ class TrafficSplitProvider(ResourceProvider):
         )
         deadline = Deadline(budget)
         with SecretsRedacted(inputs.secrets()), KubeClient(inputs.kube, deadline=deadline) as kube:
-            _gateway(kube, inputs, deadline).ensure()
-            route = _route(kube, inputs, deadline)
+            _gateway(kube, inputs).ensure()
+            route = _route(kube, inputs)
             if previous.cluster == inputs.cluster:
                 if route.weights() != {inputs.backend.service: FULL}:
                     _capacities(inputs, None, deadline).set_capacity(inputs.cluster, FULL)
@@ -209,8 +210,8 @@ class TrafficSplitProvider(ResourceProvider):
         inputs = SplitInputs.parse(props)
         deadline = Deadline(inputs.timeout_s)
         with SecretsRedacted(inputs.secrets()), KubeClient(inputs.kube, deadline=deadline) as kube:
-            _route(kube, inputs, deadline).delete()
-            _gateway(kube, inputs, deadline).delete()
+            _route(kube, inputs).delete()
+            _gateway(kube, inputs).delete()
 
     @redacting(secrets_in)
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -218,10 +219,10 @@ class TrafficSplitProvider(ResourceProvider):
         inputs = SplitInputs.parse(props)
         deadline = Deadline(inputs.timeout_s)
         with SecretsRedacted(inputs.secrets()), KubeClient(inputs.kube, deadline=deadline) as kube:
-            weights = _route(kube, inputs, deadline).weights()
-        if not weights:
+            live = _route(kube, inputs).live()
+        if live is None:
             return ReadResult(None, {})  # the route is gone: so is this resource
-        return ReadResult(id_, _outputs(inputs, weights))
+        return ReadResult(id_, _outputs(inputs, route_weights(live)))
 
 
 def _log_plan(olds: Mapping[str, Any], news: Mapping[str, Any]) -> None:
@@ -257,15 +258,24 @@ def _gateway_of(props: Mapping[str, Any]) -> Any:
     return options.get("gateway_class_name"), options.get("gateway")
 
 
-def _gateway(kube: KubeClient, inputs: SplitInputs, deadline: Deadline) -> KubeGateway:
+def _gateway(kube: KubeClient, inputs: SplitInputs) -> KubeGateway:
     return KubeGateway(
-        kube, inputs.gateway, inputs.owner_labels, deadline, inputs.options.gateway_class_name
+        kube,
+        inputs.gateway,
+        inputs.owner_labels,
+        inputs.timeout_s,
+        inputs.options.gateway_class_name,
     )
 
 
-def _route(kube: KubeClient, inputs: SplitInputs, deadline: Deadline) -> KubeRoute:
+def _route(kube: KubeClient, inputs: SplitInputs) -> KubeRoute:
     return KubeRoute(
-        kube, inputs.namespace, inputs.route_name, inputs.gateway, inputs.owner_labels, deadline
+        kube,
+        inputs.namespace,
+        inputs.route_name,
+        inputs.gateway,
+        inputs.owner_labels,
+        inputs.timeout_s,
     )
 
 

@@ -75,7 +75,7 @@ class TrafficSplit(Resource, module="rayservice", name="TrafficSplit"):
             "apps": list(apps),
             "options": options.model_dump(mode="json", exclude_none=True),
             "owner": stack_owner(),
-            "resource_name": resource_name[:63],
+            "resource_name": resource_name,
             "timeout_s": timeout_s,
             "gateway": None,
             "route": None,

@@ -206,9 +206,12 @@ class Rollout:
                 f"{step.capacity.pending_traffic}% new; the next `pulumi up` resumes from there"
             )
         self._say(f"{where}: gate failed, rolling back: {evidence}")
-        # Capacity first (one quick write; Serve starts the replicas), then all traffic at once.
-        self.capacity.set_capacity(self.old.cluster, FULL)
-        self.route.set_weights([(self.old, FULL), (self.new, 0)])
+        # Capacity first (one quick write; Serve starts the replicas), then all traffic at once;
+        # the traffic goes back even when restoring the capacity failed.
+        try:
+            self.capacity.set_capacity(self.old.cluster, FULL)
+        finally:
+            self.route.set_weights([(self.old, FULL), (self.new, 0)])
         self._say(f"{where}: rolled back: all traffic on {self.old.cluster}")
         raise RolloutRolledBackError(
             f"incremental upgrade {self.old.cluster} -> {self.new.cluster} rolled back at "

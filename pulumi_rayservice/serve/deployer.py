@@ -292,6 +292,8 @@ class ServeDeployer:
         """
         with self.lock(deadline) as held:
             snapshot = self.proven_snapshot(deadline)
+            if snapshot.settings.get("target_capacity") == percent:
+                return False  # nothing to write: nobody's apps are touched
             others = sorted(name for name in snapshot.apps if name not in ours)
             if others:
                 raise AppOwnershipError(
@@ -299,8 +301,6 @@ class ServeDeployer:
                     "does not own: its target_capacity scales every app there, so it was not "
                     "changed (nothing was written)"
                 )
-            if snapshot.settings.get("target_capacity") == percent:
-                return False
             self._refuse_imperative(snapshot, "", deadline)
             carried = snapshot.carried_configs(except_name="")
             body = {

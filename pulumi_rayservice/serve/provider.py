@@ -134,8 +134,8 @@ class ServeApplicationProvider(ResourceProvider):
             and (
                 isinstance(capacity, bool)
                 or not isinstance(capacity, int | float)
-                or capacity != int(capacity)
-                or not 0 <= capacity <= 100
+                or not 0 <= capacity <= 100  # NaN fails this too
+                or (isinstance(capacity, float) and not capacity.is_integer())
             )
         ):
             failures.append(("initial_target_capacity", "must be a whole percent 0..100"))

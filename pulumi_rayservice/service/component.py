@@ -37,6 +37,7 @@ from ..cluster.resource import RayCluster
 from ..cluster.spec import ENABLE_SERVE_SERVICE_ANNOTATION, ClusterSpec
 from ..errors import InvalidInputError
 from ..kube.config import Kube, kube_to_input
+from ..rollout.gateway_api import serve_service_name
 from ..rollout.resource import TrafficSplit
 from ..serve.models import ServeApp
 from ..serve.resource import ServeApplication
@@ -179,7 +180,7 @@ class RayService(pulumi.ComponentResource):
                 serve_port=serve_port(serve_options),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.apps.values())),
             )
-            self.serve_service = self.cluster.name.apply(lambda name: f"{name}-serve-svc")
+            self.serve_service = self.cluster.name.apply(serve_service_name)
             self.gateway = self.traffic.gateway
         else:
             self._service = self._serve_service(
