@@ -12,9 +12,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pulumi.runtime.rpc import UNKNOWN, wrap_rpc_secret
 
 from pulumi_rayservice.review import COMMENT_LIMIT, summarize
-from pulumi_rayservice.review.values import SECRET_SIG, SECRET_SIG_KEY, UNKNOWN
 
 OPS = ["same", "create", "update", "delete", "replace", "create-replacement", "delete-replaced",
        "read", "refresh", "import", "discard"]  # fmt: skip
@@ -47,7 +47,7 @@ def secret_holder(draw: st.DrawFn) -> tuple[Any, str]:
     """A value that holds a secret (returned beside it) in one of the forms a document has."""
     secret = draw(secrets)
     if draw(st.booleans()):
-        return {SECRET_SIG_KEY: SECRET_SIG, "value": secret}, secret
+        return wrap_rpc_secret(secret), secret
     return {draw(st.sampled_from(SECRET_KEYS)): secret}, secret
 
 

@@ -14,12 +14,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._util.secrets import paths_under
+from ..cluster.provider import SECRET_PATHS as CLUSTER_SECRET_PATHS
 from ..errors import RayServiceError
+from ..rollout.inputs import SECRET_PATHS as SPLIT_SECRET_PATHS
+from ..serve.inputs import APP_KEYS, SERVE_OPTION_SECRETS
+from ..serve.inputs import SECRET_PATHS as APP_SECRET_PATHS
 from .values import redact
 
 __all__ = [
-    "CHANGING_OPS",
+    "CLUSTER_TYPE",
     "DESTRUCTIVE_OPS",
+    "SERVE_APP_TYPE",
+    "TRAFFIC_SPLIT_TYPE",
     "Preview",
     "PreviewReadError",
     "Step",
@@ -53,7 +60,6 @@ class Step:
     parent_type: str
     old_inputs: Mapping[str, Any] = field(default_factory=dict)
     new_inputs: Mapping[str, Any] = field(default_factory=dict)
-    old_outputs: Mapping[str, Any] = field(default_factory=dict)
     replace_reasons: tuple[str, ...] = ()
     diff_reasons: tuple[str, ...] = ()
     detailed_diff: Mapping[str, str] | None = None
@@ -135,9 +141,8 @@ def _step(index: int, raw: Any) -> Step:
         type=type_,
         name=name,
         parent_type=parent,
-        old_inputs=_inputs(old),
-        new_inputs=_inputs(new),
-        old_outputs=_outputs(old),
+        old_inputs=_inputs(str(old.get("type") or type_), old),
+        new_inputs=_inputs(str(new.get("type") or type_), new),
         replace_reasons=_names(raw.get("replaceReasons")),
         diff_reasons=_names(raw.get("diffReasons")),
         detailed_diff=_detailed(raw.get("detailedDiff")),
@@ -157,31 +162,41 @@ def split_urn(urn: str) -> tuple[str, str, str]:
     return types[-1], "::".join(parts[3:]), types[-2] if len(types) > 1 else ""
 
 
-def _secret_paths(state: Mapping[str, Any]) -> list[list[str]]:
-    """The paths a resource declares secret, at every place they can appear.
+SERVE_APP_TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
+CLUSTER_TYPE = "pulumi-python:dynamic/rayservice:RayCluster"
+TRAFFIC_SPLIT_TYPE = "pulumi-python:dynamic/rayservice:TrafficSplit"
+SECRETS_BY_TYPE: Mapping[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = {
+    SERVE_APP_TYPE: (APP_KEYS, (*APP_SECRET_PATHS, *SERVE_OPTION_SECRETS)),
+    CLUSTER_TYPE: (("spec",), CLUSTER_SECRET_PATHS),
+    TRAFFIC_SPLIT_TYPE: (("options",), SPLIT_SECRET_PATHS),
+}
+"""Per resource type: the inputs/outputs under which its ``secret_paths`` input points (the
+program's own secrets), and the paths its provider always keeps secret. The same the providers
+wrap again themselves, so the review blinds what the state holds as secret."""
+ALL_ROOTS = ("", *(root for roots, _ in SECRETS_BY_TYPE.values() for root in roots))
 
-    ``ServeApplication``'s ``secret_paths`` are relative to its ``app``; blinding a path too many
-    costs nothing.
+
+def _secret_paths(type_: str, state: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """The paths of ``state`` that are secret: the provider's own and the declared ones.
+
+    A type not known here (a document edited by hand, a renamed resource) has the declared paths
+    blinded under every root any of this package's resources uses: blinding a path too many costs
+    a reader nothing.
     """
-    declared = (state.get("inputs") or {}).get("secret_paths")
-    if not isinstance(declared, list):
-        return []
-    paths = [[str(p) for p in path] for path in declared if isinstance(path, list)]
-    return [*paths, *(["app", *p] for p in paths), *(["deployed_app", *p] for p in paths)]
+    roots, fixed = SECRETS_BY_TYPE.get(type_, (ALL_ROOTS, ()))
+    found: list[tuple[str, ...]] = list(fixed)
+    for part in ("inputs", "outputs"):
+        props = state.get(part)
+        if isinstance(props, Mapping):
+            found += [path[1:] if path[0] == "" else path for path in paths_under(props, roots)]
+    return found
 
 
-def _inputs(state: Mapping[str, Any]) -> dict[str, Any]:
+def _inputs(type_: str, state: Mapping[str, Any]) -> dict[str, Any]:
     inputs = state.get("inputs")
     if not isinstance(inputs, Mapping):
         return {}
-    return dict(redact(inputs, _secret_paths(state)))
-
-
-def _outputs(state: Mapping[str, Any]) -> dict[str, Any]:
-    outputs = state.get("outputs")
-    if not isinstance(outputs, Mapping):
-        return {}
-    return dict(redact(outputs, _secret_paths(state)))
+    return dict(redact(inputs, _secret_paths(type_, state)))
 
 
 def _names(value: Any) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .cluster_changes import ClusterChange, classify_cluster
-from .digest import Step
+from .digest import CLUSTER_TYPE, SERVE_APP_TYPE, TRAFFIC_SPLIT_TYPE, Step
 from .serve_changes import AppChange, classify_app
 
 __all__ = [
@@ -26,11 +26,7 @@ __all__ = [
     "review_cluster",
 ]
 
-SERVE_APP_TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
-CLUSTER_TYPE = "pulumi-python:dynamic/rayservice:RayCluster"
-TRAFFIC_SPLIT_TYPE = "pulumi-python:dynamic/rayservice:TrafficSplit"
 RAYSERVICE_TYPE = "rayservice:index:RayService"
-OURS = frozenset({SERVE_APP_TYPE, CLUSTER_TYPE, TRAFFIC_SPLIT_TYPE, RAYSERVICE_TYPE})
 
 
 @dataclass(frozen=True)

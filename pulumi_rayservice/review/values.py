@@ -14,6 +14,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pulumi.runtime.rpc import UNKNOWN, is_rpc_secret
+
+from .._util.secrets import PLACEHOLDER
 from .._util.text import clip
 
 __all__ = [
@@ -27,13 +30,10 @@ __all__ = [
     "shown",
 ]
 
-SECRET = "[secret]"
-"""What the CLI writes for every secret value; kept as is."""
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-"""Pulumi's sentinel for a value not known until the update runs."""
+SECRET = PLACEHOLDER
+"""What the CLI writes for every secret value; kept as is. ``UNKNOWN`` is Pulumi's sentinel for a
+value not known until the update runs."""
 UNKNOWN_TEXT = "known after apply"
-SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SECRET_KEYS = frozenset({"__provider", "token", "redis_password", "password", "content"})
 """Keys whose values are secret wherever they appear in this package's inputs (``content`` is a
 kubeconfig's text, ``token`` the dashboard's bearer token). Other providers' secrets arrive
@@ -47,10 +47,6 @@ def is_unknown(value: Any) -> bool:
     return isinstance(value, str) and value == UNKNOWN
 
 
-def _is_signed_secret(value: Any) -> bool:
-    return isinstance(value, Mapping) and value.get(SECRET_SIG_KEY) == SECRET_SIG
-
-
 def redact(value: Any, secret_paths: Iterable[Sequence[str]] = ()) -> Any:
     """``value`` with every secret replaced by ``"[secret]"``.
 
@@ -62,7 +58,7 @@ def redact(value: Any, secret_paths: Iterable[Sequence[str]] = ()) -> Any:
 
 
 def _redact(value: Any, at: tuple[str, ...], paths: list[tuple[str, ...]]) -> Any:
-    if _is_signed_secret(value) or (at and at[-1] in SECRET_KEYS and value is not None):
+    if is_rpc_secret(value) or (at and at[-1] in SECRET_KEYS and value is not None):
         return SECRET
     if any(at[: len(p)] == p for p in paths if p):
         return SECRET

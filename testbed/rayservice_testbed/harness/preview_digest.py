@@ -19,6 +19,7 @@ from typing import Any
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
+from pulumi_rayservice._util.secrets import PLACEHOLDER
 from pulumi_rayservice.cluster.changes import revision
 from pulumi_rayservice.cluster.inputs import ClusterInputs
 from pulumi_rayservice.cluster.spec import ENABLE_SERVE_SERVICE_ANNOTATION
@@ -39,8 +40,8 @@ __all__ = [
     "stable_cluster_names",
 ]
 
-SECRET = "[secret]"
-UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+SECRET = PLACEHOLDER
+UNKNOWN_SENTINEL = rpc.UNKNOWN
 DYNAMIC_PROVIDER = "urn:pulumi:test::rayservice-tests::pulumi:providers:pulumi-python::default"
 CLUSTER_TYPE = "pulumi-python:dynamic/rayservice:RayCluster"
 APP_TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
