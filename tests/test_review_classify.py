@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pulumi_rayservice.cluster.changes import Change
+from pulumi_rayservice.review import summarize
 from pulumi_rayservice.review.cluster_changes import capacity_of, classify_cluster, parse_quantity
 from pulumi_rayservice.review.serve_changes import Effect, classify_app
 from pulumi_rayservice.review.values import UNKNOWN, redact, shown
@@ -160,3 +161,12 @@ def test_secrets_are_blinded_wherever_they_come_from() -> None:
         "app": {"runtime_env": {"env_vars": "[secret]"}, "nested": "[secret]"},
         "__provider": "[secret]",
     }
+
+
+@pytest.mark.parametrize("op", ["discard", "discard-replaced"])
+def test_a_discard_only_forgets_a_read_resource_and_passes_the_gate(op: str) -> None:
+    urn = "urn:pulumi:dev::proj::kubernetes:core/v1:Namespace::ray"
+    state = {"type": "kubernetes:core/v1:Namespace", "inputs": {}, "outputs": {}}
+    text, status = summarize({"steps": [{"op": op, "urn": urn, "oldState": state}]})
+    assert status == 0
+    assert "the resource itself stays" in text

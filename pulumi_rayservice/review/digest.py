@@ -34,12 +34,10 @@ __all__ = [
     "parse",
 ]
 
-DESTRUCTIVE_OPS = frozenset(
-    {"delete", "replace", "create-replacement", "delete-replaced", "discard", "discard-replaced"}
-)
+DESTRUCTIVE_OPS = frozenset({"delete", "replace", "create-replacement", "delete-replaced"})
 """Ops after which something that exists now is gone or is a new object: what a policy gate
-stops on."""
-CHANGING_OPS = frozenset({"create", "update", "import", "import-replacement"}) | DESTRUCTIVE_OPS
+stops on. ``discard`` (and ``discard-replaced``) only has Pulumi forget a resource the program
+read and no longer reads: the resource itself stays."""
 
 
 class PreviewReadError(RayServiceError):

@@ -41,8 +41,10 @@ def _listed(paths: list[str]) -> str:
 
 def reason_of(step: Step) -> str:
     """One line: why this step does what it does."""
-    if step.op in ("delete", "delete-replaced", "discard", "discard-replaced"):
+    if step.op in ("delete", "delete-replaced"):
         return "no longer declared by the program (or the stack is destroyed)"
+    if step.op in ("discard", "discard-replaced"):
+        return "no longer read by the program: Pulumi forgets it, the resource itself stays"
     if step.op in ("create", "create-replacement") and not step.old_inputs:
         return "new resource"
     if step.op in ("read", "refresh", "import"):
