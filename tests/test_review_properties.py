@@ -60,8 +60,26 @@ values = st.recursive(
 )
 
 
+SECRET_ROOTS = {
+    "pulumi-python:dynamic/rayservice:ServeApplication": {
+        "inputs": "app",
+        "outputs": "deployed_app",
+    },
+    "pulumi-python:dynamic/rayservice:RayCluster": {"inputs": "spec", "outputs": "spec"},
+}
+"""Where each type's ``secret_paths`` point, in its inputs and in its outputs."""
+DECLARED_KEYS = st.lists(st.sampled_from(["env_vars", "auth", "x", "0", "deployments"]),
+                         min_size=1, max_size=3)  # fmt: skip
+
+
+def nested(path: list[str], value: Any) -> Any:
+    for key in reversed(path):
+        value = {key: value}
+    return value
+
+
 @st.composite
-def inputs(draw: st.DrawFn, found: list[str]) -> dict[str, Any]:
+def inputs(draw: st.DrawFn, found: list[str], type_: str, part: str) -> dict[str, Any]:
     result: dict[str, Any] = draw(st.dictionaries(st.text(max_size=10), values, max_size=5))
     for _ in range(draw(st.integers(0, 2))):
         holder, secret = draw(secret_holder())
@@ -74,6 +92,18 @@ def inputs(draw: st.DrawFn, found: list[str]) -> dict[str, Any]:
                 ["name", "user_config", "num_replicas", "ray_actor_options"]), values, max_size=4),
                 max_size=3)),
         }  # fmt: skip
+    # Planted last, so nothing drawn above overwrites them.
+    root = SECRET_ROOTS.get(type_, {}).get(part)
+    if root is not None and draw(st.booleans()):
+        path, secret = draw(DECLARED_KEYS), draw(secrets)
+        found.append(secret)
+        result[root] = {**draw(st.dictionaries(st.text(max_size=10), values, max_size=3)),
+                        **nested(path, secret)}  # fmt: skip
+        result["secret_paths"] = [path]
+    if type_.endswith(":ServeApplication") and draw(st.booleans()):
+        secret = draw(secrets)
+        found.append(secret)
+        result["serve_options"] = {"http_options": {"ssl_keyfile_password": secret}}
     return result
 
 
@@ -94,8 +124,8 @@ def documents(draw: st.DrawFn) -> tuple[dict[str, Any], list[str]]:
         }  # fmt: skip
         for key in ("oldState", "newState"):
             if draw(st.booleans()):
-                step[key] = {"type": type_, "inputs": draw(inputs(found)),
-                             "outputs": draw(inputs(found))}  # fmt: skip
+                step[key] = {"type": type_, "inputs": draw(inputs(found, type_, "inputs")),
+                             "outputs": draw(inputs(found, type_, "outputs"))}  # fmt: skip
         if draw(st.booleans()):
             step["replaceReasons"] = draw(st.lists(st.text(max_size=300), max_size=20))
         steps.append(step)
@@ -113,7 +143,10 @@ def test_under_the_comment_limit_and_no_secret_in_either_output(
     as_json, json_status = summarize(document, output="json")
     assert len(markdown) < COMMENT_LIMIT
     assert markdown.count("<details>") == markdown.count("</details>")
-    assert status == json_status
+    destructive = {"delete", "replace", "create-replacement", "delete-replaced"}
+    expected = 2 if any(step["op"] in destructive for step in document["steps"]) else 0
+    assert status == expected
+    assert json_status == expected
     for secret in secret_values:
         assert secret not in markdown
         assert secret not in as_json
