@@ -4,7 +4,7 @@ Exit status, for a policy gate in CI:
 
 - 0: nothing is replaced or deleted (creates, in-place updates, or no change);
 - 2: at least one resource is replaced or deleted;
-- 1: the document could not be read, or the command line is wrong.
+- 1: the document could not be read or summarized, or the command line is wrong.
 
 argparse's own usage errors exit 2, which here means "replaces or deletes": the parser is made to
 exit 1 instead, so a typo in a workflow can never pass for a destructive change.
@@ -43,6 +43,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         text, status = summarize(args.preview, output=args.format, title=args.title)
     except PreviewReadError as error:
         print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as error:  # any failure is exit 1: never a pass, never a traceback
+        # Only the kind of failure: its message may quote a value of the document.
+        print(
+            f"error: {args.preview} could not be summarized ({type(error).__name__}); "
+            "is it the output of `pulumi preview --json`?",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     sys.stdout.write(text)
     return status

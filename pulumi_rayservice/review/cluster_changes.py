@@ -8,6 +8,7 @@ GPUs, memory of the head and of every worker it starts with) and for how long bo
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,12 +31,17 @@ def parse_quantity(value: Any) -> float | None:
     """A Kubernetes quantity (``"500m"``, ``"4Gi"``, ``2``) as a number; None if unreadable."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    match = _QUANTITY.match(str(value).strip())
-    if not match or match.group(2) not in _SUFFIX:
+    try:
+        if isinstance(value, int | float):
+            number = float(value)
+        else:
+            match = _QUANTITY.match(str(value).strip())
+            if not match or match.group(2) not in _SUFFIX:
+                return None
+            number = float(match.group(1)) * _SUFFIX[match.group(2)]
+    except (OverflowError, ValueError):
         return None
-    return float(match.group(1)) * _SUFFIX[match.group(2)]
+    return number if math.isfinite(number) else None  # "1e999" or NaN is no size
 
 
 @dataclass(frozen=True)
@@ -69,14 +75,19 @@ class Capacity:
         return text + (" at least; some values known after apply" if self.unknown else "")
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is an object, else empty: a document may hold anything anywhere."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _pod_capacity(group: Any, count: int) -> Capacity:
     if not isinstance(group, Mapping):
         return Capacity(unknown=True)
-    containers = ((group.get("template") or {}).get("spec") or {}).get("containers")
+    containers = _mapping(_mapping(group.get("template")).get("spec")).get("containers")
     if not isinstance(containers, list) or not containers or not isinstance(containers[0], Mapping):
         return Capacity(pods=count, unknown=True)
-    resources = containers[0].get("resources") or {}
-    wanted = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
+    resources = _mapping(containers[0].get("resources"))
+    wanted = {**_mapping(resources.get("limits")), **_mapping(resources.get("requests"))}
     unknown = any(is_unknown(v) for v in wanted.values())
     cpu = parse_quantity(wanted.get("cpu", 0)) or 0.0
     memory = parse_quantity(wanted.get("memory", 0)) or 0.0

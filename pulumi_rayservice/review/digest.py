@@ -9,6 +9,7 @@ providers, ``same`` steps appear only with ``--show-sames``): every field is opt
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,8 @@ def load(path: str | Path) -> Preview:
         raise PreviewReadError(
             f"{path} is not JSON ({error}); write it with `pulumi preview --json > {path}`"
         ) from error
+    except RecursionError as error:
+        raise PreviewReadError(f"{path} is nested too deeply to be a preview") from error
     return parse(document)
 
 
@@ -121,8 +124,16 @@ def parse(document: Any) -> Preview:
     summary = {} if summary is None else summary
     if not isinstance(summary, Mapping):
         raise PreviewReadError("changeSummary: must be an object of op -> count")
-    counts = {str(k): int(v) for k, v in summary.items() if isinstance(v, int | float)}
-    return Preview(tuple(_step(i, raw) for i, raw in enumerate(raw_steps)), counts)
+    counts = {
+        str(k): int(v)
+        for k, v in summary.items()
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    }
+    try:
+        steps = tuple(_step(i, raw) for i, raw in enumerate(raw_steps))
+    except RecursionError as error:
+        raise PreviewReadError("a step's state is nested too deeply to be a preview") from error
+    return Preview(steps, counts)
 
 
 def _step(index: int, raw: Any) -> Step:
