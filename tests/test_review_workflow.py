@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
-from pulumi_rayservice.review import EXIT_DESTRUCTIVE, EXIT_ERROR
+from pulumi_rayservice.review import EXIT_DESTRUCTIVE
 
 WORKFLOW = Path(__file__).resolve().parents[1] / "examples/github-actions/pulumi-preview-review.yml"
 
@@ -37,7 +41,35 @@ def test_preview_summary_comment_and_gate_in_that_order() -> None:
     assert order == sorted(order)
     post = listed[order[3]]
     assert post["with"]["path"] == "summary.md"
-    summarize = listed[order[2]]
-    assert f'"$status" = {EXIT_ERROR}' in summarize["run"]
+    assert listed[order[2]].get("id") == "review"
     gate = listed[-1]
     assert f"steps.review.outputs.status == '{EXIT_DESTRUCTIVE}'" in gate["if"]
+
+
+def test_adding_or_removing_a_label_reruns_the_gate() -> None:
+    document = yaml.safe_load(WORKFLOW.read_text())
+    trigger = document.get("on", document.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert set(trigger["pull_request"]["types"]) == {
+        "opened", "synchronize", "reopened", "labeled", "unlabeled"
+    }  # fmt: skip
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="the step's script is bash")
+@pytest.mark.parametrize(("status", "fails"), [(0, False), (2, False), (1, True), (3, True),
+                                               (127, True), (137, True)])  # fmt: skip
+def test_the_summarize_step_fails_on_every_status_but_0_and_2(
+    tmp_path: Path, status: int, fails: bool
+) -> None:
+    summarize = next(s for s in steps() if s.get("id") == "review")
+    fake = tmp_path / "bin" / "python"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\nexit {status}\n")
+    fake.chmod(0o755)
+    output = tmp_path / "output"
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}", "STACK": "prod",
+           "GITHUB_OUTPUT": str(output)}  # fmt: skip
+    ran = subprocess.run(
+        ["bash", "-e", "-c", summarize["run"]], cwd=tmp_path, env=env, check=False, timeout=30
+    )
+    assert (ran.returncode != 0) is fails
+    assert output.read_text() == f"status={status}\n"
