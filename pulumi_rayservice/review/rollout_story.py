@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -28,9 +29,11 @@ from .resources import (
     review_app,
     review_cluster,
 )
-from .values import is_unknown
+from .values import SECRET, is_unknown
 
 __all__ = ["Phase", "ServiceStory", "service_stories"]
+
+DELETE_OPS = frozenset({"delete", "delete-replaced"})
 
 
 @dataclass(frozen=True)
@@ -70,9 +73,11 @@ def service_stories(steps: Sequence[Step]) -> list[ServiceStory]:
             children[owner].append(step)
     stories = []
     for name in sorted(children):
+        # Only what changes tells the story: an unchanged cluster (listed with --show-sames)
+        # beside a removed app is no deleted service.
         kids = [s for s in children[name] if s.op not in ("same", "read", "refresh")]
         if kids:
-            stories.append(_story(name, children[name]))
+            stories.append(_story(name, kids))
     return stories
 
 
@@ -80,7 +85,7 @@ def _story(name: str, kids: list[Step]) -> ServiceStory:
     cluster = next((review_cluster(s) for s in kids if s.type == CLUSTER_TYPE), None)
     apps = [review_app(s) for s in kids if s.type == SERVE_APP_TYPE]
     split = next((s for s in kids if s.type == TRAFFIC_SPLIT_TYPE), None)
-    if all(s.op in ("delete", "delete-replaced") for s in kids if s.op != "same"):
+    if cluster is not None and all(s.op in DELETE_OPS for s in kids):
         return ServiceStory(name, "deleted", _deleted(cluster, apps), children=tuple(kids))
     if cluster is not None and cluster.step.op == "create":
         return ServiceStory(name, "created", _created(cluster, apps, split), children=tuple(kids))
@@ -105,8 +110,11 @@ def _plan(split: Step | None) -> list[str]:
     if split is None:
         return []
     options = split.new_inputs.get("options")
-    if not isinstance(options, Mapping) or any(is_unknown(v) for v in options.values()):
-        return ["the rollout's options are known after apply"]
+    if not isinstance(options, Mapping) or _hidden(options):
+        return [
+            "the rollout's plan depends on secret values or values known after apply; "
+            "Check validates the options when they are known"
+        ]
     try:
         return ClusterUpgradeOptions.model_validate(canonical(dict(options))).describe_plan()
     except ValidationError as error:
@@ -114,6 +122,17 @@ def _plan(split: Step | None) -> list[str]:
             f"the rollout's options are not valid ({error.error_count()} error(s)); Check "
             "will refuse them"
         ]
+
+
+def _hidden(value: Any) -> bool:
+    """Whether ``value`` holds a secret or an unknown anywhere (the plan cannot be told)."""
+    if value == SECRET or is_unknown(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(_hidden(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_hidden(v) for v in value)
+    return False
 
 
 def _app_names(apps: list[AppReview]) -> str:
@@ -220,6 +239,15 @@ def _in_place(cluster: ClusterReview | None, apps: list[AppReview]) -> tuple[Pha
         )
     for app in apps:
         if app.step.op == "same":
+            continue
+        if app.step.op in DELETE_OPS:
+            phases.append(
+                Phase(
+                    f"`{app.change.app}` removed from the cluster; the cluster and the other "
+                    "apps stay",
+                    "the app keeps serving until it is removed; the next up removes it",
+                )
+            )
             continue
         phases.append(
             Phase(
