@@ -20,6 +20,7 @@ from typing import Any, cast
 import pulumi
 import pytest
 from pulumi.runtime import config as runtime_config
+from rayservice_testbed.fake_kube.fixtures import sample_cluster_spec
 from rayservice_testbed.harness.fruit_stack import Stack
 from rayservice_testbed.harness.preview_digest import (
     SECRET,
@@ -118,7 +119,10 @@ def engine(provider_host: ProviderHost) -> Iterator[RecordingEngine]:
 def check_golden(name: str, text: str) -> None:
     path = GOLDEN / f"{name}.md"
     if os.environ.get("REVIEW_UPDATE_GOLDEN") == "1":
+        if path.exists() and path.read_text() == text:
+            return
         path.write_text(text)
+        pytest.fail(f"{path} rewritten: read its diff, then run again without REVIEW_UPDATE_GOLDEN")
     assert text == path.read_text(), f"{path} differs; REVIEW_UPDATE_GOLDEN=1 rewrites it"
 
 
@@ -172,3 +176,50 @@ def test_what_each_golden_says() -> None:
     assert "new cluster's traffic % 25 -> 50 -> 75 -> 100" in said["incremental_rollout"]
     assert "### RayService `fruit`: deleted" in said["destroy"]
     assert UNKNOWN_SENTINEL not in "".join(said.values())
+
+
+def with_secrets(secret: str, price: int) -> Callable[[], None]:
+    """A cluster whose head has a secret env var and an app with a secret one, both from secret
+    Outputs of the program (so each resource declares them in its ``secret_paths``)."""
+
+    def program() -> None:
+        spec = sample_cluster_spec()
+        head = spec["headGroupSpec"]["template"]["spec"]["containers"][0]
+        head["env"] = [{"name": "HEAD_TOKEN", "value": pulumi.Output.secret(secret + "-head")}]
+        cluster = rs.RayCluster(
+            "shared", namespace="ray", spec=spec, kube=rs.Kube(kubeconfig=KUBECONFIG)
+        )
+        app = {
+            "name": "math_app",
+            "import_path": "math_app:app",
+            "runtime_env": {
+                "working_dir": "https://example.com/math.zip",
+                "env_vars": {"API_KEY": pulumi.Output.secret(secret + "-app")},
+            },
+            "deployments": [{"name": "Adder", "user_config": {"price": price}}],
+        }
+        rs.ServeApplication("math", app=app, dashboard=cluster.dashboard)
+
+    return program
+
+
+@pytest.mark.parametrize("output", ["markdown", "json"])
+@pytest.mark.parametrize("show_secrets", [False, True], ids=["as-the-cli-writes", "plain"])
+def test_a_programs_secrets_never_reach_the_summary(
+    engine: RecordingEngine, output: str, show_secrets: bool
+) -> None:
+    old, new = "SeCrEt-old-0123456789", "SeCrEt-new-9876543210"
+    engine.assume_applied(with_secrets(old, 3))
+    run, planned = engine.preview_steps(with_secrets(new, 4))
+    assert run.failure is None, run.failure
+    document = json.loads(json.dumps(digest(planned, show_secrets=show_secrets)))
+    raw = json.dumps(document)
+    # Plain, the document holds every secret and only the review's own blinding keeps them out.
+    assert all(f"{s}-{where}" in raw for s in (old, new) for where in ("head", "app")) is (
+        show_secrets
+    )
+    text, _ = summarize(document, output=output)  # type: ignore[arg-type]
+    ops = {step["op"] for step in document["steps"]}
+    assert ops & {"update", "replace"}, ops  # the secrets changed: the steps hold old and new
+    for secret in (old, new):
+        assert secret not in text

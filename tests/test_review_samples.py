@@ -27,14 +27,18 @@ SAMPLES = Path(__file__).parent / "data" / "pulumi-preview-json"
 ALL = sorted(SAMPLES.glob("*.json"))
 
 
+EXPECTED_STATUS = {
+    "aws_tags_and_sets.json": EXIT_DESTRUCTIVE,  # replaces a security group
+    "preview.json": EXIT_CHANGES_SAFE,
+    "sample-preview-creates.json": EXIT_CHANGES_SAFE,
+    "sample-preview-deletes.json": EXIT_DESTRUCTIVE,  # deletes 14 resources
+    "sample-preview-update.json": EXIT_CHANGES_SAFE,
+}
+"""Each sample's exit status, read off its ops by hand (a replace or delete is 2)."""
+
+
 def test_every_sample_is_there() -> None:
-    assert {p.name for p in ALL} == {
-        "aws_tags_and_sets.json",
-        "preview.json",
-        "sample-preview-creates.json",
-        "sample-preview-deletes.json",
-        "sample-preview-update.json",
-    }
+    assert {p.name for p in ALL} == set(EXPECTED_STATUS)
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
@@ -43,8 +47,9 @@ def test_every_sample_is_summarized_with_its_replaces_and_deletes(path: Path) ->
     preview = load(path)
     assert len(text) < COMMENT_LIMIT
     assert text.startswith("## Pulumi preview")
+    assert status == EXPECTED_STATUS[path.name]
     destructive = preview.destructive
-    assert status == (EXIT_DESTRUCTIVE if destructive else EXIT_CHANGES_SAFE)
+    assert bool(destructive) is (status == EXIT_DESTRUCTIVE)
     if destructive:
         listed = text.split("### Replaced or deleted", 1)[1]
         for step in destructive:

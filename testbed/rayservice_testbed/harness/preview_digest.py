@@ -64,41 +64,56 @@ class PlannedStep:
     diff_reasons: Sequence[str] = ()
 
 
-def cli_value(value: Any) -> Any:
-    """``value`` as the CLI prints it: secrets blinded, unknowns as the sentinel."""
+def cli_value(value: Any, *, show_secrets: bool = False) -> Any:
+    """``value`` as the CLI prints it: secrets blinded, unknowns as the sentinel.
+
+    ``show_secrets`` leaves secrets plain, as a state exported with ``--show-secrets`` holds them:
+    a document the review must blind by itself.
+    """
     if rpc.is_rpc_secret(value):
-        return SECRET
+        return (
+            cli_value(rpc.unwrap_rpc_secret(value), show_secrets=True) if show_secrets else SECRET
+        )
     if isinstance(value, Unknown):
         return UNKNOWN_SENTINEL
     if isinstance(value, Mapping):
-        return {str(k): SECRET if k in SECRET_KEYS else cli_value(v) for k, v in value.items()}
+        return {
+            str(k): SECRET if k in SECRET_KEYS else cli_value(v, show_secrets=show_secrets)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [cli_value(v) for v in value]
+        return [cli_value(v, show_secrets=show_secrets) for v in value]
     return value
 
 
 def _state(
-    urn: str, type_: str, inputs: Mapping[str, Any], outputs: Mapping[str, Any]
+    urn: str,
+    type_: str,
+    inputs: Mapping[str, Any],
+    outputs: Mapping[str, Any],
+    show_secrets: bool,
 ) -> dict[str, Any]:
     return {
         "urn": urn,
         "custom": True,
         "type": type_,
-        "inputs": cli_value(dict(inputs)),
-        "outputs": cli_value(dict(outputs)),
+        "inputs": cli_value(dict(inputs), show_secrets=show_secrets),
+        "outputs": cli_value(dict(outputs), show_secrets=show_secrets),
         "provider": DYNAMIC_PROVIDER if type_.startswith("pulumi-python:") else "",
     }
 
 
-def _step(planned: PlannedStep) -> dict[str, Any]:
+def _step(planned: PlannedStep, show_secrets: bool) -> dict[str, Any]:
     step: dict[str, Any] = {"op": planned.op, "urn": planned.urn, "provider": DYNAMIC_PROVIDER}
     if planned.old is not None:
         step["oldState"] = _state(
-            planned.urn, planned.type, planned.old.inputs, planned.old.outputs
+            planned.urn, planned.type, planned.old.inputs, planned.old.outputs, show_secrets
         )
     if planned.new_inputs is not None:
         outputs = planned.new_outputs if planned.new_outputs is not None else planned.new_inputs
-        step["newState"] = _state(planned.urn, planned.type, planned.new_inputs, outputs)
+        step["newState"] = _state(
+            planned.urn, planned.type, planned.new_inputs, outputs, show_secrets
+        )
     if planned.replace_reasons:
         step["replaceReasons"] = list(planned.replace_reasons)
     if planned.diff_reasons:
@@ -107,9 +122,12 @@ def _step(planned: PlannedStep) -> dict[str, Any]:
     return step
 
 
-def digest(steps: Iterable[PlannedStep]) -> dict[str, Any]:
-    """The PreviewDigest of ``steps`` (``changeSummary`` counted from them)."""
-    written = [_step(s) for s in steps]
+def digest(steps: Iterable[PlannedStep], *, show_secrets: bool = False) -> dict[str, Any]:
+    """The PreviewDigest of ``steps`` (``changeSummary`` counted from them).
+
+    ``show_secrets`` leaves secret values plain (see :func:`cli_value`).
+    """
+    written = [_step(s, show_secrets) for s in steps]
     summary: dict[str, int] = {}
     for step in written:
         summary[step["op"]] = summary.get(step["op"], 0) + 1
