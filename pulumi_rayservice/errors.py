@@ -9,7 +9,9 @@ chained ``from None`` where the original could carry a header or a credential.
 
 from __future__ import annotations
 
-from typing import Self
+from typing import TypeVar
+
+_KubeErrorT = TypeVar("_KubeErrorT", bound="KubeError")
 
 
 class RayServiceError(Exception):
@@ -122,7 +124,7 @@ class KubeError(RayServiceError):
         self.status = status
         self.reason = reason
 
-    def told(self, then: str) -> Self:
+    def told(self: _KubeErrorT, then: str) -> _KubeErrorT:
         """The same error, of the same type, with what it left added (``"<error>. <then>"``).
 
         A caller that knows what a failure left behind says so without turning a

@@ -47,3 +47,30 @@ def engine(provider_host: ProviderHost) -> Iterator[Engine]:
     finally:
         for _ in engine.destroy_all():
             pass
+
+
+# The quick lane (``./scripts/test --quick``) ------------------------------------------------------
+
+PROCESS_TYPES = ("ProviderHost", "RayHead", "ProgramEngine")
+"""What a fixture that starts a test-bed process yields: the provider host, a Ray head."""
+
+
+def _starts_a_process(fixture_def: pytest.FixtureDef[object]) -> bool:
+    """Whether a fixture starts a test-bed process, told by what it yields."""
+    returns = str(getattr(fixture_def.func, "__annotations__", {}).get("return", ""))
+    return any(name in returns for name in PROCESS_TYPES) or fixture_def.argname == "ray_head"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``testbed_process`` every test that starts (or shares) a test-bed process.
+
+    The provider host, a Ray head, the fake API server run as a process of its own: the quick
+    lane (``-m "not ray and not testbed_process"``) leaves these out.
+    """
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        defs = [d for name in item.fixturenames for d in info.name2fixturedefs.get(name, ())]
+        if any(_starts_a_process(d) for d in defs):
+            item.add_marker(pytest.mark.testbed_process)

@@ -1053,6 +1053,7 @@ def test_without_the_controller_nothing_is_served(fake_kube: FakeKubeServer) -> 
         fake_kube.gateway_url(NS, "g")
 
 
+@pytest.mark.testbed_process
 def test_the_command_line_server_runs_the_controller(tmp_path: Path) -> None:
     """``python -m rayservice_testbed.fake_kube --gateway-controller`` prints listener URLs."""
     kubeconfig = tmp_path / "kubeconfig"

@@ -668,6 +668,7 @@ def test_service_proxy_forwards_everything_but_the_kubernetes_token(
         upstream.server_close()
 
 
+@pytest.mark.testbed_process
 def test_kubeconfig_works_from_another_process(fake_kube: FakeKubeServer, kubeconfig: Path) -> None:
     fake_kube.registry.create(RAYCLUSTERS, NS, raycluster("remote"))
     script = (

@@ -266,6 +266,7 @@ with KubeClient({"path": kubeconfig}) as kube:
 """
 
 
+@pytest.mark.testbed_process
 def test_processes_contending_for_one_lease_never_overlap(
     fake_kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path
 ) -> None:

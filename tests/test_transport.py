@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -24,6 +25,7 @@ from rayservice_testbed.fake_kube import FakeKubeServer
 from rayservice_testbed.harness.scripted_http import ScriptedServer, scripted_server
 from rayservice_testbed.harness.stalled_server import StallingDashboard
 from rayservice_testbed.harness.tls import make_certs, server_context
+from urllib3.util.ssl_ import create_urllib3_context
 
 from pulumi_rayservice._util.polling import Deadline
 from pulumi_rayservice._util.retry import RetryPolicy
@@ -130,6 +132,72 @@ def test_the_kubeconfigs_tls_server_name_is_honoured_for_the_proxy(tmp_path: Pat
         assert proxy_client(named).get_applications() == EMPTY_APPS
 
     assert server.lines == [f"GET {PROXY_APPS}"]
+
+
+def strict_by_default() -> bool:
+    """Whether this Python's urllib3 verifies strictly (RFC 5280) by default: 3.13 and later."""
+    return bool(create_urllib3_context().verify_flags & ssl.VERIFY_X509_STRICT)
+
+
+def test_a_cluster_ca_without_key_identifiers_is_trusted_as_kubectl_trusts_it(
+    tmp_path: Path,
+) -> None:
+    # Older EKS and GKE clusters: a bare self-signed CA, a server certificate with no Authority
+    # Key Identifier. kubectl accepts it; on Python 3.13 a default urllib3 context does not.
+    certs = make_certs(tmp_path / "certs", ip=True, legacy=True)
+    with scripted_server(then=APPS_ANSWER, tls=server_context(certs)) as server:
+        kube = kubeconfig(tmp_path / "kc", server.url, **{"certificate-authority": str(certs.ca)})
+        assert proxy_client(kube).get_applications() == EMPTY_APPS
+        with KubeClient({"path": str(kube)}, FAST) as client:
+            client.get(RAY_CLUSTER, "ray", "x")  # no KubeTLSError: the request reached it
+
+    assert server.lines == [f"GET {PROXY_APPS}", "GET /apis/ray.io/v1/namespaces/ray/rayclusters/x"]
+
+
+def test_a_cluster_ca_without_key_identifiers_is_still_verified(tmp_path: Path) -> None:
+    certs = make_certs(tmp_path / "server", ip=True, legacy=True)
+    other = make_certs(tmp_path / "other", ip=True, legacy=True)
+    named = make_certs(tmp_path / "named", dns_names=("kubernetes.internal",), legacy=True)
+    with scripted_server(then=APPS_ANSWER, tls=server_context(certs)) as server:
+        kube = kubeconfig(tmp_path / "kc", server.url, **{"certificate-authority": str(other.ca)})
+        with pytest.raises(DashboardTLSError):
+            proxy_client(kube).get_applications()
+    with scripted_server(then=APPS_ANSWER, tls=server_context(named)) as server:
+        kube = kubeconfig(tmp_path / "kn", server.url, **{"certificate-authority": str(named.ca)})
+        with pytest.raises(DashboardTLSError):  # the name is checked: 127.0.0.1 is not on it
+            proxy_client(kube).get_applications()
+    assert server.lines == []
+
+
+def test_insecure_skip_tls_verify_is_honoured_as_kubectl_honours_it(tmp_path: Path) -> None:
+    certs = make_certs(tmp_path / "certs", dns_names=("elsewhere.internal",))
+    with scripted_server(then=APPS_ANSWER, tls=server_context(certs)) as server:
+        kube = kubeconfig(tmp_path / "kc", server.url, **{"insecure-skip-tls-verify": True})
+        assert proxy_client(kube).get_applications() == EMPTY_APPS
+
+
+def test_a_dashboard_certificate_strict_python_refuses_says_why_and_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At its own https:// URL a dashboard is verified as Python verifies any web server (the
+    # system's trust store, or REQUESTS_CA_BUNDLE): strictly on 3.13 and later, where the error
+    # names the missing extension and the ways out.
+    certs = make_certs(tmp_path / "certs", ip=True, legacy=True)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certs.ca))
+    with scripted_server(then=APPS_ANSWER, tls=server_context(certs)) as server:
+        client = DashboardClient.for_target(
+            DashboardTarget.from_input({"url": server.url}), retry=FAST
+        )
+        if not strict_by_default():
+            assert client.get_applications() == EMPTY_APPS
+            return
+        with pytest.raises(DashboardTLSError) as caught:
+            client.get_applications()
+    message = str(caught.value)
+    assert "missing authority key identifier" in message.lower()
+    assert "verifies certificates strictly" in message
+    assert "through the Kubernetes API server" in message
+    assert server.connections == 1
 
 
 # proxy-url and path escaping -------------------------------------------------------------------

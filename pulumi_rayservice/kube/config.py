@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from .._util.bounded_http import bound_pool_manager, current_remaining
 from .._util.secrets import also_redact
 from .._util.text import clip
+from .._util.tls import kubectl_tls_context
 from .._util.yaml_loader import load_yaml, looks_like_text, read_text_file
 from ..errors import InvalidInputError, KubeConfigError
 
@@ -154,6 +155,7 @@ def api_client(kube: Mapping[str, Any] | None, *, load_within_s: float = EXEC_PL
     operation's deadline) and its connections keep TCP alive and can be cut at a deadline
     (:mod:`.._util.bounded_http`). Loading the configuration may run the kubeconfig's exec
     credential plugin, which the client waits for without a limit: it gets ``load_within_s``.
+    Certificates are verified as kubectl verifies them, on every Python (:mod:`.._util.tls`).
     """
     from kubernetes import client
 
@@ -166,7 +168,11 @@ def api_client(kube: Mapping[str, Any] | None, *, load_within_s: float = EXEC_PL
     if refresh is not None:
         configuration.refresh_api_key_hook = _bounded_refresh(refresh)
     api = client.ApiClient(configuration=configuration)
-    bound_pool_manager(api.rest_client.pool_manager)
+    pool = bound_pool_manager(api.rest_client.pool_manager)
+    pool.connection_pool_kw["ssl_context"] = kubectl_tls_context(
+        verify=bool(configuration.verify_ssl),
+        system_trust=not (configuration.ssl_ca_cert or configuration.ca_cert_data),
+    )
     return api
 
 

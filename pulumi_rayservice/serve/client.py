@@ -30,6 +30,7 @@ from .._util.http_failures import no_answer, refused_a_header, retry_after_s
 from .._util.polling import Deadline
 from .._util.retry import RetryPolicy, with_retries
 from .._util.text import clip
+from .._util.tls import strict_mode_hint
 from .._version import __version__
 from ..errors import (
     DashboardAuthError,
@@ -250,9 +251,12 @@ class DashboardClient:
                     failure = no_answer(error, cut=scope.cut, limit_s=limit_s)
                     if failure.tls:
                         raise DashboardTLSError(
-                            f"{where} on {self.description}: {failure.problem}; check the CA "
-                            "(kubeconfig certificate-authority, or the system's trust store) and "
-                            "the host name"
+                            f"{where} on {self.description}: {failure.problem}"
+                            + (
+                                strict_mode_hint(failure.problem)
+                                or "; check the CA (kubeconfig certificate-authority, or the "
+                                "system's trust store) and the host name"
+                            )
                         ) from None
                     raise DashboardUnreachableError(
                         failure.problem,
