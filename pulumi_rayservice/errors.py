@@ -105,6 +105,10 @@ class ImperativeAppsError(RayServiceError):
     """Apps deployed from Python (``serve.run``) run on a Ray that a PUT would take them from."""
 
 
+class UnsupportedRayError(RayServiceError):
+    """The cluster's Ray cannot do what was asked (too old, or a field its Serve does not know)."""
+
+
 class ConcurrentWriterError(RayServiceError):
     """Another writer changed Serve's config under us (it took no lock); what was seen is named."""
 

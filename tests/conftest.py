@@ -22,6 +22,23 @@ def ray_head() -> Iterator[object]:
         head.stop()
 
 
+@pytest.fixture(autouse=True)
+def _serve_needs_a_supported_head(request: pytest.FixtureRequest) -> None:
+    """Skip a test that needs Serve's REST API when the session's head is older than Ray 2.8.
+
+    Such a head (the Ray matrix's cell below the oldest supported release) serves no Serve API
+    on the dashboard: only tests marked ``any_ray`` (that it is refused) run there.
+    """
+    if "ray_head" not in request.fixturenames or request.node.get_closest_marker("any_ray"):
+        return
+    from rayservice_testbed.harness.ray_head import SERVE_API_ON_HEAD_SINCE
+
+    head = request.getfixturevalue("ray_head")
+    if head.ray_version() < SERVE_API_ON_HEAD_SINCE:
+        found = ".".join(map(str, head.ray_version()))
+        pytest.skip(f"the head runs Ray {found}, below the oldest supported: no Serve API there")
+
+
 @pytest.fixture(scope="session")
 def app_uris(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """``{"fruit_stand": "file:///.../fruit_stand.zip", ...}`` for every example's app code."""

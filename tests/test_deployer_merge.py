@@ -28,6 +28,7 @@ from pulumi_rayservice.errors import (
     ImperativeAppsError,
     ServeDeployError,
     ServeStateUnknownError,
+    UnsupportedRayError,
 )
 from pulumi_rayservice.serve.deployer import ServeApi, ServeDeployer
 from pulumi_rayservice.serve.inputs import AppInputs
@@ -142,7 +143,7 @@ class FakeServe:
         if "target_capacity" in body:  # a cluster-wide setting Serve reports back at the top
             self.settings["target_capacity"] = body["target_capacity"]
         sent = {a["name"]: a for a in body["applications"]}
-        keeps_imperative = tuple(map(int, (self.ray_version or "0").split("."))) >= (2, 12)
+        keeps_imperative = tuple(map(int, (self.ray_version or "0").split("."))) >= (2, 11)
         for name, details in list(self.apps.items()):
             if name not in sent and (details["source"] == "declarative" or not keeps_imperative):
                 del self.apps[name]
@@ -340,26 +341,30 @@ def test_an_app_dropped_by_another_writer_is_merged_back_at_most_max_merges_time
 @pytest.mark.parametrize(
     ("ray_version", "refused"),
     [
-        ("2.11.0", True),
-        ("2.9.3", True),
-        ("", True),  # unknown: assume it deletes them
-        (None, True),  # the version call failed
-        ("2.12.0", False),
-        ("2.40.1", False),
+        ("2.10.0", ImperativeAppsError),
+        ("2.9.3", ImperativeAppsError),
+        ("2.8.0", ImperativeAppsError),
+        ("", UnsupportedRayError),  # unknown: nothing is written at all
+        (None, DashboardError),  # the version call failed
+        ("2.11.0", None),
+        ("2.12.0", None),
+        ("2.40.1", None),
     ],
 )
 def test_imperative_apps_are_refused_on_a_ray_that_deletes_them(
-    ray_version: str | None, refused: bool
+    ray_version: str | None, refused: type[Exception] | None
 ) -> None:
     serve = FakeServe(ray_version=ray_version)
     serve.add(None, name="notebook", source="imperative")
     serve.add(theirs())
     work = deployer(serve)
 
-    if refused:
-        with pytest.raises(ImperativeAppsError, match="'notebook'"):
+    if refused is not None:
+        with pytest.raises(refused) as caught:
             work.apply("ours", ours_from_engine(), deadline=deadline())
         assert serve.puts == [] and not work.wrote
+        if refused is ImperativeAppsError:
+            assert "'notebook'" in str(caught.value) and "Ray 2.11.0 and later" in str(caught.value)
     else:
         work.apply("ours", ours_from_engine(), deadline=deadline())
         assert set(serve.sent()) == {"theirs", "ours"}  # no config to carry: Serve keeps it

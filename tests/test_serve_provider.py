@@ -54,6 +54,7 @@ def dashboard(ray_head: Any) -> dict[str, Any]:
     return {"url": ray_head.dashboard_url}
 
 
+@pytest.mark.ray_matrix
 def test_fruit_stand_deploys_updates_in_place_and_is_removed(
     engine: Engine, ray_head: Any, app_uris: dict[str, str], dashboard: dict[str, Any]
 ) -> None:
@@ -81,6 +82,7 @@ def test_fruit_stand_deploys_updates_in_place_and_is_removed(
     assert app_details(ray_head.dashboard_url, "fruit_app") is None
 
 
+@pytest.mark.ray_matrix
 def test_identical_up_is_no_change_and_sends_no_put(
     engine: Engine, ray_head: Any, app_uris: dict[str, str], dashboard: dict[str, Any]
 ) -> None:
@@ -95,6 +97,7 @@ def test_identical_up_is_no_change_and_sends_no_put(
     assert app_details(ray_head.dashboard_url, "same_app")["last_deployed_time_s"] == deployed_at
 
 
+@pytest.mark.ray_matrix
 def test_two_apps_created_concurrently_both_survive_and_delete_keeps_the_other(
     engine: Engine, ray_head: Any, app_uris: dict[str, str], dashboard: dict[str, Any]
 ) -> None:
@@ -128,6 +131,7 @@ def test_two_apps_created_concurrently_both_survive_and_delete_keeps_the_other(
     assert answer(ray_head.serve_url, "/calc", ["MUL", 2]) == "10"
 
 
+@pytest.mark.ray_matrix
 def test_bad_import_path_fails_with_serves_message_and_leaves_nothing(
     engine: Engine, ray_head: Any, app_uris: dict[str, str], dashboard: dict[str, Any]
 ) -> None:
@@ -154,6 +158,7 @@ def test_unschedulable_app_times_out_quoting_the_scheduling_message(
     assert app_details(ray_head.dashboard_url, "gpu_app") is None
 
 
+@pytest.mark.ray_matrix
 def test_failed_update_rolls_back_and_the_old_config_keeps_serving(
     engine: Engine, ray_head: Any, app_uris: dict[str, str], dashboard: dict[str, Any]
 ) -> None:
@@ -207,6 +212,7 @@ def test_refresh_of_an_app_removed_out_of_band_reports_it_gone(
     assert engine.refresh(urn) is None
 
 
+@pytest.mark.ray_matrix
 def test_existing_app_of_another_owner_is_refused_unless_adopted(
     engine: Engine, ray_head: Any, app_uris: dict[str, str], dashboard: dict[str, Any]
 ) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from rayservice_testbed.harness.provider_host import (
     provider_input,
     urn_of,
 )
-from rayservice_testbed.harness.ray_head import loopback_env
+from rayservice_testbed.harness.ray_head import RAY_PYTHON, loopback_env
 from rayservice_testbed.harness.serve_apps import (
     answer,
     app_details,
@@ -46,13 +45,14 @@ from rayservice_testbed.harness.serve_apps import (
 from pulumi_rayservice._util.polling import Backoff, Deadline
 from pulumi_rayservice.errors import (
     ConcurrentWriterError,
-    ImperativeAppsError,
+    RayServiceError,
     ServeStateUnknownError,
 )
 from pulumi_rayservice.serve.client import DashboardClient, RetryPolicy
 from pulumi_rayservice.serve.dashboard import DashboardTarget
 from pulumi_rayservice.serve.deployer import ServeDeployer
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
+from pulumi_rayservice.serve.ray_versions import KEEPS_IMPERATIVE_APPS_SINCE
 from pulumi_rayservice.serve.writer_lock import writer_lock
 
 pytestmark = pytest.mark.ray
@@ -115,6 +115,7 @@ def assert_untouched(dashboard_url: str, theirs: dict[str, Any]) -> None:
     assert replica_ids(dashboard_url, theirs["name"]) == theirs["replicas"]  # none restarted
 
 
+@pytest.mark.ray_matrix
 def test_their_app_survives_our_create_update_rollback_and_delete_byte_for_byte(
     engine: Engine, ray_head: Any, app_uris: dict[str, str], theirs: dict[str, Any]
 ) -> None:
@@ -146,6 +147,7 @@ def test_their_app_survives_our_create_update_rollback_and_delete_byte_for_byte(
     assert_untouched(ray_head.dashboard_url, theirs)
 
 
+@pytest.mark.ray_matrix
 def test_an_adopted_app_whose_new_config_fails_is_put_back_as_it_ran(
     engine: Engine, ray_head: Any, app_uris: dict[str, str], theirs: dict[str, Any]
 ) -> None:
@@ -186,9 +188,10 @@ serve.delete("py_app")
 
 @pytest.fixture
 def python_app(ray_head: Any) -> Iterator[str]:
-    """An app deployed from Python code with ``serve.run`` (no declarative config)."""
+    """An app deployed from Python code with ``serve.run`` (no declarative config), by the Ray
+    beside the head (a client must run the cluster's own Ray version)."""
     subprocess.run(
-        [sys.executable, "-c", SERVE_RUN, ray_head.address],
+        [str(RAY_PYTHON), "-c", SERVE_RUN, ray_head.address],
         env=loopback_env(),
         check=True,
         capture_output=True,
@@ -198,40 +201,44 @@ def python_app(ray_head: Any) -> Iterator[str]:
         yield "py_app"
     finally:
         subprocess.run(
-            [sys.executable, "-c", SERVE_DELETE, ray_head.address],
+            [str(RAY_PYTHON), "-c", SERVE_DELETE, ray_head.address],
             env=loopback_env(),
             capture_output=True,
             timeout=300,
         )
 
 
-def test_apps_deployed_from_python_are_kept_and_refused_on_a_ray_that_would_drop_them(
+@pytest.mark.ray_matrix
+def test_apps_deployed_from_python_are_kept_or_the_write_is_refused_by_the_rays_own_rule(
     engine: Engine, ray_head: Any, app_uris: dict[str, str], python_app: str
 ) -> None:
+    # Ray 2.11 and later keep serve.run apps on a declarative PUT; older ones delete them. Each
+    # side of that boundary runs here against a real head of its own (the Ray matrix).
     before = app_details(ray_head.dashboard_url, python_app)
-    assert before is not None and before["source"] == "imperative"
+    assert before is not None and before["deployed_app_config"] is None
+    assert before.get("source", "imperative") == "imperative"  # reported from Ray 2.39
     replicas = replica_ids(ray_head.dashboard_url, python_app)
-
-    # This Ray (2.60) keeps serve.run apps on a declarative PUT: they are not in the PUT.
     urn = urn_of(TYPE, "beside-python")
     app = fruit_app(app_uris["fruit_stand"], name="beside_py", route_prefix="/beside")
-    engine.up(urn, inputs(app, ray_head.dashboard_url))
-    engine.destroy(urn)
+
+    if ray_head.ray_version() >= KEEPS_IMPERATIVE_APPS_SINCE:
+        engine.up(urn, inputs(app, ray_head.dashboard_url))
+        engine.destroy(urn)
+    else:
+        with FaultProxy(ray_head.dashboard_url) as proxy:
+            with pytest.raises(ProviderError) as failure:
+                engine.up(urn, inputs(app, proxy.url))
+            assert proxy.count("PUT") == 0
+        message = failure.value.message
+        assert "'py_app'" in message and "nothing was written" in message
+        assert f"Ray {'.'.join(map(str, ray_head.ray_version()))}" in message
+        assert "Ray 2.11.0 and later keep them" in message
+        assert app_details(ray_head.dashboard_url, "beside_py") is None
     assert running(ray_head.dashboard_url, python_app)
     assert replica_ids(ray_head.dashboard_url, python_app) == replicas
 
-    # A Ray older than 2.12 deletes them: the write is refused, naming them, nothing is sent.
-    old_ray = {"version": "4", "ray_version": "2.9.3"}
-    with FaultProxy(ray_head.dashboard_url) as proxy:
-        proxy.add(Fault("GET", "/api/version", "reply", body=old_ray, count=None))
-        with pytest.raises(ProviderError) as failure:
-            engine.up(urn_of(TYPE, "old-ray"), inputs(app, proxy.url))
-        assert proxy.count("PUT") == 0
-    message = failure.value.message
-    assert "'py_app'" in message and "Ray 2.9.3" in message and "nothing was written" in message
-    assert running(ray_head.dashboard_url, python_app)
 
-
+@pytest.mark.ray_matrix
 def test_an_empty_answer_while_the_controller_lives_writes_nothing(
     engine: Engine, ray_head: Any, app_uris: dict[str, str], theirs: dict[str, Any]
 ) -> None:
@@ -356,15 +363,23 @@ def test_an_incomplete_state_answer_is_no_proof_and_writes_nothing(
         assert proxy.count("PUT") == 0
 
 
-def test_serve_run_apps_on_an_unknown_ray_version_are_refused(
-    ray_head: Any, app_uris: dict[str, str], python_app: str
+@pytest.mark.parametrize(
+    ("status", "body", "said"),
+    [
+        (404, {}, "HTTP 404"),  # no version at all: not a dashboard of a supported Ray
+        (200, {"version": "4"}, "a Ray of unknown version"),
+    ],
+)
+def test_a_ray_of_unknown_version_is_refused_before_anything_is_written(
+    ray_head: Any, app_uris: dict[str, str], python_app: str, status: int, body: Any, said: str
 ) -> None:
     with FaultProxy(ray_head.dashboard_url) as proxy:
-        proxy.add(Fault("GET", "/api/version", "reply", status=404, body={}, count=None))
-        with deployer_for(proxy.url, []) as deployer, pytest.raises(ImperativeAppsError) as caught:
+        proxy.add(Fault("GET", "/api/version", "reply", status=status, body=body, count=None))
+        with deployer_for(proxy.url, []) as deployer, pytest.raises(RayServiceError) as caught:
             deployer.apply("y", ours(app_uris, "y"), deadline=Deadline(10))
-        assert "of an unknown version" in str(caught.value)
+        assert said in str(caught.value)
         assert proxy.count("PUT") == 0
+        assert proxy.count("GET", "/api/serve/applications/") == 0  # refused before reading
 
 
 # two stacks (two provider host processes) and a writer that takes no lock -----------------------
@@ -473,6 +488,7 @@ def test_two_stacks_and_a_lockless_writer_lose_nothing_and_a_rerun_converges(
         wait_for(lambda: app_details(url, "raw_app") is None, 60, "raw_app removal")
 
 
+@pytest.mark.ray_matrix
 def test_a_write_waits_for_another_apps_first_build_instead_of_restarting_it(
     ray_head: Any, app_uris: dict[str, str]
 ) -> None:

@@ -316,8 +316,8 @@ class DashboardClient:
             )
         if status == 404:
             raise DashboardError(
-                f"{where}: HTTP 404; is this a Ray dashboard (Ray >= 2.7) and does the Service "
-                "exist?"
+                f"{where}: HTTP 404; is this the dashboard of a Ray 2.8 or later, and does the "
+                "Service exist?"
             )
         raise DashboardError(f"{where}: HTTP {status} {_short(reply.text)}".rstrip())
 

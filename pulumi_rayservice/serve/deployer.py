@@ -37,7 +37,6 @@ from typing import Any, Protocol
 import pulumi
 
 from .._util.polling import Backoff, Deadline
-from .._util.versions import at_least, parse_version
 from ..errors import (
     AppOwnershipError,
     ConcurrentWriterError,
@@ -49,12 +48,10 @@ from ..errors import (
     ServeStateUnknownError,
 )
 from .ownership import Claim
+from .ray_versions import KEEPS_IMPERATIVE_APPS_SINCE, RayRelease, show
 from .status import CONTROLLER_DEAD, AppState, ServeSnapshot, same_config
 from .writer_lock import HeldLock
 
-KEEPS_IMPERATIVE_APPS_SINCE = (2, 12, 0)
-"""Ray versions from here on keep ``serve.run`` apps on a declarative PUT (ray-project/ray#44476,
-April 2024: only apps deployed declaratively are deleted when missing from the config)."""
 MAX_MERGES = 3
 """How many times a write is merged again after another writer dropped an app meanwhile."""
 STATE_PROOF_S = 30.0
@@ -152,6 +149,7 @@ class ServeDeployer:
     build_wait_s: float = BUILD_WAIT_S
     wrote: bool = False
     replaced: AppState | None = None
+    _release: RayRelease | None = field(default=None, repr=False)
 
     def __enter__(self) -> ServeDeployer:
         return self
@@ -165,6 +163,18 @@ class ServeDeployer:
         return self.client.description
 
     # reading ------------------------------------------------------------------------------------
+
+    def release(self, deadline: Deadline) -> RayRelease:
+        """The cluster's Ray, asked once per operation (``GET /api/version``).
+
+        Raises:
+            DashboardError: the dashboard did not answer.
+
+        """
+        if self._release is None:
+            reported = self.client.version(deadline=deadline.at_least(POLL_READ_FLOOR_S))
+            self._release = RayRelease(str(reported.get("ray_version") or ""))
+        return self._release
 
     def snapshot(self, deadline: Deadline | None = None) -> ServeSnapshot:
         """What Serve reports now (every app, whatever deployed it), read by ``deadline``."""
@@ -257,6 +267,7 @@ class ServeDeployer:
             wanted,
             wanted,
             deadline=deadline,
+            ours=True,
             claim=claim,
             serve_options=serve_options,
             initial_target_capacity=initial_target_capacity,
@@ -271,7 +282,11 @@ class ServeDeployer:
         if state.config is None or state.deployed_app_config is None:
             raise ValueError(f"{name!r} has no declarative config to put back")
         return self._apply(
-            name, state.deployed_app_config, copy.deepcopy(state.config), deadline=deadline
+            name,
+            state.deployed_app_config,
+            copy.deepcopy(state.config),
+            deadline=deadline,
+            ours=False,
         )
 
     def set_target_capacity(
@@ -290,6 +305,9 @@ class ServeDeployer:
             ServeStateUnknownError, ImperativeAppsError, LockTimeoutError: nothing written.
 
         """
+        release = self.release(deadline)
+        release.require_supported(self.where)
+        release.require_target_capacity(self.where)
         with self.lock(deadline) as held:
             snapshot = self.proven_snapshot(deadline)
             if snapshot.settings.get("target_capacity") == percent:
@@ -330,11 +348,26 @@ class ServeDeployer:
         to_send: dict[str, Any] | None,
         *,
         deadline: Deadline,
+        ours: bool,
         claim: Claim | None = None,
         serve_options: Mapping[str, Any] | None = None,
         initial_target_capacity: int | None = None,
     ) -> Applied:
-        """``apply`` of ``to_send``, compared with what runs in its normalized form ``wanted``."""
+        """``apply`` of ``to_send``, compared with what runs in its normalized form ``wanted``.
+
+        The cluster's Ray is checked before the lock is taken: on a Ray that cannot be driven, or
+        that would ignore a field of ``ours`` (a config ``put_back`` sends is what this very Ray
+        reported), nothing is written, not even a Lease.
+        """
+        release = self.release(deadline)
+        release.require_supported(self.where)
+        if ours:
+            release.require_known(
+                self.where,
+                app=wanted,
+                serve_options=serve_options,
+                initial_target_capacity=initial_target_capacity,
+            )
         with self.lock(deadline) as held:
             snapshot = self._without_builds(self.proven_snapshot(deadline), name, deadline)
             before = snapshot.apps.get(name)
@@ -470,18 +503,14 @@ class ServeDeployer:
         names = [other for other in snapshot.imperative_apps() if other != name]
         if not names:
             return
-        try:
-            ray_version = str(self.client.version(deadline=deadline).get("ray_version") or "")
-        except DashboardError:
-            ray_version = ""
-        parsed = parse_version(ray_version)
-        if parsed is not None and at_least(parsed, KEEPS_IMPERATIVE_APPS_SINCE):
+        release = self.release(deadline)
+        if release.keeps_imperative_apps:
             return  # this Ray keeps them: they are not in the PUT, and need not be
         raise ImperativeAppsError(
             f"{self.where} runs apps deployed from Python code (serve.run): "
-            f"{', '.join(map(repr, names))}. Ray {ray_version or 'of an unknown version'} "
-            "deletes such apps on a declarative PUT (Ray 2.12 and later keep them); nothing was "
-            "written. Deploy them declaratively (as ServeApplications) or upgrade Ray"
+            f"{', '.join(map(repr, names))}. {release.describe()} deletes such apps on a "
+            f"declarative PUT (Ray {show(KEEPS_IMPERATIVE_APPS_SINCE)} and later keep them); "
+            "nothing was written. Deploy them declaratively (as ServeApplications) or upgrade Ray"
         )
 
     # waiting ------------------------------------------------------------------------------------

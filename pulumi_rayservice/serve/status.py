@@ -50,6 +50,8 @@ class DeploymentStatus(str, Enum):
     DOWNSCALING = "DOWNSCALING"
 
 
+AUTOSCALING = "AUTOSCALING"
+"""The ``status_trigger`` (Ray 2.9 and later) of a deployment its autoscaler is resizing."""
 CONTROLLER_DEAD = "DEAD"
 """Ray's state of an actor that is gone for good: a shut-down Serve controller stays listed so."""
 IMPERATIVE = "imperative"
@@ -71,6 +73,23 @@ class DeploymentState:
     """Serve's ``target_num_replicas`` (after ``target_capacity``); None when not reported."""
     running_replicas: int | None = None
     """Replicas in state RUNNING; None when Serve did not list them."""
+    trigger: str = ""
+    """Serve's ``status_trigger``: why the deployment is in its status (Ray 2.9 and later)."""
+
+    @property
+    def is_serving(self) -> bool:
+        """HEALTHY, or resized by its autoscaler: the config is in place and replicas serve.
+
+        An autoscaling deployment under load is UPSCALING or DOWNSCALING while its app stays
+        RUNNING (Ray 2.9 and later): waiting for HEALTHY there could last as long as the load.
+        A resize a config change started (num_replicas 1 -> 2) is not done yet.
+        """
+        if self.status == DeploymentStatus.HEALTHY:
+            return True
+        return (
+            self.status in (DeploymentStatus.UPSCALING, DeploymentStatus.DOWNSCALING)
+            and self.trigger == AUTOSCALING
+        )
 
     @classmethod
     def from_details(cls, data: Mapping[str, Any]) -> DeploymentState:
@@ -93,6 +112,7 @@ class DeploymentState:
             if isinstance(target, int) and not isinstance(target, bool)
             else None,
             running_replicas=running,
+            trigger=str(data.get("status_trigger") or ""),
         )
 
 
@@ -137,9 +157,12 @@ class AppState:
 
     @property
     def is_running(self) -> bool:
-        """RUNNING with every deployment HEALTHY: what "deployed" means for a ServeApplication."""
+        """RUNNING with every deployment serving: what "deployed" means for a ServeApplication.
+
+        Serving is HEALTHY, or resized by the autoscaler (:attr:`DeploymentState.is_serving`).
+        """
         return self.status == ApplicationStatus.RUNNING and all(
-            d.status == DeploymentStatus.HEALTHY for d in self.deployments.values()
+            d.is_serving for d in self.deployments.values()
         )
 
     @property
@@ -182,7 +205,7 @@ class AppState:
         if self.message:
             parts.append(shorten(self.message))
         for name, dep in sorted(self.deployments.items()):
-            if dep.status != DeploymentStatus.HEALTHY:
+            if not dep.is_serving:
                 detail = f"{name} {dep.status}"
                 if dep.message:
                     detail += f": {shorten(dep.message)}"

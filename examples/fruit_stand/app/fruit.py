@@ -14,6 +14,13 @@ from ray.serve.handle import DeploymentHandle
 from starlette.requests import Request
 
 
+def _responses(handle: DeploymentHandle) -> DeploymentHandle:
+    """``handle`` as a DeploymentHandle: Ray 2.8 passes its older RayServeHandle unless asked."""
+    if isinstance(handle, DeploymentHandle):
+        return handle
+    return handle.options(use_new_handle_api=True)
+
+
 class _Stand:
     """A fruit stand whose price per fruit is set through ``user_config``."""
 
@@ -55,7 +62,11 @@ class FruitMarket:
         orange_stand: DeploymentHandle,
         pear_stand: DeploymentHandle,
     ) -> None:
-        self.stands = {"MANGO": mango_stand, "ORANGE": orange_stand, "PEAR": pear_stand}
+        self.stands = {
+            "MANGO": _responses(mango_stand),
+            "ORANGE": _responses(orange_stand),
+            "PEAR": _responses(pear_stand),
+        }
 
     async def __call__(self, request: Request) -> float:
         fruit, amount = await request.json()

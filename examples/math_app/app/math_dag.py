@@ -14,6 +14,13 @@ from ray.serve.handle import DeploymentHandle
 from starlette.requests import Request
 
 
+def _responses(handle: DeploymentHandle) -> DeploymentHandle:
+    """``handle`` as a DeploymentHandle: Ray 2.8 passes its older RayServeHandle unless asked."""
+    if isinstance(handle, DeploymentHandle):
+        return handle
+    return handle.options(use_new_handle_api=True)
+
+
 @serve.deployment(user_config={"increment": 1})
 class Adder:
     """Adds ``increment`` to its input."""
@@ -47,8 +54,8 @@ class Router:
     """Routes ``[operation, value]`` to the Adder ("ADD") or the Multiplier ("MUL")."""
 
     def __init__(self, adder: DeploymentHandle, multiplier: DeploymentHandle) -> None:
-        self.adder = adder
-        self.multiplier = multiplier
+        self.adder = _responses(adder)
+        self.multiplier = _responses(multiplier)
 
     async def __call__(self, request: Request) -> float | str:
         operation, value = await request.json()

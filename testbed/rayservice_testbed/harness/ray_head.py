@@ -3,6 +3,10 @@
 Each head gets its own ports (GCS, dashboard, agent, client, Serve HTTP and gRPC) and temp dir, so
 several heads can run side by side (the Kubernetes test double starts one per RayCluster). The head
 runs ``ray start --block`` in a session of its own and is ended by that session's process ids.
+
+A head runs the Ray of this virtualenv unless ``RAYSERVICE_TEST_RAY_VENV`` names another one (a
+Ray release with its own pinned libraries, made by ``scripts/ray-venv``): the package under test
+stays in its own virtualenv and talks to the head over HTTP, as it talks to a cluster's.
 """
 
 from __future__ import annotations
@@ -20,8 +24,22 @@ import requests
 
 from .processes import end_session, free_port
 
-RAY_BIN = Path(sys.executable).with_name("ray")
-SERVE_BIN = Path(sys.executable).with_name("serve")
+SERVE_API_ON_HEAD_SINCE = (2, 8)
+"""Ray before 2.8 has no Serve REST API on the dashboard head (the package refuses it)."""
+RAY_VENV_ENV = "RAYSERVICE_TEST_RAY_VENV"
+"""Names the virtualenv whose Ray the test heads run (default: this one)."""
+
+
+def ray_bin_dir() -> Path:
+    """The ``bin`` folder of the virtualenv whose Ray the heads run."""
+    venv = os.environ.get(RAY_VENV_ENV)
+    return Path(venv) / "bin" if venv else Path(sys.executable).parent
+
+
+RAY_BIN = ray_bin_dir() / "ray"
+SERVE_BIN = ray_bin_dir() / "serve"
+RAY_PYTHON = ray_bin_dir() / "python"
+"""The Python beside the heads' Ray: what ``serve.run`` scripts of the tests run with."""
 
 
 def loopback_env() -> dict[str, str]:
@@ -45,6 +63,7 @@ class RayHead:
     num_cpus: int
     proc: subprocess.Popen[bytes] | None = None
     log: Path = field(init=False)
+    _version: tuple[int, ...] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.log = self.temp_dir / "ray-start.log"
@@ -83,7 +102,7 @@ class RayHead:
         head._launch()
         try:
             head._wait_for_dashboard(timeout_s)
-            if start_serve:
+            if start_serve and head.ray_version() >= SERVE_API_ON_HEAD_SINCE:
                 head._start_serve()
         except BaseException:
             head.stop()
@@ -115,13 +134,24 @@ class RayHead:
             )
 
     def _wait_for_dashboard(self, timeout_s: float) -> None:
+        """Wait until the dashboard answers its version, and Serve's API where the head has it.
+
+        Ray before 2.8 serves Serve's REST API on the dashboard agent only: for such a head
+        (what the package must refuse) the version is all there is to wait for.
+        """
         deadline = time.monotonic() + timeout_s
         delay = 0.1
+        path = "/api/version"
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"ray start exited early:\n{self.log.read_text()[-3000:]}")
             try:
-                reply = requests.get(f"{self.dashboard_url}/api/serve/applications/", timeout=5)
+                reply = requests.get(f"{self.dashboard_url}{path}", timeout=5)
+                if reply.status_code == 200 and path == "/api/version":
+                    if self.ray_version() < SERVE_API_ON_HEAD_SINCE:
+                        return
+                    path = "/api/serve/applications/"
+                    continue
                 if reply.status_code == 200:
                     return
             except requests.RequestException:
@@ -153,6 +183,15 @@ class RayHead:
             capture_output=True,
             timeout=120,
         )
+
+    def ray_version(self) -> tuple[int, ...]:
+        """The Ray version the head's dashboard reports, as numbers (``2.8.1`` -> ``(2, 8, 1)``)."""
+        if self._version is None:
+            reply = requests.get(f"{self.dashboard_url}/api/version", timeout=10)
+            reply.raise_for_status()
+            text = str(reply.json()["ray_version"])
+            self._version = tuple(int(part) for part in text.split(".")[:3] if part.isdigit())
+        return self._version
 
     def stop(self) -> None:
         """End every process this head started, then remove its temp dir."""
