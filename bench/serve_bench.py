@@ -71,6 +71,7 @@ from rayservice_testbed.measure import (
 from rayservice_testbed.paths import EXAMPLES
 
 from pulumi_rayservice._util.polling import Backoff
+from pulumi_rayservice.serve.deployer import POLL_FIRST_S, POLL_STEADY_S
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
 
 TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
@@ -78,6 +79,8 @@ RAW_POLL_S = 0.05
 WATCH_POLL_S = 0.02
 OP_TIMEOUT_S = 300.0
 CREATE_RATIO_TARGET = 1.10
+UPDATE_RATIO_TARGET = 1.10
+"""Deploy and in-place update, provider/raw, on every Ray of the matrix (``--ray-venv``)."""
 LAG_TARGET_S = 0.25
 CHECK_DIFF_TARGET_MS = 5.0
 SETTLE_S = 15.0  # the watcher may trail the operation by one GET
@@ -416,6 +419,8 @@ def results_table(cycles: list[Cycle], cost: CheckDiffCost, rounds: int) -> str:
         target, ok = "-", "-"
         if op == "create":
             target, ok = f"<= {CREATE_RATIO_TARGET:.2f}", verdict(ratio <= CREATE_RATIO_TARGET)
+        elif op.startswith("price"):
+            target, ok = f"<= {UPDATE_RATIO_TARGET:.2f}", verdict(ratio <= UPDATE_RATIO_TARGET)
         rows.append(row(LABELS[op], spread(r), spread(p), f"{ratio:.2f}", target, ok))
         if op == "create":  # Serve's own share, to tell machine noise from provider overhead
             r = [c.ops[op].serve_running_s or 0.0 for c in raw]
@@ -465,7 +470,7 @@ def results_table(cycles: list[Cycle], cost: CheckDiffCost, rounds: int) -> str:
 
 
 def runs_table(cycles: list[Cycle]) -> str:
-    backoff = Backoff()
+    backoff = Backoff(initial_s=POLL_FIRST_S, steady_s=POLL_STEADY_S)
     rows = [
         row(
             "run",
@@ -505,18 +510,30 @@ def runs_table(cycles: list[Cycle]) -> str:
     return "\n".join(rows)
 
 
-def section(cycles: list[Cycle], cost: CheckDiffCost, runs: int, rounds: int, load: str) -> str:
-    backoff = Backoff()
+def section(
+    cycles: list[Cycle],
+    cost: CheckDiffCost,
+    runs: int,
+    rounds: int,
+    load: str,
+    head_ray: str,
+    venv: Path | None,
+) -> str:
+    backoff = Backoff(initial_s=POLL_FIRST_S, steady_s=POLL_STEADY_S)
+    where = f"from `{venv}`, with that release's own pins" if venv else "the package's own `.venv`"
     return "\n".join(
         [
             *heading(
-                f"serve_bench: raw Serve REST API vs ServeApplicationProvider, {runs} runs each",
-                packages={"Ray": "ray", "pulumi SDK": "pulumi"},
+                f"serve_bench: raw Serve REST API vs ServeApplicationProvider, {runs} runs each, "
+                f"Ray {head_ray} on the head",
+                packages={"Ray in .venv": "ray", "pulumi SDK": "pulumi"},
                 note="no Pulumi CLI on this machine: the real `python -m pulumi.dynamic` host is "
                 "driven over gRPC by testbed/rayservice_testbed/harness",
                 script=__spec__,
                 load=load,
             ),
+            f"- the head runs Ray {head_ray} ({where}); the package and the host run in "
+            "`.venv` (the Ray above is that virtualenv's, not the head's)",
             "- one local Ray head (`RayHead.start(num_cpus=4)`); Serve already running for every "
             "deploy; replicas at 0.1 CPU; a new app name per run; runs interleaved raw, provider, "
             "raw, ...; one untimed warm-up run of each path first",
@@ -547,6 +564,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="timed runs per path (default 3)")
     parser.add_argument("--rounds", type=int, default=200, help="Check+Diff round trips (200)")
     parser.add_argument("--no-append", action="store_true", help="print only, leave BENCHMARKS.md")
+    parser.add_argument(
+        "--ray-venv",
+        type=Path,
+        default=None,
+        help="run the head from this virtualenv's Ray (a cell of the Ray matrix, .venvs/ray-X)",
+    )
     args = parser.parse_args()
 
     load = load_average()
@@ -556,7 +579,9 @@ def main() -> int:
         uri = zip_app(EXAMPLES / "fruit_stand" / "app", folder / "fruit_stand.zip")
         host = stack.enter_context(ProviderHost())
         print("starting a local Ray head ...", flush=True)
-        head = RayHead.start(num_cpus=4)
+        head = RayHead.start(num_cpus=4, venv=args.ray_venv)
+        head_ray = ".".join(map(str, head.ray_version()))
+        print(f"the head runs Ray {head_ray}", flush=True)
         try:
             raw_cycle(head, uri, "warm_raw")
             _, created = provider_cycle(host, head, uri, "warm_prov")
@@ -576,7 +601,10 @@ def main() -> int:
         print("Ray head stopped; timing Check+Diff in the host ...", flush=True)
         cost = check_diff_cost(host, created, args.rounds)
 
-    publish(section(cycles, cost, args.runs, args.rounds, load), to_file=not args.no_append)
+    publish(
+        section(cycles, cost, args.runs, args.rounds, load, head_ray, args.ray_venv),
+        to_file=not args.no_append,
+    )
     return 0
 
 

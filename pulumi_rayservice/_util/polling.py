@@ -27,7 +27,9 @@ class Backoff:
     end within a minute (a Serve deploy takes 5-10 s) and the user should learn of the end
     within a fraction of a second (bench/serve_bench.py measured a 0.7 s median lag with a plain
     backoff to 2 s). Long waits (an unschedulable app running into its timeout) still back off
-    to ``max_s`` and cost few requests.
+    to ``max_s`` and cost few requests. For the first ``steady_s`` seconds the delay stays at
+    ``initial_s``: a change that takes a few tenths of a second (a Serve ``user_config``
+    update) is seen within one short interval.
     """
 
     initial_s: float = 0.1
@@ -35,6 +37,7 @@ class Backoff:
     factor: float = 1.5
     fast_s: float = 60.0
     fast_max_s: float = 0.2
+    steady_s: float = 0.0
 
     def delays(self, elapsed: Callable[[], float] | None = None) -> Iterator[float]:
         """Yield the successive delays forever.
@@ -48,7 +51,11 @@ class Backoff:
         since_start = elapsed or (lambda: time.monotonic() - start)
         delay = self.initial_s
         while True:
-            cap = self.fast_max_s if since_start() < self.fast_s else self.max_s
+            elapsed_s = since_start()
+            if elapsed_s < self.steady_s:
+                yield self.initial_s
+                continue
+            cap = self.fast_max_s if elapsed_s < self.fast_s else self.max_s
             yield min(delay, cap)
             delay = min(self.max_s, delay * self.factor)
 

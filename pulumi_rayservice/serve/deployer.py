@@ -60,6 +60,11 @@ BUILD_WAIT_S = 30.0
 """How long a write waits for other apps' first builds to end before it restarts them anyway."""
 READ_BACK_GRACE_S = 5.0
 """Seconds the read after a PUT gets even when the PUT used up the deadline."""
+POLL_FIRST_S = 0.05
+POLL_STEADY_S = 1.0
+"""Polls come every ``POLL_FIRST_S`` for the first ``POLL_STEADY_S``, then back off: an in-place
+update (a new ``user_config``) is RUNNING again within about 0.3 s, and a coarser schedule adds
+most of an interval to every such update (bench/serve_bench.py)."""
 POLL_READ_FLOOR_S = 2.0
 """Seconds the last read of a wait gets when the wait slept up to its deadline."""
 
@@ -104,6 +109,8 @@ class Applied:
 
     before: AppState | None
     put: bool
+    after: ServeSnapshot | None = None
+    """The read that verified the PUT: the wait for the outcome starts from it."""
 
 
 def _require_running_options(running: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
@@ -142,7 +149,9 @@ class ServeDeployer:
 
     client: ServeApi
     lock: WriterLock
-    backoff: Backoff = field(default_factory=Backoff)
+    backoff: Backoff = field(
+        default_factory=lambda: Backoff(initial_s=POLL_FIRST_S, steady_s=POLL_STEADY_S)
+    )
     warn: Warn = pulumi.log.warn
     max_merges: int = MAX_MERGES
     state_proof_s: float = STATE_PROOF_S
@@ -390,8 +399,8 @@ class ServeDeployer:
                 settings["target_capacity"] = initial_target_capacity
             if not self.wrote:
                 self.replaced = before
-            self._write(name, wanted, to_send, snapshot, settings, held, deadline)
-            return Applied(before=before, put=True)
+            after = self._write(name, wanted, to_send, snapshot, settings, held, deadline)
+            return Applied(before=before, put=True, after=after)
 
     def _write(
         self,
@@ -402,11 +411,11 @@ class ServeDeployer:
         settings: dict[str, Any],
         held: HeldLock,
         deadline: Deadline,
-    ) -> None:
+    ) -> ServeSnapshot:
         """PUT ``to_send`` merged into ``snapshot``, verify; merge again while others drop apps.
 
         Verified means: Serve runs ``wanted`` (the normalized form of ``to_send``) for ``name``,
-        and every app carried is still there.
+        and every app carried is still there. Returns the read that verified it.
         """
         carried = snapshot.carried_configs(except_name=name)
         for round_ in range(1, self.max_merges + 2):
@@ -432,7 +441,7 @@ class ServeDeployer:
                     maybe_applied=True,
                 ) from None
             if ours_written and not dropped:
-                return
+                return after
             if round_ > self.max_merges:
                 break
             # Someone wrote between our read and our write without the lock (``serve deploy``,
@@ -528,6 +537,7 @@ class ServeDeployer:
             since=applied.before if applied.put else None,
             deadline=deadline,
             wanted=wanted,
+            first=applied.after,
         )
 
     def wait_running(
@@ -537,13 +547,15 @@ class ServeDeployer:
         since: AppState | None,
         deadline: Deadline,
         wanted: Mapping[str, Any] | None = None,
+        first: ServeSnapshot | None = None,
     ) -> AppState:
         """Poll until ``name`` is RUNNING with all deployments HEALTHY after our PUT.
 
         ``since`` is the app as it was before the PUT: a status older than that PUT (same
         ``last_deployed_time_s``) is not an answer yet. ``wanted`` is the config we wrote
         (normalized): if the app disappears or runs another config, another writer replaced the
-        config.
+        config. ``first`` is a read made a moment ago (the PUT's verification): it is the first
+        look, not read again.
 
         Raises:
             ServeDeployError: DEPLOY_FAILED (Serve's message), or the deadline passed (the
@@ -556,7 +568,9 @@ class ServeDeployer:
         last: AppState | None = None
         deploy_times: set[float] = set()
         while True:
-            state = self.snapshot(deadline.at_least(POLL_READ_FLOOR_S)).apps.get(name)
+            snapshot = first or self.snapshot(deadline.at_least(POLL_READ_FLOOR_S))
+            first = None
+            state = snapshot.apps.get(name)
             if wanted is not None:
                 _require_ours(self.where, name, state, wanted)
             if state is not None and (

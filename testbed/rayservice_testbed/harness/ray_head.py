@@ -36,8 +36,6 @@ def ray_bin_dir() -> Path:
     return Path(venv) / "bin" if venv else Path(sys.executable).parent
 
 
-RAY_BIN = ray_bin_dir() / "ray"
-SERVE_BIN = ray_bin_dir() / "serve"
 RAY_PYTHON = ray_bin_dir() / "python"
 """The Python beside the heads' Ray: what ``serve.run`` scripts of the tests run with."""
 
@@ -61,6 +59,8 @@ class RayHead:
     grpc_port: int
     temp_dir: Path
     num_cpus: int
+    bin_dir: Path = field(default_factory=ray_bin_dir)
+    """The ``bin`` folder of the virtualenv whose Ray this head runs."""
     proc: subprocess.Popen[bytes] | None = None
     log: Path = field(init=False)
     _version: tuple[int, ...] | None = field(default=None, init=False, repr=False)
@@ -82,12 +82,19 @@ class RayHead:
 
     @classmethod
     def start(
-        cls, *, num_cpus: int = 4, timeout_s: float = 120.0, start_serve: bool = True
+        cls,
+        *,
+        num_cpus: int = 4,
+        timeout_s: float = 120.0,
+        start_serve: bool = True,
+        venv: Path | None = None,
     ) -> RayHead:
         """Start a head, wait until its Serve REST API answers, and start Serve on its own ports.
 
         With ``start_serve=False`` Serve is left for the first PUT to start (as on a fresh
-        KubeRay cluster), which then picks the HTTP port from its ``http_options``.
+        KubeRay cluster), which then picks the HTTP port from its ``http_options``. ``venv``
+        names the virtualenv whose Ray runs (default: ``RAYSERVICE_TEST_RAY_VENV``, else this
+        one).
         """
         # Ray's unix socket paths must stay short: keep the temp dir directly under /tmp.
         temp_dir = Path(tempfile.mkdtemp(prefix="rs-ray-", dir="/tmp"))
@@ -98,6 +105,7 @@ class RayHead:
             grpc_port=free_port(),
             temp_dir=temp_dir,
             num_cpus=num_cpus,
+            bin_dir=venv / "bin" if venv is not None else ray_bin_dir(),
         )
         head._launch()
         try:
@@ -111,7 +119,7 @@ class RayHead:
 
     def _launch(self) -> None:
         cmd = [
-            str(RAY_BIN), "start", "--head", "--block",
+            str(self.bin_dir / "ray"), "start", "--head", "--block",
             "--node-ip-address", "127.0.0.1",
             "--port", str(self.gcs_port),
             "--dashboard-host", "127.0.0.1",
@@ -166,7 +174,7 @@ class RayHead:
         """Start Serve on this head's own HTTP/gRPC ports (a running Serve ignores http_options)."""
         subprocess.run(
             [
-                str(SERVE_BIN),
+                str(self.bin_dir / "serve"),
                 "start",
                 "--address",
                 self.address,
