@@ -251,3 +251,54 @@ def test_upgrade_rejects_negative_drain_and_unknown_strategy() -> None:
         rs.Upgrade(drain_s=-1)
     with pytest.raises(ValueError, match="strategy"):
         rs.Upgrade(strategy="BlueGreen")  # type: ignore[arg-type]
+
+
+def _with_first_deployment(**fields: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(doc: dict[str, Any]) -> None:
+        config = yaml.safe_load(doc["spec"]["serveConfigV2"])
+        config["applications"][0]["deployments"][0].update(fields)
+        doc["spec"]["serveConfigV2"] = yaml.safe_dump(config)
+
+    return edit
+
+
+def _without_ongoing_limits(doc: dict[str, Any]) -> None:
+    config = yaml.safe_load(doc["spec"]["serveConfigV2"])
+    for app in config["applications"]:
+        for dep in app["deployments"]:
+            dep.pop("max_ongoing_requests", None)
+    doc["spec"]["serveConfigV2"] = yaml.safe_dump(config)
+
+
+@pytest.mark.parametrize(
+    ("sample", "ray_version", "edit", "said"),
+    [
+        (SAMPLE, "2.7.2", None, "runs Ray 2.7.2; pulumi-rayservice drives Ray 2.8.0 and later"),
+        # The incremental upgrade holds the new cluster's capacity with target_capacity.
+        (INCREMENTAL_SAMPLE, "2.8.0", _without_ongoing_limits, "has no target_capacity (Ray 2.9.0"),
+        (
+            SAMPLE,
+            "2.9.3",
+            _with_first_deployment(max_ongoing_requests=5),
+            "app.deployments[0].max_ongoing_requests (Ray 2.10.0)",
+        ),
+    ],
+)
+def test_what_the_declared_ray_version_cannot_do_fails_at_preview(
+    sample: Any, ray_version: str, edit: Callable[[dict[str, Any]], None] | None, said: str
+) -> None:
+    doc = yaml.safe_load(sample.read_text())
+    doc["spec"]["rayClusterConfig"]["rayVersion"] = ray_version
+    if edit is not None:
+        edit(doc)
+    with pytest.raises(ValidationError) as caught:
+        rs.RayService.from_manifest(doc)
+    assert said in str(caught.value)
+    assert "the cluster's rayVersion says it runs" in str(caught.value)
+
+
+def test_a_declared_ray_that_can_do_it_all_passes() -> None:
+    doc = yaml.safe_load(INCREMENTAL_SAMPLE.read_text())
+    doc["spec"]["rayClusterConfig"]["rayVersion"] = "2.10.0"  # max_ongoing_requests: 2.10
+    mocks, _ = run(lambda: rs.RayService.from_manifest(doc))
+    assert mocks.of_type(TRAFFIC_TYPE)

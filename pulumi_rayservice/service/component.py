@@ -33,13 +33,15 @@ from typing import Any
 
 import pulumi
 
+from .._util.versions import parse_version
 from ..cluster.resource import RayCluster
 from ..cluster.spec import ENABLE_SERVE_SERVICE_ANNOTATION, ClusterSpec
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, UnsupportedRayError
 from ..kube.config import Kube, kube_to_input
 from ..rollout.gateway_api import serve_service_name
 from ..rollout.resource import TrafficSplit
 from ..serve.models import ServeApp
+from ..serve.ray_versions import RayRelease
 from ..serve.resource import ServeApplication
 from .manifest import load_manifest
 from .upgrade import Upgrade
@@ -122,6 +124,7 @@ class RayService(pulumi.ComponentResource):
         else:
             spec = copy.deepcopy(dict(cluster))
         spec = cluster_spec_for(spec, upgrade, serve_options)
+        require_declared_ray(spec, apps, serve_options, incremental=upgrade.incremental)
         child = pulumi.ResourceOptions(parent=self)
         if upgrade.incremental:
             if serve_service is not None or exclude_head_from_serve_service:
@@ -284,6 +287,39 @@ class RayService(pulumi.ComponentResource):
                 parent=self, depends_on=list(self.apps.values()), provider=provider
             ),
         )
+
+
+def require_declared_ray(
+    spec: Mapping[str, Any],
+    apps: Sequence[Mapping[str, Any]],
+    serve_options: Mapping[str, Any] | None,
+    *,
+    incremental: bool,
+) -> None:
+    """Refuse at preview what the cluster's declared ``rayVersion`` cannot do.
+
+    The same rules as every write's (:mod:`..serve.ray_versions`), against the version the spec
+    declares: a Ray older than the oldest supported, app fields its Serve would silently drop,
+    and an incremental upgrade, which needs ``target_capacity``. Each write checks again against
+    the version the cluster's dashboard reports (the image decides it, not ``rayVersion``).
+
+    Raises:
+        InvalidInputError: naming ``rayVersion`` and what it cannot do.
+
+    """
+    declared = spec.get("rayVersion")
+    if not isinstance(declared, str) or parse_version(declared) is None:
+        return  # KubeRay's own default applies; the writes check what runs
+    release = RayRelease(declared)
+    where = "the cluster's rayVersion says it"
+    try:
+        release.require_supported(where)
+        for app in apps:
+            release.require_known(where, app=app, serve_options=serve_options)
+        if incremental:
+            release.require_target_capacity(where)
+    except UnsupportedRayError as error:
+        raise InvalidInputError(str(error)) from None
 
 
 def cluster_spec_for(
