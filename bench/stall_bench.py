@@ -44,7 +44,7 @@ from rayservice_testbed.harness.provider_host import (
     provider_input,
     urn_of,
 )
-from rayservice_testbed.harness.stalled_server import StallingDashboard
+from rayservice_testbed.harness.stalled_server import StallingDashboard, back_head_service
 from rayservice_testbed.measure import Stopwatch, heading, load_average, publish, row, verdict
 
 from pulumi_rayservice.cluster.provider import RayClusterProvider
@@ -131,6 +131,9 @@ class Bench:
     ) -> Callable[[], Any]:
         if operation == "serve create (Lease stalls)":
             self.stall_kube(mode, lambda info: "/leases" in info.path)
+            dashboard = StallingDashboard(mode, set())  # answers: the write reaches the Lease
+            stack.callback(dashboard.close)
+            back_head_service(self.kube, "default", "stalled-head-svc", dashboard)
             target = {
                 "service": "stalled-head-svc",
                 "namespace": "default",

@@ -13,6 +13,7 @@ state a wait ended in, the read-back after a PUT, the first step of a cleanup.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,7 +31,7 @@ from rayservice_testbed.harness.provider_host import (
     provider_input,
     urn_of,
 )
-from rayservice_testbed.harness.stalled_server import APPS, StallingDashboard
+from rayservice_testbed.harness.stalled_server import APPS, StallingDashboard, back_head_service
 
 from pulumi_rayservice.cluster.provider import RayClusterProvider
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
@@ -101,7 +102,9 @@ def test_a_stalled_dashboard_fails_each_operation_within_its_timeout(
     assert isinstance(error, ProviderError), error
     assert took < TIMEOUT_S + MARGIN_S, (took, error)
     assert "no complete answer within" in str(error), error
-    assert f"GET {APPS}" in dashboard.seen
+    # The first read stalled (a write asks the Ray version first, a refresh reads the apps).
+    first = "GET /api/version" if operation != "refresh" else f"GET {APPS}"
+    assert dashboard.seen[:1] == [first], dashboard.seen
     assert not any(seen.startswith("PUT") for seen in dashboard.seen)  # nothing was written
 
 
@@ -237,7 +240,12 @@ def test_a_stalled_delete_fails_within_its_timeout_and_a_rerun_converges(
 
 @pytest.mark.parametrize("mode", ["silent", "trickle"])
 def test_a_stalled_lease_fails_the_write_within_its_timeout_and_writes_nothing(
-    engine: Engine, provider_host: ProviderHost, api: FakeKubeServer, kubeconfig: Path, mode: str
+    engine: Engine,
+    provider_host: ProviderHost,
+    api: FakeKubeServer,
+    kubeconfig: Path,
+    mode: str,
+    stack: contextlib.ExitStack,
 ) -> None:
     # Through the API server's proxy, a write first takes the cluster's Lease: a stalled API
     # server must not hold it there.
@@ -248,6 +256,10 @@ def test_a_stalled_lease_fails_the_write_within_its_timeout_and_writes_nothing(
         api.hang(3600, match=on_leases)
     else:
         api.trickle(0.5, match=on_leases)
+    # The head Service exists and its dashboard answers (its Ray version): the write gets as far
+    # as the Lease.
+    version = stack.enter_context(contextlib.closing(StallingDashboard(mode, set())))
+    back_head_service(api, "default", "stalled-head-svc", version)
     urn = urn_of(SERVE, f"lease-{mode}")
     props = engine.check(
         urn,
@@ -268,3 +280,10 @@ def test_a_stalled_lease_fails_the_write_within_its_timeout_and_writes_nothing(
     assert "Lease default/stalled-head-svc-serve-config" in str(error), error
     assert "no complete answer within" in str(error), error
     assert not api.matching("PUT", "/proxy/")
+    assert version.seen == ["GET /api/version"]  # asked its version, nothing else
+
+
+@pytest.fixture
+def stack() -> Iterator[contextlib.ExitStack]:
+    with contextlib.ExitStack() as opened:
+        yield opened

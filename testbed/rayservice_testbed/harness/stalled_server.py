@@ -9,6 +9,7 @@ answered as a Serve with no apps answers (Serve running, Ray 2.60.0).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -85,3 +86,23 @@ class StallingDashboard:
         self._stop.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+def back_head_service(
+    fake: Any, namespace: str, service: str, dashboard: StallingDashboard
+) -> None:
+    """Make ``service`` (port ``dashboard``) exist in the fake API server, backed by ``dashboard``.
+
+    A write through the API server's proxy first asks the dashboard its Ray version: with the
+    head Service there, it gets as far as the cluster's Lease.
+    """
+    from ..fake_kube import SERVICES
+    from ..fake_kube.status import ApiError
+
+    body = {
+        "metadata": {"name": service},
+        "spec": {"ports": [{"name": "dashboard", "port": 8265}]},
+    }
+    with contextlib.suppress(ApiError):  # made by an earlier run
+        fake.registry.create(SERVICES, namespace, body)
+    fake.set_endpoints(namespace, service, {"dashboard": dashboard.url})
