@@ -169,10 +169,11 @@ def api_client(kube: Mapping[str, Any] | None, *, load_within_s: float = EXEC_PL
         configuration.refresh_api_key_hook = _bounded_refresh(refresh)
     api = client.ApiClient(configuration=configuration)
     pool = bound_pool_manager(api.rest_client.pool_manager)
-    pool.connection_pool_kw["ssl_context"] = kubectl_tls_context(
-        verify=bool(configuration.verify_ssl),
-        system_trust=not (configuration.ssl_ca_cert or configuration.ca_cert_data),
-    )
+    if str(configuration.host).lower().startswith("https:"):
+        pool.connection_pool_kw["ssl_context"] = kubectl_tls_context(
+            verify=bool(configuration.verify_ssl),
+            system_trust=not (configuration.ssl_ca_cert or configuration.ca_cert_data),
+        )
     return api
 
 
