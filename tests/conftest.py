@@ -35,8 +35,12 @@ def _serve_needs_a_supported_head(request: pytest.FixtureRequest) -> None:
 
     head = request.getfixturevalue("ray_head")
     if head.ray_version() < SERVE_API_ON_HEAD_SINCE:
-        found = ".".join(map(str, head.ray_version()))
-        pytest.skip(f"the head runs Ray {found}, below the oldest supported: no Serve API there")
+        from pulumi_rayservice.serve.ray_versions import show
+
+        pytest.skip(
+            f"the head runs Ray {show(head.ray_version())}, below the oldest supported: no Serve "
+            "API there"
+        )
 
 
 @pytest.fixture(scope="session")

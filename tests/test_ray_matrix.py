@@ -38,7 +38,6 @@ from rayservice_testbed.harness.serve_apps import (
     app_details,
     change_out_of_band,
     math_app,
-    put_raw,
     serve_details,
     wait_for,
 )
@@ -60,10 +59,6 @@ def inputs(app: dict[str, Any], url: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def shown(version: tuple[int, ...]) -> str:
-    return ".".join(map(str, version))
-
-
 @pytest.mark.any_ray
 def test_a_ray_older_than_the_oldest_supported_is_refused_before_anything_is_written(
     engine: Engine, ray_head: Any, app_uris: dict[str, str]
@@ -80,7 +75,7 @@ def test_a_ray_older_than_the_oldest_supported_is_refused_before_anything_is_wri
         # Asked its version, and nothing else: no read of Serve, no write.
         assert {(seen.method, seen.path) for seen in proxy.seen} == {("GET", "/api/version")}
     message = failure.value.message
-    assert f"runs Ray {shown(ray_head.ray_version())};" in message
+    assert f"runs Ray {show(ray_head.ray_version())};" in message
     assert f"drives Ray {show(OLDEST_SUPPORTED)} and later" in message
     assert "Nothing was written" in message
     assert urn_of(TYPE, "oldest") not in engine.state
@@ -146,7 +141,7 @@ def test_a_key_this_rays_serve_does_not_know_is_refused_where_it_would_be_droppe
             engine.up(urn, inputs(app, proxy.url))
         assert proxy.count("PUT") == 0
     message = failure.value.message
-    assert f"app.{path} (Ray {shown(since)}.0)" in message and "silently ignore" in message
+    assert f"app.{path} (Ray {show((*since, 0))})" in message and "silently ignore" in message
     assert app_details(ray_head.dashboard_url, name) is None
 
     # Why: this Serve takes the key and drops it (2.8 has no logging_config at all; 2.46 no
@@ -154,25 +149,15 @@ def test_a_key_this_rays_serve_does_not_know_is_refused_where_it_would_be_droppe
     # the logging config of 2.9 to 2.43 forbids unknown keys: there Serve refuses it itself.
     if add is with_log_attrs and ray_head.ray_version() >= (2, 9):
         with pytest.raises(requests.HTTPError, match="400"):
-            put_raw_keeping_others(ray_head.dashboard_url, app)
+            change_out_of_band(ray_head.dashboard_url, add=app)
         return
-    put_raw_keeping_others(ray_head.dashboard_url, app)
+    change_out_of_band(ray_head.dashboard_url, add=app)  # someone else's PUT, keeping the rest
     try:
         deployed = wait_for(lambda: app_details(ray_head.dashboard_url, name), what=name)
         assert read_at(deployed["deployed_app_config"], path) is None
     finally:
         change_out_of_band(ray_head.dashboard_url, remove=name)
         wait_for(lambda: app_details(ray_head.dashboard_url, name) is None, 60, "removal")
-
-
-def put_raw_keeping_others(dashboard_url: str, app: dict[str, Any]) -> None:
-    """Someone else's PUT of ``app`` beside every app that runs (``serve deploy``'s way)."""
-    others = [
-        details["deployed_app_config"]
-        for other, details in serve_details(dashboard_url)["applications"].items()
-        if other != app["name"] and details.get("deployed_app_config") is not None
-    ]
-    put_raw(dashboard_url, [*others, app])
 
 
 # A fresh cluster: Serve proven stopped, started by our PUT, at a target_capacity ---------------

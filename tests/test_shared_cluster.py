@@ -52,7 +52,7 @@ from pulumi_rayservice.serve.client import DashboardClient, RetryPolicy
 from pulumi_rayservice.serve.dashboard import DashboardTarget
 from pulumi_rayservice.serve.deployer import ServeDeployer
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
-from pulumi_rayservice.serve.ray_versions import KEEPS_IMPERATIVE_APPS_SINCE
+from pulumi_rayservice.serve.ray_versions import KEEPS_IMPERATIVE_APPS_SINCE, show
 from pulumi_rayservice.serve.writer_lock import writer_lock
 
 pytestmark = pytest.mark.ray
@@ -231,7 +231,7 @@ def test_apps_deployed_from_python_are_kept_or_the_write_is_refused_by_the_rays_
             assert proxy.count("PUT") == 0
         message = failure.value.message
         assert "'py_app'" in message and "nothing was written" in message
-        assert f"Ray {'.'.join(map(str, ray_head.ray_version()))}" in message
+        assert f"Ray {show(ray_head.ray_version())}" in message
         assert "Ray 2.11.0 and later keep them" in message
         assert app_details(ray_head.dashboard_url, "beside_py") is None
     assert running(ray_head.dashboard_url, python_app)
