@@ -22,6 +22,8 @@ from pathlib import Path
 
 import requests
 
+from pulumi_rayservice._util.versions import parse_version
+
 from .processes import end_session, free_port
 
 SERVE_API_ON_HEAD_SINCE = (2, 8)
@@ -197,8 +199,10 @@ class RayHead:
         if self._version is None:
             reply = requests.get(f"{self.dashboard_url}/api/version", timeout=10)
             reply.raise_for_status()
-            text = str(reply.json()["ray_version"])
-            self._version = tuple(int(part) for part in text.split(".")[:3] if part.isdigit())
+            version = parse_version(reply.json()["ray_version"])
+            if version is None:
+                raise RuntimeError(f"the head reports no Ray version: {reply.text[:200]}")
+            self._version = version
         return self._version
 
     def stop(self) -> None:
