@@ -29,6 +29,7 @@ from .cluster.spec import (
     WorkerGroup,
 )
 from .errors import RayServiceError
+from .kube.apiserver import KubeRayApiServer
 from .kube.config import Kube
 from .rollout.gates import HttpProbe, PrometheusGate
 from .rollout.options import ClusterUpgradeOptions, ExistingGateway, HealthGates
@@ -54,6 +55,7 @@ __all__ = [
     "HealthGates",
     "HttpProbe",
     "Kube",
+    "KubeRayApiServer",
     "PrometheusGate",
     "RayCluster",
     "RayClusterProvider",

@@ -15,8 +15,10 @@ from typing import Any
 
 from .._util.k8s_names import to_label_value
 from .._util.normalize import canonical
+from .._util.polling import Deadline
 from .._util.secrets import paths_under, text_leaves, values_at
-from ..kube.client import RAY_CLUSTER
+from ..kube.apiserver import ApiServerTarget
+from ..kube.client import RAY_CLUSTER, KubeClient
 from ..kube.config import kube_secrets
 from ..serve.dashboard import DEFAULT_PROXY_PORT, DashboardInput, DashboardTarget
 from . import redis_password
@@ -42,9 +44,9 @@ STACK_ANNOTATION = "rayservice.pulumi.com/stack"
 taken for ours (an annotation: label values cannot hold every project and stack name)."""
 DEFAULT_TIMEOUT_S = 900.0
 INPUT_KEYS = (
-    "spec", "namespace", "name", "auto_named", "resource_name", "kube", "timeout_s",
-    "keep_on_failure", "labels", "annotations", "redis_password", "wait_for_dashboard", "owner",
-    "secret_paths",
+    "spec", "namespace", "name", "auto_named", "resource_name", "kube", "api_server",
+    "timeout_s", "keep_on_failure", "labels", "annotations", "redis_password",
+    "wait_for_dashboard", "owner", "secret_paths",
 )  # fmt: skip
 INPUT_DEFAULTS: dict[str, Any] = {
     "namespace": "default",
@@ -66,6 +68,7 @@ class ClusterInputs:
     auto_named: bool
     resource_name: str
     kube: dict[str, Any] | None = field(repr=False)
+    api_server: dict[str, Any] | None = field(repr=False)
     timeout_s: float
     keep_on_failure: bool
     labels: dict[str, str]
@@ -85,6 +88,7 @@ class ClusterInputs:
             auto_named=bool(props.get("auto_named", False)),
             resource_name=str(props.get("resource_name") or props["name"]),
             kube=dict(props["kube"]) if props.get("kube") else None,
+            api_server=dict(props["api_server"]) if props.get("api_server") else None,
             timeout_s=float(props.get("timeout_s") or DEFAULT_TIMEOUT_S),
             keep_on_failure=bool(props.get("keep_on_failure", False)),
             labels={str(k): str(v) for k, v in (props.get("labels") or {}).items()},
@@ -142,12 +146,26 @@ class ClusterInputs:
             "spec": self.spec_to_send(),
         }
 
+    @property
+    def api_server_target(self) -> ApiServerTarget | None:
+        """The KubeRay API server the cluster is reached through, or None (Kubernetes' API)."""
+        return ApiServerTarget.from_input(self.api_server) if self.api_server else None
+
+    def client(self, deadline: Deadline) -> KubeClient:
+        """A client of the API this cluster is reached through, bounded by ``deadline``."""
+        return KubeClient(self.kube, deadline=deadline, api_server=self.api_server_target)
+
     def dashboard(self) -> DashboardInput:
         """The ``dashboard`` output: :meth:`dashboard_target` as a ``ServeApplication`` input."""
         return self.dashboard_target().to_input()
 
     def dashboard_target(self) -> DashboardTarget:
-        """The head Service's dashboard through the API server proxy, for the readiness probe."""
+        """The head Service's dashboard through the API server proxy, for the readiness probe.
+
+        Through the KubeRay API server its V2 service proxy leads there (the head Service is the
+        one Service it proxies), and the RayCluster's name goes along: the Serve writer lock
+        lives on that object there.
+        """
         return DashboardTarget(
             url=None,
             service=self.head_service,
@@ -155,6 +173,8 @@ class ClusterInputs:
             port=DEFAULT_PROXY_PORT,
             kube=dict(self.kube) if self.kube else None,
             token=None,
+            api_server=dict(self.api_server) if self.api_server else None,
+            cluster=self.name if self.api_server else None,
         )
 
     def secrets(self) -> list[str]:
@@ -173,7 +193,17 @@ def cluster_secrets(props: Mapping[str, Any]) -> list[str]:
     The Redis password, the kubeconfig content with the credentials inside it (the
     ``dashboard`` output carries the same kube input), the secret parts of the spec.
     """
-    found = text_leaves(values_at(props, (("redis_password",), *paths_under(props, ("spec",)))))
+    found = text_leaves(
+        values_at(
+            props,
+            (
+                ("redis_password",),
+                ("api_server", "token"),
+                ("dashboard", "api_server", "token"),
+                *paths_under(props, ("spec",)),
+            ),
+        )
+    )
     for kube in values_at(props, (("kube",), ("dashboard", "kube"))):
         found.extend(kube_secrets(kube))
     return found

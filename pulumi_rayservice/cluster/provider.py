@@ -71,6 +71,7 @@ from ..errors import (
     KubeError,
     KubeTemporaryError,
 )
+from ..kube.apiserver import API_V1, api_server_problems
 from ..kube.client import RAY_CLUSTER, KubeClient
 from ..kube.objects import RawObject, meta
 from . import readiness, redis_password
@@ -94,7 +95,13 @@ from .spec import ENABLE_SERVE_SERVICE_ANNOTATION
 from .waiting import after_failed_create, wait_gone, wait_ready
 
 CONFLICT_RETRIES = 4
-SECRET_PATHS = (("kube", "content"), ("redis_password",), ("dashboard", "kube", "content"))
+SECRET_PATHS = (
+    ("kube", "content"),
+    ("redis_password",),
+    ("dashboard", "kube", "content"),
+    ("api_server", "token"),
+    ("dashboard", "api_server", "token"),
+)
 FLAG_KEYS = ("keep_on_failure", "wait_for_dashboard", "auto_named")
 MAX_TIMEOUT_S = DAY_S
 """Longest ``timeout_s``: a cluster not ready in a day is stuck, and a bound keeps waits finite."""
@@ -133,6 +140,7 @@ class RayClusterProvider(ResourceProvider):
         if annotations is not None and not contains_unknown(annotations):
             failures.extend(annotations_problems(annotations, "annotations"))
         failures.extend(kube_problems(inputs.get("kube"), "kube"))
+        failures.extend(_target_problems(inputs))
         password = inputs.get("redis_password")
         failures.extend(check_secret_text(password, "redis_password"))
 
@@ -193,7 +201,8 @@ class RayClusterProvider(ResourceProvider):
         changed = [
             key
             for key in changed
-            if key not in ("kube", "auto_named", "resource_name", "owner", "secret_paths")
+            if key
+            not in ("kube", "api_server", "auto_named", "resource_name", "owner", "secret_paths")
         ]
         if _kube_changed(olds, news):
             changed.append("kube")
@@ -210,7 +219,7 @@ class RayClusterProvider(ResourceProvider):
         deadline = Deadline(inputs.timeout_s)
         with (
             SecretsRedacted(inputs.secrets()),
-            KubeClient(inputs.kube, deadline=deadline) as kube,
+            inputs.client(deadline) as kube,
         ):
             try:
                 obj = kube.create(RAY_CLUSTER, inputs.namespace, inputs.manifest())
@@ -243,7 +252,7 @@ class RayClusterProvider(ResourceProvider):
         deadline = Deadline(inputs.timeout_s)
         with (
             SecretsRedacted(inputs.secrets()),
-            KubeClient(inputs.kube, deadline=deadline) as kube,
+            inputs.client(deadline) as kube,
         ):
             for attempt in range(1, CONFLICT_RETRIES + 1):
                 live = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
@@ -271,7 +280,7 @@ class RayClusterProvider(ResourceProvider):
         inputs = ClusterInputs.parse(props)
         with (
             SecretsRedacted(inputs.secrets()),
-            KubeClient(inputs.kube, deadline=Deadline(inputs.timeout_s)) as kube,
+            inputs.client(Deadline(inputs.timeout_s)) as kube,
         ):
             obj = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
             if obj is None or meta(obj).get("deletionTimestamp"):
@@ -299,7 +308,7 @@ class RayClusterProvider(ResourceProvider):
         deadline = Deadline(inputs.timeout_s)
         with (
             SecretsRedacted(inputs.secrets()),
-            KubeClient(inputs.kube, deadline=deadline) as kube,
+            inputs.client(deadline) as kube,
         ):
             try:
                 deleted = kube.delete(RAY_CLUSTER, inputs.namespace, inputs.name, uid=uid)
@@ -352,8 +361,45 @@ def _mark_unknowns(value: Any) -> Any:
 
 
 def _kube_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
-    new = news.get("kube")
-    return contains_unknown(new) or canonical(olds.get("kube") or None) != canonical(new or None)
+    """Whether the way to the cluster changed (the kubeconfig, or the KubeRay API server).
+
+    The API server's token is a credential, not a way: a new token alone is no change.
+    """
+    new, new_server = news.get("kube"), _without_token(news.get("api_server"))
+    if contains_unknown(new) or contains_unknown(new_server):
+        return True
+    kube_changed: bool = canonical(olds.get("kube") or None) != canonical(new or None)
+    old_server = canonical(_without_token(olds.get("api_server")))
+    return kube_changed or old_server != canonical(new_server)
+
+
+def _without_token(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: v for k, v in value.items() if k != "token"} or None
+    return value or None
+
+
+def _target_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """One way to the cluster: ``kube`` or ``api_server``; the API server checked by its rules."""
+    server = inputs.get("api_server")
+    failures = api_server_problems(server, "api_server")
+    if server is not None and inputs.get("kube") is not None:
+        failures.append(
+            (
+                "api_server",
+                "give either kube= (the Kubernetes API) or api_server= (the KubeRay API server), "
+                "not both",
+            )
+        )
+    if isinstance(server, Mapping) and server.get("api") == API_V1:
+        failures.append(
+            (
+                "api_server.api",
+                "api='v1' (clusters through V1's cluster API) is not supported by RayCluster "
+                "yet; use api='v2' (KubeRay v1.4 or later)",
+            )
+        )
+    return failures
 
 
 def _kept(live: Any, desired: Mapping[str, str]) -> dict[str, str]:

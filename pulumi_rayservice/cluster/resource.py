@@ -10,6 +10,7 @@ from pulumi.dynamic import Resource
 
 from .._util.owner import stack_owner
 from .._util.secrets import secret_paths_of
+from ..kube.apiserver import KubeRayApiServer, api_server_to_input
 from ..kube.config import Kube, kube_to_input
 from . import redis_password
 from .inputs import DEFAULT_TIMEOUT_S
@@ -33,6 +34,8 @@ class RayCluster(Resource, module="rayservice", name="RayCluster"):
         namespace: the Kubernetes namespace.
         name: a fixed object name; default: generated from ``resource_name``.
         kube: Kubernetes credentials; default: ``KUBECONFIG``, ``~/.kube/config``, in-cluster.
+        api_server: instead of ``kube``, a ``KubeRayApiServer``: the cluster is written and
+            awaited through its V2 proxy (no kubeconfig), and ``dashboard`` leads through it too.
         timeout_s: how long create/update wait for the cluster to be ready.
         opts: Pulumi resource options.
         keep_on_failure: keep a cluster that did not become ready (for ``kubectl describe``).
@@ -81,6 +84,7 @@ class RayCluster(Resource, module="rayservice", name="RayCluster"):
         labels: Mapping[str, str] | None = None,
         annotations: Mapping[str, str] | None = None,
         wait_for_dashboard: bool = True,
+        api_server: KubeRayApiServer | Mapping[str, Any] | None = None,
     ) -> None:
         all_annotations = dict(annotations or {})
         if isinstance(spec, ClusterSpec):
@@ -98,6 +102,7 @@ class RayCluster(Resource, module="rayservice", name="RayCluster"):
             "resource_name": resource_name,
             "owner": stack_owner(),
             "kube": kube_to_input(kube),
+            "api_server": api_server_to_input(api_server),
             "timeout_s": timeout_s,
             "keep_on_failure": keep_on_failure,
             "labels": dict(labels or {}),

@@ -164,7 +164,7 @@ class _ChangeWaiter:
     def __init__(self, kube: KubeClient, inputs: ClusterInputs) -> None:
         self._kube = kube
         self._inputs = inputs
-        self._watch = True
+        self._watch = kube.can_watch  # through the KubeRay API server a watch arrives at its end
         self._delays = Backoff(initial_s=0.2, max_s=3.0, fast_s=30.0, fast_max_s=0.5).delays()
 
     def next(self, obj: RawObject, deadline: Deadline, *, poll: bool) -> RawObject:

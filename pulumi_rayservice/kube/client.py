@@ -31,7 +31,8 @@ from ..errors import (
     KubeTemporaryError,
     KubeTLSError,
 )
-from .config import api_client
+from .apiserver import ApiServerTarget, apiserver_refusal
+from .config import EXEC_PLUGIN_S, api_client
 from .objects import RawEvent, RawObject
 
 T = TypeVar("T")
@@ -79,23 +80,38 @@ class KubeClient:
         retry: RetryPolicy | None = None,
         *,
         deadline: Deadline | None = None,
+        api_server: ApiServerTarget | None = None,
     ):
         """Load the configuration and build the client.
 
         ``deadline`` (the operation's) bounds every call made without a deadline of its own;
-        the Lease renewer passes its own, so does a cleanup through :meth:`within`.
+        the Lease renewer passes its own, so does a cleanup through :meth:`within`. With
+        ``api_server`` the calls go to the KubeRay API server's V2 proxy (``kube`` unused).
         """
         from kubernetes import client
 
         self.retry = retry or RetryPolicy(initial_s=0.2, max_s=5.0)
         self.deadline = deadline
+        self.api_server = api_server
         within = min(self.retry.request_s * 2, deadline.remaining()) if deadline else None
-        self._api_client = (
-            api_client(kube) if within is None else api_client(kube, load_within_s=within)
+        self._api_client = api_client(
+            kube,
+            load_within_s=EXEC_PLUGIN_S if within is None else within,
+            api_server=api_server,
         )
         self._custom: Any = client.CustomObjectsApi(self._api_client)
         self._core: Any = client.CoreV1Api(self._api_client)
+        self._events: Any = client.EventsV1Api(self._api_client)
         self._coordination: Any = client.CoordinationV1Api(self._api_client)
+
+    @property
+    def can_watch(self) -> bool:
+        """Whether a watch arrives as it happens (not through the KubeRay API server's V2)."""
+        return self.api_server is None or self.api_server.can_watch
+
+    def describe(self) -> str:
+        """Which API the calls go to, for messages (no secret)."""
+        return "the Kubernetes API" if self.api_server is None else self.api_server.describe()
 
     @contextmanager
     def within(self, deadline: Deadline) -> Iterator[KubeClient]:
@@ -224,6 +240,11 @@ class KubeClient:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError as Urllib3Error
 
+        if not self.can_watch:
+            raise WatchUnavailable(
+                f"{self.describe()} reads a watch whole before passing it on (it would arrive "
+                "only at its end)"
+            )
         watch_module: Any = watch  # untyped
         watcher = watch_module.Watch()
         seconds = max(1, int(timeout_s))  # the server ends the watch at or before timeout_s
@@ -319,19 +340,11 @@ class KubeClient:
 
         KubeRay and the kubelet report what goes wrong (image pulls, scheduling, validation) as
         events on the RayCluster and on its pods (``<name>-head-xxxxx``), hence the prefix.
+        Through the KubeRay API server only the ray.io objects' own events are served: at
+        ``events.k8s.io/v1`` from KubeRay v1.7, at the core ``/api/v1`` route before; both are
+        asked, newest route first, and read in the core shape.
         """
-        try:
-            listed = self._call(
-                f"list Events in {namespace}",
-                lambda timeout: self._core.list_namespaced_event(
-                    namespace, _request_timeout=timeout
-                ),
-            )
-        except KubeError:
-            return []  # events are a diagnosis aid, never a reason to fail
-        items = [
-            cast(RawEvent, self._plain(item)) for item in (self._plain(listed).get("items") or [])
-        ]
+        items = self._events_list(namespace)
         mine = [
             event
             for event in items
@@ -339,6 +352,37 @@ class KubeClient:
         ]
         mine.sort(key=_event_time)
         return mine[-limit:]
+
+    def _events_list(self, namespace: str) -> list[RawEvent]:
+        """Every event in ``namespace`` the API serves to us; [] when none can be read."""
+        routes: list[tuple[str, Callable[[Timeout], Any], bool]] = [
+            (
+                f"list Events in {namespace}",
+                lambda timeout: self._core.list_namespaced_event(
+                    namespace, _request_timeout=timeout
+                ),
+                False,
+            )
+        ]
+        if self.api_server is not None:
+            routes.insert(
+                0,
+                (
+                    f"list events.k8s.io Events in {namespace}",
+                    lambda timeout: self._events.list_namespaced_event(
+                        namespace, _request_timeout=timeout
+                    ),
+                    True,
+                ),
+            )
+        for what, request, new_shape in routes:
+            try:
+                listed = self._call(what, request)
+            except KubeError:
+                continue  # events are a diagnosis aid, never a reason to fail
+            items = [self._plain(item) for item in (self._plain(listed).get("items") or [])]
+            return [core_event(item) if new_shape else cast(RawEvent, item) for item in items]
+        return []
 
     # the one place failures are converted ---------------------------------------------------
 
@@ -361,7 +405,9 @@ class KubeClient:
                 try:
                     answer = request((min(self.retry.connect_s, limit_s), limit_s))
                 except ApiException as error:
-                    raise (cut_off if scope.cut else _convert(what, error)) from None
+                    if scope.cut:
+                        raise cut_off from None
+                    raise _convert(what, error, self.api_server) from None
                 except ValueError as error:  # a header refused, or a body cut short by the cut
                     if scope.cut:
                         raise cut_off from None
@@ -405,9 +451,17 @@ class KubeClient:
         return plain if isinstance(plain, dict) else {}
 
 
-def _convert(what: str, error: Any) -> KubeError:
-    """ApiException -> our error, keeping the API server's Status reason and message."""
+def _convert(what: str, error: Any, api_server: ApiServerTarget | None = None) -> KubeError:
+    """ApiException -> our error, keeping the API server's Status reason and message.
+
+    Through the KubeRay API server, an answer of its own (not Kubernetes' passed on) is told
+    apart first: a 404 there means "not served", never "gone".
+    """
     status = int(error.status or 0)
+    if api_server is not None:
+        own = apiserver_refusal(status, str(error.body or ""), api_server)
+        if own is not None:
+            return KubeError(f"{what}: {own}", status=status, reason=str(error.reason or ""))
     if status == 0 and any(marker in str(error.reason or "") for marker in EOF_MARKERS):
         return KubeTemporaryError(f"{what}: connection closed during the TLS handshake")
     if status == 0 and "SSLError" in str(error.reason or ""):
@@ -447,6 +501,24 @@ def _status_of(error: Any) -> tuple[str, str]:
         return reason, ""
     message = clip(body.get("message") or "", MAX_MESSAGE)
     return str(body.get("reason") or reason), message
+
+
+def core_event(event: Mapping[str, Any]) -> RawEvent:
+    """An ``events.k8s.io/v1`` Event in the core v1 shape the rest of the package reads."""
+    return cast(
+        RawEvent,
+        {
+            "metadata": event.get("metadata") or {},
+            "involvedObject": event.get("regarding") or {},
+            "reason": event.get("reason"),
+            "message": event.get("note"),
+            "type": event.get("type"),
+            "lastTimestamp": event.get("deprecatedLastTimestamp") or event.get("eventTime"),
+            "eventTime": event.get("eventTime"),
+            "firstTimestamp": event.get("deprecatedFirstTimestamp"),
+            "count": event.get("deprecatedCount"),
+        },
+    )
 
 
 def _event_time(event: RawEvent) -> str:

@@ -26,6 +26,7 @@ from .._util.text import clip
 from .._util.tls import kubectl_tls_context
 from .._util.yaml_loader import load_yaml, looks_like_text, read_text_file
 from ..errors import InvalidInputError, KubeConfigError
+from .apiserver import ApiServerTarget, api_server_configuration
 
 T = TypeVar("T")
 EXEC_PLUGIN_S = 60.0
@@ -148,8 +149,16 @@ def load_client_configuration(kube: Mapping[str, Any] | None) -> Any:
     return configuration
 
 
-def api_client(kube: Mapping[str, Any] | None, *, load_within_s: float = EXEC_PLUGIN_S) -> Any:
+def api_client(
+    kube: Mapping[str, Any] | None,
+    *,
+    load_within_s: float = EXEC_PLUGIN_S,
+    api_server: ApiServerTarget | None = None,
+) -> Any:
     """A fresh ``kubernetes.client.ApiClient`` for one provider call, on bounded connections.
+
+    With ``api_server`` the client reaches the KubeRay API server's V2 proxy instead of the
+    kubeconfig's cluster (:mod:`.apiserver`); ``kube`` is then not read.
 
     The client's own urllib3 retries are off (the package's one retry policy decides, inside the
     operation's deadline) and its connections keep TCP alive and can be cut at a deadline
@@ -159,9 +168,12 @@ def api_client(kube: Mapping[str, Any] | None, *, load_within_s: float = EXEC_PL
     """
     from kubernetes import client
 
-    configuration = bounded_call(
-        lambda: load_client_configuration(kube), load_within_s, "loading the kubeconfig"
-    )
+    if api_server is not None:
+        configuration = api_server_configuration(api_server)
+    else:
+        configuration = bounded_call(
+            lambda: load_client_configuration(kube), load_within_s, "loading the kubeconfig"
+        )
     configuration.retries = False
     also_redact(credentials_of(configuration))
     refresh = configuration.refresh_api_key_hook

@@ -40,6 +40,7 @@ from ..errors import (
     DashboardUnreachableError,
     ServeConfigRejectedError,
 )
+from ..kube.apiserver import ApiServerTarget, apiserver_refusal
 from ..kube.config import api_client
 from .dashboard import DashboardTarget
 from .transport import (
@@ -75,6 +76,8 @@ class DashboardClient:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     description: str = ""
     deadline: Deadline | None = None
+    api_server: ApiServerTarget | None = field(default=None, repr=False)
+    """The KubeRay API server in front, whose own refusals are told apart from the dashboard's."""
 
     @classmethod
     def for_target(
@@ -100,7 +103,10 @@ class DashboardClient:
         # The API server consumes Authorization (the Kubernetes credential); Ray's own token
         # travels in x-ray-authorization, which the proxy passes through.
         within = min(policy.request_s * 2, deadline.remaining()) if deadline else policy.request_s
-        transport = KubeProxyTransport(api_client(target.kube, load_within_s=max(within, 1.0)))
+        api_server = target.api_server_target
+        transport = KubeProxyTransport(
+            api_client(target.kube, load_within_s=max(within, 1.0), api_server=api_server)
+        )
         base = (
             f"{transport.host}/api/v1/namespaces/{_segment(target.namespace)}/services/"
             f"{_segment(str(target.service))}:{_segment(target.port)}/proxy"
@@ -112,6 +118,7 @@ class DashboardClient:
             retry=policy,
             description=target.describe(),
             deadline=deadline,
+            api_server=api_server,
         )
 
     def close(self) -> None:
@@ -302,6 +309,8 @@ class DashboardClient:
             )
         if status < 400:
             return
+        if self.api_server is not None:
+            self._raise_for_api_server(where, reply)
         if status in (401, 403):
             what = "token missing" if status == 401 else "token refused"
             raise DashboardAuthError(
@@ -321,6 +330,22 @@ class DashboardClient:
             )
         raise DashboardError(f"{where}: HTTP {status} {_short(reply.text)}".rstrip())
 
+    def _raise_for_api_server(self, where: str, reply: HttpReply) -> None:
+        """Refusals by the KubeRay API server itself, each with its cause (not the dashboard's)."""
+        assert self.api_server is not None
+        own = apiserver_refusal(reply.status, reply.text, self.api_server)
+        if own is not None and reply.status in (401, 403):
+            raise DashboardAuthError(f"{where}: {own}")
+        if own is not None:
+            raise DashboardError(f"{where}: {own}")
+        if reply.status == 404 and reply.text.strip() == KUBERAY_SERVICE_NOT_FOUND:
+            raise DashboardGoneError(
+                f"{where}: 404 {KUBERAY_SERVICE_NOT_FOUND!r} from {self.api_server.describe()}: "
+                "its V2 proxy serves only Services labelled app.kubernetes.io/name=kuberay (a "
+                "RayCluster's own <cluster>-head-svc, not a serve Service or a RayService's "
+                "Services), and this one is not such a Service or no longer exists"
+            )
+
     def _json(self, reply: HttpReply) -> dict[str, Any]:
         try:
             data = json.loads(reply.body)
@@ -333,6 +358,10 @@ class DashboardClient:
                 f"{self.description} answered {type(data).__name__}, not an object"
             )
         return data
+
+
+KUBERAY_SERVICE_NOT_FOUND = "kuberay service not found"
+"""What the KubeRay API server's V2 answers for a Service it does not proxy."""
 
 
 def _is_kubernetes_not_found(reply: HttpReply) -> bool:

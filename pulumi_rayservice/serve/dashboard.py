@@ -7,12 +7,15 @@ secrets), and ``DashboardTarget`` turns that input back into a client inside eac
 ``check_dashboard`` checks it at Check with the same rules the ``Dashboard`` model applies, and
 ``DashboardTarget.from_input`` reads it.
 
-Two ways in:
+Three ways in:
 - ``Dashboard(url="http://127.0.0.1:8265")``: a dashboard you can reach (local Ray, port-forward,
   an ingress).
 - ``Dashboard.kube_proxy(service="fruit-head-svc", namespace="ray", kube=Kube(...))``: through the
   API server's service proxy (``/api/v1/namespaces/{ns}/services/{svc}:dashboard/proxy/``), so
   ``pulumi up`` works from a laptop or CI with only a kubeconfig. ``RayCluster.dashboard`` is one.
+- ``Dashboard.api_server_proxy(cluster="test-cluster", api_server=KubeRayApiServer(...))``: through
+  the KubeRay API server's V2 service proxy (the same path, served for a RayCluster's own head
+  Service only), with no kubeconfig at all.
 
 The identity of a target (what decides replace-vs-update and which lock serializes PUTs) is built
 in :mod:`.identity`: the normalized URL, or the API server the kubeconfig resolves to plus
@@ -35,20 +38,30 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from .._util.inputs import check_secret_text, kube_problems, secret_text_problem
 from .._util.k8s_names import dns1035_label_problem, dns1123_label_problem, port_problem
 from .._util.text import clip
+from ..kube.apiserver import (
+    ApiServerInput,
+    ApiServerTarget,
+    KubeRayApiServer,
+    api_server_problems,
+    api_server_to_input,
+)
 from ..kube.config import Kube, api_server_of, kube_to_input
 from .identity import proxy_identity, same_cluster, url_identity
 
 DEFAULT_PROXY_PORT = "dashboard"
 """The head Service's dashboard port, as KubeRay names it."""
 DEFAULT_NAMESPACE = "default"
+HEAD_SERVICE_SUFFIX = "-head-svc"
+"""KubeRay names a RayCluster's head Service ``<cluster>-head-svc``."""
 
 
 class DashboardInput(TypedDict, total=False):
     """A dashboard target as it crosses to the provider host (the ``dashboard`` input).
 
-    Either ``url`` or ``service`` (with ``namespace``, ``port`` and ``kube``). ``token`` is here
-    only when a user wrote the dict by hand; ``Dashboard`` sends it as its own secret input, so
-    the target stays readable in previews.
+    Either ``url`` or ``service`` (with ``namespace``, ``port``, and ``kube`` or ``api_server``;
+    ``cluster`` names the RayCluster behind the Service when it is reached through the KubeRay API
+    server, whose lock lives on that object). ``token`` is here only when a user wrote the dict by
+    hand; ``Dashboard`` sends it as its own secret input, so the target stays readable in previews.
     """
 
     url: str
@@ -56,6 +69,8 @@ class DashboardInput(TypedDict, total=False):
     namespace: str
     port: str
     kube: dict[str, Any]
+    api_server: ApiServerInput
+    cluster: str
     token: str
 
 
@@ -99,14 +114,17 @@ VALUE_PROBLEMS: dict[str, Callable[[Any], str | None]] = {
     "service": dns1035_label_problem,
     "namespace": dns1123_label_problem,
     "port": port_problem,
+    "cluster": dns1035_label_problem,
 }
 """Each plain key's rule: why a value cannot be it, or None. Namespace, Service and port are
 checked as Kubernetes checks them: they become segments of the API server's proxy path, where
 ``ray/../kube-system`` would be another path."""
 
 
-def target_problems(*, url: bool, service: bool, kube: bool) -> list[str]:
-    """What is wrong with which keys are given (``True``: given): one target, kube with a proxy."""
+def target_problems(
+    *, url: bool, service: bool, kube: bool, api_server: bool = False, cluster: bool = False
+) -> list[str]:
+    """What is wrong with which keys are given (``True``: given): one target, one way to it."""
     problems = []
     if url == service:
         problems.append(
@@ -115,6 +133,15 @@ def target_problems(*, url: bool, service: bool, kube: bool) -> list[str]:
         )
     if url and kube:
         problems.append("kube= only applies to a service proxy target (service=)")
+    if url and api_server:
+        problems.append("api_server= only applies to a service proxy target (service=)")
+    if kube and api_server:
+        problems.append(
+            "give either kube= (the Kubernetes API) or api_server= (the KubeRay API server), "
+            "not both"
+        )
+    if cluster and not api_server:
+        problems.append("cluster= only applies to a KubeRay API server target (api_server=)")
     return problems
 
 
@@ -129,6 +156,10 @@ class Dashboard(BaseModel):
         namespace: the Service's namespace (with ``service``).
         port: the Service port name or number of the dashboard (with ``service``).
         kube: credentials for the API server (with ``service``); default: the ambient kubeconfig.
+        api_server: instead of ``kube``, the KubeRay API server whose V2 service proxy leads to
+            the head Service (with ``service``); no kubeconfig is read.
+        cluster: the RayCluster behind ``service`` (with ``api_server``); default: ``service``
+            without KubeRay's ``-head-svc``.
 
     """
 
@@ -141,11 +172,15 @@ class Dashboard(BaseModel):
     namespace: str = Field(default=DEFAULT_NAMESPACE, description="Service namespace (proxy)")
     port: str = Field(default=DEFAULT_PROXY_PORT, description="Service port name or number")
     kube: Kube | None = Field(default=None, description="API server credentials (proxy target)")
+    api_server: KubeRayApiServer | None = Field(
+        default=None, description="the KubeRay API server (V2 service proxy target)"
+    )
+    cluster: str | None = Field(default=None, description="RayCluster behind the Service")
 
-    @field_validator("url", "service", "namespace", "port", mode="before")
+    @field_validator("url", "service", "namespace", "port", "cluster", mode="before")
     @classmethod
     def _valid_value(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is None and info.field_name in ("url", "service"):
+        if value is None and info.field_name in ("url", "service", "cluster"):
             return None
         problem = VALUE_PROBLEMS[str(info.field_name)](value)
         if problem:
@@ -165,7 +200,11 @@ class Dashboard(BaseModel):
     @model_validator(mode="after")
     def _one_target(self) -> Dashboard:
         problems = target_problems(
-            url=self.url is not None, service=self.service is not None, kube=self.kube is not None
+            url=self.url is not None,
+            service=self.service is not None,
+            kube=self.kube is not None,
+            api_server=self.api_server is not None,
+            cluster=self.cluster is not None,
         )
         if problems:
             raise ValueError("; ".join(problems))
@@ -184,6 +223,26 @@ class Dashboard(BaseModel):
         """A dashboard reached through the Kubernetes API server's service proxy."""
         return cls(service=service, namespace=namespace, port=str(port), kube=kube, token=token)
 
+    @classmethod
+    def api_server_proxy(
+        cls,
+        cluster: str,
+        *,
+        api_server: KubeRayApiServer,
+        namespace: str = DEFAULT_NAMESPACE,
+        port: str | int = DEFAULT_PROXY_PORT,
+        token: str | None = None,
+    ) -> Dashboard:
+        """The dashboard of RayCluster ``cluster``, through the KubeRay API server's V2 proxy."""
+        return cls(
+            service=f"{cluster}{HEAD_SERVICE_SUFFIX}",
+            cluster=cluster,
+            namespace=namespace,
+            port=str(port),
+            api_server=api_server,
+            token=token,
+        )
+
     def to_input(self, *, with_token: bool = True) -> DashboardInput:
         """The input sent to the provider host (token and kubeconfig content as secrets)."""
         data = DashboardInput()
@@ -196,6 +255,9 @@ class Dashboard(BaseModel):
             kube = kube_to_input(self.kube)
             if kube:
                 data["kube"] = kube
+            if self.api_server is not None:
+                data["api_server"] = api_server_to_input(self.api_server)
+                data["cluster"] = self.cluster or _cluster_of(str(self.service))
         if with_token and self.token is not None:
             # A secret Output where the provider receives the plain string.
             data["token"] = pulumi.Output.secret(self.token)  # type: ignore[typeddict-item]
@@ -230,6 +292,8 @@ class DashboardTarget:
     port: str
     kube: Mapping[str, Any] | None = field(repr=False)
     token: str | None = field(repr=False)
+    api_server: Mapping[str, Any] | None = field(default=None, repr=False)
+    cluster: str | None = None
 
     @classmethod
     def from_input(
@@ -250,6 +314,8 @@ class DashboardTarget:
             port=str(port),
             kube=data.get("kube") or None,
             token=token or data.get("token") or None,
+            api_server=data.get("api_server") or None,
+            cluster=str(data["cluster"]) if data.get("cluster") else None,
         )
 
     def to_input(self) -> DashboardInput:
@@ -259,7 +325,20 @@ class DashboardTarget:
         data = DashboardInput(service=str(self.service), namespace=self.namespace, port=self.port)
         if self.kube:
             data["kube"] = dict(self.kube)
+        if self.api_server:
+            data["api_server"] = ApiServerInput(**self.api_server)  # type: ignore[typeddict-item]
+            data["cluster"] = self.cluster_name
         return data
+
+    @property
+    def api_server_target(self) -> ApiServerTarget | None:
+        """The KubeRay API server this target is reached through, or None."""
+        return ApiServerTarget.from_input(self.api_server) if self.api_server else None
+
+    @property
+    def cluster_name(self) -> str:
+        """The RayCluster behind the head Service (named, or KubeRay's ``-head-svc`` removed)."""
+        return self.cluster or _cluster_of(str(self.service))
 
     @cached_property
     def key(self) -> str:
@@ -271,9 +350,8 @@ class DashboardTarget:
         """
         if self.url is not None:
             return url_identity(self.url)
-        return proxy_identity(
-            api_server_of(self.kube), self.namespace, str(self.service), self.port
-        )
+        server = str(self.api_server["url"]) if self.api_server else api_server_of(self.kube)
+        return proxy_identity(server, self.namespace, str(self.service), self.port)
 
     @property
     def legacy_key(self) -> str:
@@ -297,6 +375,11 @@ class DashboardTarget:
         """Short human form for messages."""
         if self.url is not None:
             return self.url
+        if self.api_server:
+            return (
+                f"service {self.namespace}/{self.service}:{self.port} via the KubeRay API server "
+                f"at {self.api_server.get('url')}"
+            )
         return f"service {self.namespace}/{self.service}:{self.port} via the Kubernetes API proxy"
 
 
@@ -336,11 +419,17 @@ def check_dashboard(raw: Any, field: str = "dashboard") -> list[tuple[str, str]]
     unknown = sorted(str(k) for k in raw if k not in DASHBOARD_KEYS)
     if unknown:
         failures.append((field, f"unknown keys {unknown}; allowed: {', '.join(DASHBOARD_KEYS)}"))
-    given = {key: raw.get(key) is not None for key in ("url", "service", "kube")}
+    given = {
+        key: raw.get(key) is not None for key in ("url", "service", "kube", "api_server", "cluster")
+    }
     failures.extend(
         (field, problem)
         for problem in target_problems(
-            url=given["url"], service=given["service"], kube=given["kube"]
+            url=given["url"],
+            service=given["service"],
+            kube=given["kube"],
+            api_server=given["api_server"],
+            cluster=given["cluster"],
         )
     )
     for key, problem_of in VALUE_PROBLEMS.items():
@@ -352,4 +441,10 @@ def check_dashboard(raw: Any, field: str = "dashboard") -> list[tuple[str, str]]
             failures.append((f"{field}.{key}", problem))
     failures.extend(check_secret_text(raw.get("token"), f"{field}.token", header=True))
     failures.extend(kube_problems(raw.get("kube"), f"{field}.kube"))
+    failures.extend(api_server_problems(raw.get("api_server"), f"{field}.api_server"))
     return failures
+
+
+def _cluster_of(service: str) -> str:
+    """The RayCluster whose head Service is ``service`` (KubeRay's ``<cluster>-head-svc``)."""
+    return service.removesuffix(HEAD_SERVICE_SUFFIX)

@@ -70,7 +70,12 @@ MAX_TIMEOUT_S = DAY_S
 """Longest ``timeout_s``: a deploy that takes a day is stuck, and a bound keeps waits finite."""
 MAX_DRAIN_S = HOUR_S
 """Longest ``drain_s``: in-flight requests, not sessions; the delete blocks for that long."""
-SECRET_PATHS = (("token",), ("dashboard", "token"), ("dashboard", "kube", "content"))
+SECRET_PATHS = (
+    ("token",),
+    ("dashboard", "token"),
+    ("dashboard", "kube", "content"),
+    ("dashboard", "api_server", "token"),
+)
 """Inputs and outputs that are always secret."""
 APP_KEYS = ("app", "deployed_app")
 """Inputs and outputs that hold the app: secret at the paths the ``secret_paths`` input names."""

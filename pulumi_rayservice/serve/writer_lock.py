@@ -9,6 +9,8 @@ the same time drop each other's apps. So each write takes, in this order:
    - through the API server's proxy: a ``coordination.k8s.io/v1`` Lease per Ray cluster
      (``<head service>-serve-config`` in the Service's namespace), which every process on every
      machine meets (:mod:`..kube.lease`);
+   - through the KubeRay API server (which serves no Leases): the same record in an annotation
+     of the RayCluster itself (:mod:`..kube.annotation_lock`), removed when released;
    - at a direct URL: a file lock that every process on this machine meets. Writers on other
      machines, and writers that take no lock at all (``serve deploy``, a raw PUT), are not kept out:
      the write is verified afterwards instead (:mod:`.deployer`).
@@ -37,8 +39,9 @@ from filelock import FileLock, Timeout
 
 from .._util.polling import Deadline
 from ..errors import LockTimeoutError
+from ..kube.annotation_lock import ClusterAnnotationStore
 from ..kube.client import KubeClient
-from ..kube.lease import LeaseLock, LeasePolicy
+from ..kube.lease import LeaseLock, LeasePolicy, RecordLock
 from .dashboard import DashboardTarget
 
 LOCK_DIR_ENV = "PULUMI_RAYSERVICE_LOCK_DIR"
@@ -104,15 +107,21 @@ def writer_lock(
     with _process_lock(key, deadline, purpose):
         holder = holder_identity(owner)
         if target.url is None:
-            with KubeClient(target.kube, deadline=deadline) as kube:
-                lease = LeaseLock(
-                    kube,
-                    target.namespace,
-                    lease_name(str(target.service)),
-                    holder,
-                    purpose=purpose,
-                    policy=lease_policy,
-                )
+            api_server = target.api_server_target
+            with KubeClient(target.kube, deadline=deadline, api_server=api_server) as kube:
+                lease: RecordLock
+                if api_server is None:
+                    lease = LeaseLock(
+                        kube,
+                        target.namespace,
+                        lease_name(str(target.service)),
+                        holder,
+                        purpose=purpose,
+                        policy=lease_policy,
+                    )
+                else:
+                    store = ClusterAnnotationStore(kube, target.namespace, target.cluster_name)
+                    lease = RecordLock(store, holder, purpose=purpose, policy=lease_policy)
                 lease.acquire(deadline)
                 try:
                     yield lease
