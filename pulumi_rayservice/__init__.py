@@ -28,6 +28,8 @@ from .cluster.spec import (
     HeadGroup,
     WorkerGroup,
 )
+from .cluster.template_provider import KubeRayComputeTemplateProvider
+from .cluster.template_resource import KubeRayComputeTemplate
 from .errors import RayServiceError
 from .kube.apiserver import KubeRayApiServer
 from .kube.config import Kube
@@ -56,6 +58,8 @@ __all__ = [
     "HttpProbe",
     "Kube",
     "KubeRayApiServer",
+    "KubeRayComputeTemplate",
+    "KubeRayComputeTemplateProvider",
     "PrometheusGate",
     "RayCluster",
     "RayClusterProvider",

@@ -166,6 +166,21 @@ class RouteOwnershipError(KubeError):
     """A Gateway or HTTPRoute of that name is not this service's; nothing was changed."""
 
 
+class ComputeTemplateMissingError(KubeError):
+    """A compute template a cluster's group names does not exist on the KubeRay API server."""
+
+
+class ComputeTemplateConflictError(KubeError):
+    """A compute template's name is taken, or its clusters still name it; nothing changed.
+
+    V1 templates carry no owner: one that exists cannot be told ours.
+    """
+
+
+class UnsupportedApiServerError(KubeError):
+    """The KubeRay API server's release cannot do what was asked (it would silently do less)."""
+
+
 class ClusterGoneError(KubeError):
     """The RayCluster this resource manages no longer exists (``pulumi refresh`` notices)."""
 

@@ -30,10 +30,10 @@ from pulumi_rayservice.errors import (
     KubeConfigError,
     ServeConfigRejectedError,
 )
+from pulumi_rayservice.kube.transport import DirectTransport
 from pulumi_rayservice.serve.client import DashboardClient as Client
 from pulumi_rayservice.serve.client import RetryPolicy
 from pulumi_rayservice.serve.dashboard import DashboardTarget
-from pulumi_rayservice.serve.transport import DirectTransport
 
 TOKEN = "ray-s3cret-t0ken-123"
 KUBE_TOKEN = "kube-secret-token"

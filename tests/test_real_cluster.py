@@ -25,7 +25,7 @@ from rayservice_testbed.harness.serve_apps import fruit_app
 
 import pulumi_rayservice as rs
 from pulumi_rayservice.kube.config import api_client
-from pulumi_rayservice.serve.transport import HttpRequest, KubeProxyTransport
+from pulumi_rayservice.kube.transport import HttpRequest, KubeProxyTransport
 
 KUBECONFIG = os.environ.get("RAYSERVICE_E2E_KUBECONFIG")
 WORKING_DIR = os.environ.get("RAYSERVICE_E2E_WORKING_DIR")

@@ -46,12 +46,12 @@ from pulumi_rayservice.cluster.provider import RayClusterProvider
 from pulumi_rayservice.cluster.spec import GcsFaultTolerance
 from pulumi_rayservice.errors import RayServiceError
 from pulumi_rayservice.kube.config import api_client, load_client_configuration
+from pulumi_rayservice.kube.transport import KubeProxyTransport
 from pulumi_rayservice.serve.client import DashboardClient
 from pulumi_rayservice.serve.dashboard import DashboardTarget
 from pulumi_rayservice.serve.inputs import AppInputs
 from pulumi_rayservice.serve.models.config import HTTPOptions
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
-from pulumi_rayservice.serve.transport import KubeProxyTransport
 
 CANARY = "canary/s3cr3t+7f3a='q\""
 MARK = "s3cr3t"

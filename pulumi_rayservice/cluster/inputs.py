@@ -22,6 +22,7 @@ from ..kube.client import RAY_CLUSTER, KubeClient
 from ..kube.config import kube_secrets
 from ..serve.dashboard import DEFAULT_PROXY_PORT, DashboardInput, DashboardTarget
 from . import redis_password
+from .compute_template import expand, template_names
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -77,6 +78,9 @@ class ClusterInputs:
     wait_for_dashboard: bool
     owner: str | None
     raw: dict[str, Any] = field(repr=False)
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    """The compute templates the spec's groups name, as the API server answered for them
+    (filled by the provider before a write: :func:`.compute_template.expand` needs them)."""
 
     @classmethod
     def parse(cls, props: Mapping[str, Any]) -> ClusterInputs:
@@ -129,8 +133,12 @@ class ClusterInputs:
         return {**self.annotations, STACK_ANNOTATION: self.stack}
 
     def spec_to_send(self) -> dict[str, Any]:
-        """The spec with the secret Redis password put back in (it is kept out of state)."""
-        return redis_password.join(self.spec, self.redis_password)
+        """The spec to write: the Redis password back in, compute templates written in.
+
+        The password is kept out of state; the templates are those of :attr:`templates`.
+        """
+        spec = redis_password.join(self.spec, self.redis_password)
+        return expand(spec, self.templates) if template_names(spec) else spec
 
     def manifest(self) -> dict[str, Any]:
         """The whole object to POST."""

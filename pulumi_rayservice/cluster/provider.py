@@ -26,6 +26,7 @@ validated by :mod:`.crd_schema` and :mod:`.operator_rules`, and the waits live i
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,15 +68,18 @@ from ..errors import (
     ClusterGoneError,
     ClusterNotReadyError,
     ClusterOwnershipError,
+    ComputeTemplateMissingError,
     KubeConflictError,
     KubeError,
     KubeTemporaryError,
 )
 from ..kube.apiserver import API_V1, api_server_problems
+from ..kube.apiserver_v1 import ApiServerV1Client
 from ..kube.client import RAY_CLUSTER, KubeClient
 from ..kube.objects import RawObject, meta
 from . import readiness, redis_password
 from .changes import Change, as_written, classify, patch_spec, revision
+from .compute_template import contract, template_names, template_problems, without_template_keys
 from .crd_schema import validate_cluster_spec
 from .inputs import (
     DEFAULT_TIMEOUT_S,
@@ -157,8 +161,10 @@ class RayClusterProvider(ResourceProvider):
                 else None
             )
             known_password = password if isinstance(password, str) else None
+            failures.extend(_template_use_problems(inputs))
             for violation in validate_cluster_spec(
-                redis_password.join(inputs["spec"], known_password), annotations=known_annotations
+                redis_password.join(without_template_keys(inputs["spec"]), known_password),
+                annotations=known_annotations,
             ):
                 failures.append((violation.path, violation.message))
 
@@ -221,6 +227,7 @@ class RayClusterProvider(ResourceProvider):
             SecretsRedacted(inputs.secrets()),
             inputs.client(deadline) as kube,
         ):
+            inputs = _with_templates(inputs, deadline)
             try:
                 obj = kube.create(RAY_CLUSTER, inputs.namespace, inputs.manifest())
             except KubeTemporaryError as error:
@@ -254,6 +261,7 @@ class RayClusterProvider(ResourceProvider):
             SecretsRedacted(inputs.secrets()),
             inputs.client(deadline) as kube,
         ):
+            inputs = _with_templates(inputs, deadline)
             for attempt in range(1, CONFLICT_RETRIES + 1):
                 live = kube.get(RAY_CLUSTER, inputs.namespace, inputs.name)
                 if live is None:
@@ -288,6 +296,9 @@ class RayClusterProvider(ResourceProvider):
             if _other_object(props, obj):
                 return ReadResult("", {})  # ours was deleted; the name is someone else's now
             live_spec, _ = redis_password.split(canonical(obj.get("spec") or {}))
+            if template_names(inputs.spec):
+                templates = _with_templates(inputs, Deadline(inputs.timeout_s), missing_ok=True)
+                live_spec = contract(live_spec, inputs.spec, templates.templates)
             metadata = meta(obj)
             live = ClusterInputs(
                 **{
@@ -377,6 +388,52 @@ def _without_token(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: v for k, v in value.items() if k != "token"} or None
     return value or None
+
+
+def _with_templates(
+    inputs: ClusterInputs, deadline: Deadline, *, missing_ok: bool = False
+) -> ClusterInputs:
+    """The inputs with the compute templates their groups name, read from the API server (V1).
+
+    Raises:
+        ComputeTemplateMissingError: a template does not exist (unless ``missing_ok``: a
+            refresh then shows the live resources as they are).
+
+    """
+    names = template_names(inputs.spec)
+    target = inputs.api_server_target
+    if not names or target is None:
+        return inputs
+    found: dict[str, dict[str, Any]] = {}
+    with ApiServerV1Client(target, deadline=deadline) as v1:
+        for name in names:
+            template = v1.get_template(inputs.namespace, name)
+            if template is not None:
+                found[name] = template
+            elif not missing_ok:
+                raise ComputeTemplateMissingError(
+                    f"RayCluster {inputs.resource_id}: compute template {name!r} does not exist "
+                    f"in namespace {inputs.namespace} on {target.describe()}; nothing was "
+                    "written. Create it first (rs.KubeRayComputeTemplate, and pass its `name` "
+                    "output so Pulumi creates it before the cluster and deletes it after)"
+                )
+    return dataclasses.replace(inputs, templates=found)
+
+
+def _template_use_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Groups that name a compute template: valid names, and a KubeRay API server to read them."""
+    spec = inputs["spec"]
+    failures = template_problems(spec)
+    if template_names(spec) and inputs.get("api_server") is None:
+        failures.append(
+            (
+                "spec",
+                "a group names a compute template (computeTemplate / compute_template=): "
+                "templates live on the KubeRay API server; give api_server=rs.KubeRayApiServer("
+                "...), or inline compute= on the group",
+            )
+        )
+    return failures
 
 
 def _target_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from .._util.k8s_names import label_value_problem
+from .._util.k8s_names import dns1123_subdomain_problem, label_value_problem
 from .._util.versions import at_least, parse_version
 from .operator_rules import AUTH_MIN_RAY
 
@@ -212,9 +212,12 @@ class ComputeTemplate(BaseModel):
 class _GroupBase(BaseModel):
     """Fields shared by head and worker groups: the Ray container and pod-template hatches."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
-    compute: ComputeTemplate
+    compute: ComputeTemplate | None = None
+    compute_template: Any = None
+    """The name of a compute template registered on the KubeRay API server (a string, or a
+    ``KubeRayComputeTemplate``'s ``name`` output), instead of ``compute``."""
     image: str | None = None
     ray_start_params: dict[str, str | int | float | bool] = Field(default_factory=dict)
     env: dict[str, str] | list[dict[str, Any]] = Field(default_factory=dict)
@@ -227,13 +230,38 @@ class _GroupBase(BaseModel):
     container: dict[str, Any] = Field(default_factory=dict)
     pod_spec: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("compute_template")
+    @classmethod
+    def _check_template_name(cls, value: Any) -> Any:
+        if value is None or not isinstance(value, str):
+            return value  # an Output (a template's name) is checked by the provider once known
+        problem = dns1123_subdomain_problem(value)
+        if problem:
+            raise ValueError(f"Got {value!r} for compute_template: {problem}.")
+        return value
+
+    @model_validator(mode="after")
+    def _one_compute(self) -> _GroupBase:
+        if (self.compute is None) == (self.compute_template is None):
+            raise ValueError(
+                "Give exactly one of compute= (a ComputeTemplate written into the pod) or "
+                "compute_template= (the name of a KubeRay API server compute template)."
+            )
+        return self
+
+    def _compute_fields(self, out: dict[str, Any]) -> None:
+        """``computeTemplate: <name>`` on the group when it names a registered template."""
+        if self.compute_template is not None:
+            out["computeTemplate"] = self.compute_template
+
     def _template(
         self, container_name: str, image: str, ports: list[dict[str, Any]]
     ) -> dict[str, Any]:
         container: dict[str, Any] = {"name": container_name, "image": self.image or image}
         if ports:
             container["ports"] = ports
-        container["resources"] = self.compute.resources()
+        if self.compute is not None:
+            container["resources"] = self.compute.resources()
         env = _env_list(self.env)
         if env:
             container["env"] = env
@@ -248,7 +276,7 @@ class _GroupBase(BaseModel):
             pod["nodeSelector"] = self.node_selector
         if self.service_account:
             pod["serviceAccountName"] = self.service_account
-        if self.compute.tolerations:
+        if self.compute is not None and self.compute.tolerations:
             pod["tolerations"] = self.compute.tolerations
         pod.update(self.pod_spec)
 
@@ -269,6 +297,9 @@ class HeadGroup(_GroupBase):
 
     Attributes:
         compute: Its resources.
+        compute_template: Instead of ``compute``, the name of a compute template registered on
+            the KubeRay API server (``KubeRayComputeTemplate``); its resources are written into
+            the pod when the cluster is created through that server.
         image: Container image; default: the cluster's image.
         ray_start_params: ``ray start`` options (values rendered as strings).
         service_type: Type of the head Service (``ClusterIP`` unless given).
@@ -296,6 +327,7 @@ class HeadGroup(_GroupBase):
         out: dict[str, Any] = {"rayStartParams": _params(self.ray_start_params)}
         if self.service_type:
             out["serviceType"] = self.service_type
+        self._compute_fields(out)
         out["template"] = self._template("ray-head", image, ports)
         return copy.deepcopy(out)
 
@@ -310,8 +342,9 @@ class WorkerGroup(_GroupBase):
         max_replicas: Upper bound (``maxReplicas``); default ``max(replicas, min_replicas)``, a
             fixed-size group: set it to let the autoscaler grow the group.
         num_of_hosts: Pods per replica for multi-host groups (TPU slices); KubeRay's default 1.
-        compute, image, ray_start_params, env, volumes, volume_mounts, node_selector,
-            service_account, annotations, labels, container, pod_spec: as for :class:`HeadGroup`.
+        compute, compute_template, image, ray_start_params, env, volumes, volume_mounts,
+            node_selector, service_account, annotations, labels, container, pod_spec: as for
+            :class:`HeadGroup`.
 
     """
 
@@ -365,6 +398,7 @@ class WorkerGroup(_GroupBase):
         if self.num_of_hosts is not None:
             out["numOfHosts"] = self.num_of_hosts
         out["rayStartParams"] = _params(self.ray_start_params)
+        self._compute_fields(out)
         out["template"] = self._template("ray-worker", image, [])
         return copy.deepcopy(out)
 

@@ -152,6 +152,23 @@ class KubeClient:
             return None
         return self._object(obj)
 
+    def list_objects(
+        self, kind: CustomResourceKind, namespace: str, *, label_selector: str = ""
+    ) -> list[RawObject]:
+        """Every object of ``kind`` in ``namespace`` matching ``label_selector``."""
+        listed = self._call(
+            f"list {kind.kind} in {namespace}",
+            lambda timeout: self._custom.list_namespaced_custom_object(
+                kind.group,
+                kind.version,
+                namespace,
+                kind.plural,
+                label_selector=label_selector,
+                _request_timeout=timeout,
+            ),
+        )
+        return [self._object(item) for item in (self._plain(listed).get("items") or [])]
+
     def create(
         self, kind: CustomResourceKind, namespace: str, body: Mapping[str, Any]
     ) -> RawObject:

@@ -23,10 +23,10 @@ from .._util.bounded_http import request_deadline
 from .._util.http_failures import no_answer
 from .._util.polling import CLEANUP_TIMEOUT_S, Deadline
 from .._util.text import clip
+from ..kube.transport import HttpRequest
 from ..serve.client import DashboardClient
 from ..serve.deployer import ServeDeployer
 from ..serve.status import AppState, ServeSnapshot
-from ..serve.transport import HttpRequest
 from .gates import Answer, GateResult, apps_healthy, prometheus_value
 from .options import HealthGates
 

@@ -42,14 +42,14 @@ from ..errors import (
 )
 from ..kube.apiserver import ApiServerTarget, apiserver_refusal
 from ..kube.config import api_client
-from .dashboard import DashboardTarget
-from .transport import (
+from ..kube.transport import (
     DirectTransport,
     HttpReply,
     HttpRequest,
     HttpTransport,
     KubeProxyTransport,
 )
+from .dashboard import DashboardTarget
 
 __all__ = ["DashboardClient", "RetryPolicy"]
 

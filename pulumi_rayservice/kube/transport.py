@@ -1,4 +1,4 @@
-"""The two ways a dashboard request travels, behind one small interface.
+"""The two ways a request to a dashboard (or the KubeRay API server) travels, behind one interface.
 
 - :class:`DirectTransport`: ``requests`` to a URL the user gave (a local Ray, a port-forward, an
   ingress); the environment's proxy settings apply as they do for any ``requests`` call.
@@ -6,6 +6,7 @@
   ``kubernetes`` client's own connection pool and credentials, so whatever ``kubectl`` honours in a
   kubeconfig holds here too: ``proxy-url``, ``tls-server-name``, CA data, client certificates, exec
   and auth-provider plugins (their token is cached by the client and refreshed when it expires).
+  The KubeRay API server is reached on the same pool (:mod:`.apiserver` builds its client).
 
 Both send one request and return the whole answer, never follow a redirect (it would take the
 credentials and a PUT elsewhere), never retry by themselves (:mod:`.._util.retry` decides), and
@@ -22,7 +23,7 @@ import urllib3
 from requests.structures import CaseInsensitiveDict
 
 from .._util.bounded_http import bounded_session
-from ..kube.config import auth_headers
+from .config import auth_headers
 
 __all__ = ["DirectTransport", "HttpReply", "HttpRequest", "HttpTransport", "KubeProxyTransport"]
 
