@@ -376,3 +376,89 @@ def test_a_cluster_through_both_kube_and_the_api_server_is_refused() -> None:
         "kube": {"path": "/tmp/kubeconfig"},
     }
     assert "api_server" in [f for f, _ in failures_of(RayClusterProvider(), news)]
+
+
+# V1 clusters ------------------------------------------------------------------------------------
+
+V1_SERVER = {**SERVER, "api": "v1"}
+
+
+def _v1_spec(**worker: Any) -> dict[str, Any]:
+    return ClusterSpec(
+        ray_version="2.52.0",
+        enable_serve_service=True,
+        head=HeadGroup(
+            compute_template="default-template", ray_start_params={"dashboard-host": "0.0.0.0"}
+        ),
+        workers=[WorkerGroup(name="small-wg", compute_template="default-template",
+                             **{"replicas": 1, "min_replicas": 1, "max_replicas": 5, **worker})],
+    ).to_spec()  # fmt: skip
+
+
+def v1_cluster(spec: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    return {
+        "spec": spec,
+        "resource_name": "test-cluster",
+        "api_server": V1_SERVER,
+        "annotations": {"ray.io/enable-serve-service": "true"},
+        **changes,
+    }
+
+
+def test_the_seeds_cluster_without_min_zero_passes_as_v1() -> None:
+    assert failures_of(RayClusterProvider(), v1_cluster(_v1_spec())) == []
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda s: s["workerGroupSpecs"][0].update(minReplicas=0),
+         "spec.workerGroupSpecs[0].minReplicas"),
+        (lambda s: s["headGroupSpec"].update(rayStartParams={}),
+         "spec.headGroupSpec.rayStartParams"),
+        (lambda s: s["headGroupSpec"]["template"]["spec"].update(nodeSelector={"a": "b"}),
+         "spec.headGroupSpec.template.spec.nodeSelector"),
+        (lambda s: s["workerGroupSpecs"][0].update(numOfHosts=2),
+         "spec.workerGroupSpecs[0].numOfHosts"),
+        (lambda s: s["headGroupSpec"]["template"]["spec"]["containers"][0]["ports"].append(
+            {"containerPort": 9999}), "spec.headGroupSpec.template.spec.containers[0].ports[4]"),
+        (lambda s: s["headGroupSpec"]["template"]["spec"]["containers"][0].update(
+            env=[{"name": "A", "valueFrom": {"fieldRef": {"fieldPath": "x"}}}]),
+         "spec.headGroupSpec.template.spec.containers[0].env[0]"),
+        (lambda s: s.update(suspend=True), "spec.suspend"),
+    ],
+)  # fmt: skip
+def test_what_v1_cannot_carry_of_a_cluster_is_refused_naming_the_field(
+    mutate: Any, field: str
+) -> None:
+    spec = _v1_spec()
+    mutate(spec)
+    failures = failures_of(RayClusterProvider(), v1_cluster(spec))
+    assert field in [f for f, _ in failures], failures
+
+
+def test_a_v1_cluster_needs_templates_not_inline_compute() -> None:
+    spec = ClusterSpec(
+        ray_version="2.52.0",
+        head=HeadGroup(compute=ComputeTemplate(cpu=1, memory=2), ray_start_params={"a": "b"}),
+    ).to_spec()
+    failures = failures_of(RayClusterProvider(), v1_cluster(spec))
+    assert "spec.headGroupSpec.computeTemplate" in [f for f, _ in failures]
+    assert "spec.headGroupSpec.template.spec.containers[0].resources" in [f for f, _ in failures]
+
+
+def test_a_v1_cluster_takes_no_labels() -> None:
+    failures = failures_of(RayClusterProvider(), v1_cluster(_v1_spec(), labels={"team": "a"}))
+    assert [f for f, _ in failures] == ["labels"]
+
+
+def test_every_change_of_a_v1_cluster_is_a_replacement() -> None:
+    provider = RayClusterProvider()
+    olds = {**v1_cluster(_v1_spec()), "name": "test-cluster-abcde", "auto_named": True}
+    scaled = {**olds, "spec": _v1_spec(replicas=2, min_replicas=2)}
+    diff = provider.diff("id", olds, scaled)
+    assert diff.replaces == ["spec"] and not diff.delete_before_replace
+    to_v2 = provider.diff("id", olds, {**olds, "api_server": SERVER})
+    assert "api_server" in to_v2.replaces
+    same = provider.diff("id", olds, {**olds, "timeout_s": 30})
+    assert same.changes and not same.replaces

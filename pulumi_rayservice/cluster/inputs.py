@@ -17,7 +17,7 @@ from .._util.k8s_names import to_label_value
 from .._util.normalize import canonical
 from .._util.polling import Deadline
 from .._util.secrets import paths_under, text_leaves, values_at
-from ..kube.apiserver import ApiServerTarget
+from ..kube.apiserver import API_V1, ApiServerTarget
 from ..kube.client import RAY_CLUSTER, KubeClient
 from ..kube.config import kube_secrets
 from ..serve.dashboard import DEFAULT_PROXY_PORT, DashboardInput, DashboardTarget
@@ -158,6 +158,12 @@ class ClusterInputs:
     def api_server_target(self) -> ApiServerTarget | None:
         """The KubeRay API server the cluster is reached through, or None (Kubernetes' API)."""
         return ApiServerTarget.from_input(self.api_server) if self.api_server else None
+
+    @property
+    def via_v1(self) -> bool:
+        """Whether the cluster goes through the KubeRay API server's V1 cluster API."""
+        target = self.api_server_target
+        return target is not None and target.api == API_V1
 
     def client(self, deadline: Deadline) -> KubeClient:
         """A client of the API this cluster is reached through, bounded by ``deadline``."""

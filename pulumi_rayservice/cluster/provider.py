@@ -73,11 +73,11 @@ from ..errors import (
     KubeError,
     KubeTemporaryError,
 )
-from ..kube.apiserver import API_V1, api_server_problems
+from ..kube.apiserver import API_V1, API_V2, api_server_problems
 from ..kube.apiserver_v1 import ApiServerV1Client
 from ..kube.client import RAY_CLUSTER, KubeClient
 from ..kube.objects import RawObject, meta
-from . import readiness, redis_password
+from . import readiness, redis_password, v1_cluster
 from .changes import Change, as_written, classify, patch_spec, revision
 from .compute_template import contract, template_names, template_problems, without_template_keys
 from .crd_schema import validate_cluster_spec
@@ -203,6 +203,12 @@ class RayClusterProvider(ResourceProvider):
                     "KubeRay recreate every Ray pod in place (upgradeStrategy: Recreate). Serve "
                     "is down until the new pods are ready and the apps are deployed again."
                 )
+        if _api_of(news) == API_V1 or _api_of(olds) == API_V1:
+            # V1 has no update, and a V1 cluster is another object than a V2 one: anything
+            # that reaches the cluster is a new one.
+            if _api_of(news) != _api_of(olds):
+                replaces.append("api_server")
+            replaces.extend(k for k in ("spec", "labels", "annotations") if k in changed)
         # Credentials, the name draw and the stack's name are not changes to the cluster.
         changed = [
             key
@@ -223,6 +229,10 @@ class RayClusterProvider(ResourceProvider):
         """POST (or adopt our own), then wait until ready; delete again on failure."""
         inputs = ClusterInputs.parse(props)
         deadline = Deadline(inputs.timeout_s)
+        if inputs.via_v1:
+            with SecretsRedacted(inputs.secrets()):
+                answer = v1_cluster.create(inputs, deadline)
+            return CreateResult(inputs.resource_id, _v1_outputs(inputs, answer))
         with (
             SecretsRedacted(inputs.secrets()),
             inputs.client(deadline) as kube,
@@ -257,6 +267,15 @@ class RayClusterProvider(ResourceProvider):
         inputs = ClusterInputs.parse(news)
         previous = ClusterInputs.parse(olds)
         deadline = Deadline(inputs.timeout_s)
+        if inputs.via_v1:  # only what does not reach the cluster changed (diff replaces the rest)
+            with SecretsRedacted(inputs.secrets()):
+                answer = v1_cluster.read(inputs, deadline)
+            if answer is None:
+                raise ClusterGoneError(
+                    f"RayCluster {inputs.resource_id} no longer exists; run `pulumi refresh` "
+                    "and `pulumi up` to create it again"
+                )
+            return UpdateResult(_v1_outputs(inputs, answer))
         with (
             SecretsRedacted(inputs.secrets()),
             inputs.client(deadline) as kube,
@@ -286,6 +305,12 @@ class RayClusterProvider(ResourceProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The live object, in the program's shape; '' when it is gone."""
         inputs = ClusterInputs.parse(props)
+        if inputs.via_v1:
+            with SecretsRedacted(inputs.secrets()):
+                answer = v1_cluster.read(inputs, Deadline(inputs.timeout_s))
+            if answer is None:
+                return ReadResult("", {})
+            return ReadResult(id_ or inputs.resource_id, _v1_outputs(inputs, answer))
         with (
             SecretsRedacted(inputs.secrets()),
             inputs.client(Deadline(inputs.timeout_s)) as kube,
@@ -317,6 +342,10 @@ class RayClusterProvider(ResourceProvider):
         inputs = ClusterInputs.parse(props)
         uid = props.get("uid") or None
         deadline = Deadline(inputs.timeout_s)
+        if inputs.via_v1:
+            with SecretsRedacted(inputs.secrets()):
+                v1_cluster.delete(inputs, deadline)
+            return
         with (
             SecretsRedacted(inputs.secrets()),
             inputs.client(deadline) as kube,
@@ -369,6 +398,15 @@ def _mark_unknowns(value: Any) -> Any:
     if isinstance(value, list):
         return [_mark_unknowns(v) for v in value]
     return value
+
+
+def _api_of(props: Mapping[str, Any]) -> str | None:
+    """``v1`` or ``v2`` for a cluster through the KubeRay API server, None through Kubernetes."""
+    server = props.get("api_server")
+    if not isinstance(server, Mapping):
+        return None
+    api = server.get("api", API_V2)
+    return str(api) if isinstance(api, str) else None
 
 
 def _kube_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
@@ -448,14 +486,19 @@ def _target_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
                 "not both",
             )
         )
-    if isinstance(server, Mapping) and server.get("api") == API_V1:
-        failures.append(
-            (
-                "api_server.api",
-                "api='v1' (clusters through V1's cluster API) is not supported by RayCluster "
-                "yet; use api='v2' (KubeRay v1.4 or later)",
-            )
-        )
+    spec = inputs.get("spec")
+    if (
+        isinstance(server, Mapping)
+        and server.get("api") == API_V1
+        and isinstance(spec, Mapping)
+        and not contains_unknown(inputs)
+        and not failures
+    ):
+        try:
+            parsed = ClusterInputs.parse({**inputs, "name": inputs.get("name") or "x"})
+        except (KeyError, TypeError, ValueError):
+            return failures
+        failures.extend(v1_cluster.message(parsed)[1])
     return failures
 
 
@@ -584,6 +627,13 @@ def _outputs(inputs: ClusterInputs, obj: RawObject) -> dict[str, Any]:
         "revision": revision(inputs.spec),
     }
     return wrap_secret_paths(outputs, [*SECRET_PATHS, *_derived_secrets(inputs.raw)])
+
+
+def _v1_outputs(inputs: ClusterInputs, answer: Mapping[str, Any]) -> dict[str, Any]:
+    """The outputs of a cluster made through V1, from V1's view of it."""
+    shown = {"metadata": {"annotations": dict(answer.get("annotations") or {})}}
+    outputs = _outputs(inputs, shown)  # type: ignore[arg-type]
+    return {**outputs, "readiness": v1_cluster.summary(answer)}
 
 
 def _derived_secrets(props: Mapping[str, Any]) -> list[tuple[str, ...]]:

@@ -28,7 +28,13 @@ from ..serve.client import DashboardClient
 from . import readiness
 from .inputs import ClusterInputs
 
-__all__ = ["CLEANUP_TIMEOUT_S", "after_failed_create", "wait_gone", "wait_ready"]
+__all__ = [
+    "CLEANUP_TIMEOUT_S",
+    "after_failed_create",
+    "await_dashboard",
+    "wait_gone",
+    "wait_ready",
+]
 
 #: How long the events that explain a timeout are read for, once the deadline has passed.
 DIAGNOSIS_S = 5.0
@@ -122,6 +128,25 @@ def _wait_gone(kube: KubeClient, inputs: ClusterInputs, deadline: Deadline) -> N
                 "run `pulumi destroy` again to keep waiting"
             )
         obj = waiter.next(obj, deadline, poll=False)
+
+
+def await_dashboard(inputs: ClusterInputs, deadline: Deadline, *, state: str) -> None:
+    """Poll until the dashboard answers through the target's proxy (a cluster made through V1).
+
+    Raises:
+        ClusterNotReadyError: no answer by ``deadline``, with the last reason.
+
+    """
+    delays = Backoff(initial_s=0.2, max_s=3.0, fast_s=30.0, fast_max_s=0.5).delays()
+    with _DashboardProbe(inputs, deadline) as probe:
+        while (problem := probe.problem()) is not None:
+            if deadline.expired():
+                raise ClusterNotReadyError(
+                    f"RayCluster {inputs.resource_id} was not ready within "
+                    f"{deadline.timeout_s:g}s: {state}, dashboard not answering through the "
+                    f"proxy ({problem})"
+                )
+            deadline.sleep(next(delays))
 
 
 class _DashboardProbe:

@@ -91,6 +91,31 @@ class ApiServerV1Client:
             return False
         return True
 
+    # clusters -----------------------------------------------------------------------------------
+
+    def get_cluster(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The V1 view of a cluster, or None when there is none of that name.
+
+        A RayCluster that the API server did not make (no ``managed-by: kuberay-apiserver``)
+        is refused with 500 by V1: that is an error here, not "gone".
+        """
+        try:
+            return self._call("GET", f"{_clusters(namespace)}/{_segment(name)}")
+        except KubeNotFoundError:
+            return None
+
+    def create_cluster(self, namespace: str, cluster: Mapping[str, Any]) -> dict[str, Any]:
+        """POST a cluster (the body is the Cluster). A taken name is a 500 from V1, not 409."""
+        return self._call("POST", _clusters(namespace), cluster)
+
+    def delete_cluster(self, namespace: str, name: str) -> bool:
+        """DELETE the cluster; False when it was already gone."""
+        try:
+            self._call("DELETE", f"{_clusters(namespace)}/{_segment(name)}")
+        except KubeNotFoundError:
+            return False
+        return True
+
     # the one place failures are converted ---------------------------------------------------
 
     def _call(
@@ -172,6 +197,10 @@ def _convert(what: str, status: int, text: str, target: ApiServerTarget) -> Kube
 
 def _templates(namespace: str) -> str:
     return f"/apis/v1/namespaces/{_segment(namespace)}/compute_templates"
+
+
+def _clusters(namespace: str) -> str:
+    return f"/apis/v1/namespaces/{_segment(namespace)}/clusters"
 
 
 def _segment(value: str) -> str:
