@@ -109,3 +109,25 @@ def test_the_serve_configs_of_the_examples_match_their_app_code() -> None:
 def test_kubernetes_examples_refuse_to_run_without_a_working_dir(example: str) -> None:
     with pytest.raises(Exception, match="Missing required configuration"):
         run_example(example, {})
+
+
+TEMPLATE_TYPE = "pulumi-python:dynamic/rayservice:KubeRayComputeTemplate"
+
+
+@pytest.mark.parametrize("api", ["v2", "v1"])
+def test_apiserver_example_is_the_seeds_walkthrough_without_a_kubeconfig(api: str) -> None:
+    config = {"fruitWorkingDir": "https://x/f.zip", "mathWorkingDir": "https://x/m.zip", "api": api}
+    mocks = run_example("kuberay_apiserver", config)
+    [template] = mocks.of_type(TEMPLATE_TYPE)
+    assert template.inputs["name"] == "default-template"
+    assert template.inputs["template"] == {"cpu": 2, "memory": 4}
+    [cluster] = mocks.of_type(CLUSTER_TYPE)
+    assert cluster.inputs["api_server"] == {"url": "http://localhost:31888", "api": api}
+    assert "kube" not in cluster.inputs
+    spec = cluster.inputs["spec"]
+    assert spec["headGroupSpec"]["computeTemplate"] == "default-template"
+    [worker] = spec["workerGroupSpecs"]
+    assert (worker["groupName"], worker["computeTemplate"]) == ("small-wg", "default-template")
+    assert worker["minReplicas"] == (0 if api == "v2" else 1)
+    assert cluster.inputs["annotations"] == {"ray.io/enable-serve-service": "true"}
+    assert set(apps_by_name(mocks)) == {"fruit_app", "math_app"}

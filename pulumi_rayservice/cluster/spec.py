@@ -249,10 +249,14 @@ class _GroupBase(BaseModel):
             )
         return self
 
-    def _compute_fields(self, out: dict[str, Any]) -> None:
-        """``computeTemplate: <name>`` on the group when it names a registered template."""
+    def _with_compute_template(self, out: dict[str, Any]) -> dict[str, Any]:
+        """``computeTemplate: <name>`` on the group when it names a registered template.
+
+        Set after the copy: the name may be an Output, which cannot be copied.
+        """
         if self.compute_template is not None:
             out["computeTemplate"] = self.compute_template
+        return out
 
     def _template(
         self, container_name: str, image: str, ports: list[dict[str, Any]]
@@ -327,9 +331,8 @@ class HeadGroup(_GroupBase):
         out: dict[str, Any] = {"rayStartParams": _params(self.ray_start_params)}
         if self.service_type:
             out["serviceType"] = self.service_type
-        self._compute_fields(out)
         out["template"] = self._template("ray-head", image, ports)
-        return copy.deepcopy(out)
+        return self._with_compute_template(copy.deepcopy(out))
 
 
 class WorkerGroup(_GroupBase):
@@ -398,9 +401,8 @@ class WorkerGroup(_GroupBase):
         if self.num_of_hosts is not None:
             out["numOfHosts"] = self.num_of_hosts
         out["rayStartParams"] = _params(self.ray_start_params)
-        self._compute_fields(out)
         out["template"] = self._template("ray-worker", image, [])
-        return copy.deepcopy(out)
+        return self._with_compute_template(copy.deepcopy(out))
 
 
 class AutoscalerOptions(BaseModel):

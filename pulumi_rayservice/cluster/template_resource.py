@@ -60,7 +60,7 @@ class KubeRayComputeTemplate(Resource, module="rayservice", name="KubeRayCompute
         )
         props: dict[str, Any] = {
             "template": value,
-            "name": name,
+            "name": name if name is not None else resource_name,
             "namespace": namespace,
             "api_server": api_server_to_input(api_server),
             "timeout_s": timeout_s,

@@ -21,6 +21,13 @@ KubeRay for a cluster annotated ``ray.io/enable-serve-service``). A cluster-leve
 brings the new cluster and its apps up beside the old ones; the ``TrafficSplit`` update then
 moves traffic and Serve capacity to it step by step, each step gated, and rolls back on a
 failed gate; the old apps and cluster are deleted after it, as before.
+
+Through the KubeRay API server (``api_server=``) there is no third child: its V2 proxy serves
+ray.io objects only, so no Service (and no Gateway) can be made there. The cluster is annotated
+``ray.io/enable-serve-service`` so KubeRay makes its own ``<cluster>-serve-svc``, and
+``serve_service`` names that Service: it changes when a cluster-level change makes a new
+cluster (the preview says so). Clients that must not follow it need a Service of their own,
+made with a kubeconfig.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from .._util.versions import parse_version
 from ..cluster.resource import RayCluster
 from ..cluster.spec import ENABLE_SERVE_SERVICE_ANNOTATION, ClusterSpec
 from ..errors import InvalidInputError, UnsupportedRayError
+from ..kube.apiserver import API_V1, KubeRayApiServer
 from ..kube.config import Kube, kube_to_input
 from ..rollout.gateway_api import serve_service_name
 from ..rollout.resource import TrafficSplit
@@ -73,6 +81,8 @@ class RayService(pulumi.ComponentResource):
         app_timeout_s: how long an app may take to become RUNNING.
         cluster_labels: extra labels on the RayCluster object.
         cluster_annotations: extra annotations on the RayCluster object.
+        api_server: instead of ``kube``, a ``KubeRayApiServer``: the cluster and the apps go
+            through it, and ``serve_service`` is the active cluster's own serve Service.
 
     """
 
@@ -112,6 +122,7 @@ class RayService(pulumi.ComponentResource):
         app_timeout_s: float = 600,
         cluster_labels: Mapping[str, str] | None = None,
         cluster_annotations: Mapping[str, str] | None = None,
+        api_server: KubeRayApiServer | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__("rayservice:index:RayService", resource_name, None, opts)
         upgrade = upgrade or Upgrade()
@@ -134,6 +145,16 @@ class RayService(pulumi.ComponentResource):
                     "cluster's own serve Service (KubeRay ignores spec.serveService there too)"
                 )
             annotations[ENABLE_SERVE_SERVICE_ANNOTATION] = "true"
+        if api_server is not None:
+            _require_api_server_fits(kube, upgrade, serve_service, exclude_head_from_serve_service)
+            annotations[ENABLE_SERVE_SERVICE_ANNOTATION] = "true"
+            pulumi.log.warn(
+                f"RayService {resource_name} goes through the KubeRay API server, which can "
+                "make no Service: serve_service is the active cluster's own <cluster>-serve-svc, "
+                "and a cluster-level change moves it to the new cluster's (clients that must "
+                "not follow need a Service of their own, made with a kubeconfig)",
+                resource=self,
+            )
 
         self.cluster = RayCluster(
             resource_name,
@@ -147,8 +168,9 @@ class RayService(pulumi.ComponentResource):
                 if upgrade.strategy == "None"
                 else None,
             ),
-            labels={**(cluster_labels or {}), SERVICE_LABEL: resource_name[:63]},
+            labels=_cluster_labels(resource_name, cluster_labels, api_server),
             annotations=annotations,
+            api_server=api_server,
         )
         self.apps = {
             app["name"]: ServeApplication(
@@ -170,7 +192,10 @@ class RayService(pulumi.ComponentResource):
         self.dashboard = self.cluster.dashboard
         self.head_service = self.cluster.head_service
         self.traffic: TrafficSplit | None = None
-        if upgrade.cluster_upgrade_options is not None:
+        if api_server is not None:
+            self.serve_service = self.cluster.name.apply(serve_service_name)
+            self.gateway = pulumi.Output.from_input(None)
+        elif upgrade.cluster_upgrade_options is not None:
             self.traffic = TrafficSplit(
                 f"{resource_name}-traffic",
                 resource_name,
@@ -287,6 +312,44 @@ class RayService(pulumi.ComponentResource):
                 parent=self, depends_on=list(self.apps.values()), provider=provider
             ),
         )
+
+
+def _require_api_server_fits(
+    kube: Any, upgrade: Upgrade, serve_service: Any, workers_only: bool
+) -> None:
+    """Refuse what cannot be built through the KubeRay API server, before anything is made."""
+    if kube is not None:
+        raise InvalidInputError(
+            "give either kube= (the Kubernetes API) or api_server= (the KubeRay API server), "
+            "not both"
+        )
+    if upgrade.incremental:
+        raise InvalidInputError(
+            "NewClusterWithIncrementalUpgrade needs a Gateway and an HTTPRoute, and the KubeRay "
+            "API server serves neither (only ray.io objects): use kube= for it, or "
+            "Upgrade(strategy='NewCluster')"
+        )
+    if serve_service is not None or workers_only:
+        raise InvalidInputError(
+            "serve_service= and exclude_head_from_serve_service= need a Service of the "
+            "component's own, which the KubeRay API server cannot make; its serve_service is "
+            "the active cluster's own <cluster>-serve-svc"
+        )
+
+
+def _cluster_labels(
+    resource_name: str, labels: Mapping[str, str] | None, api_server: Any
+) -> dict[str, str]:
+    """The RayCluster's labels (none of the component's own through V1, which takes none)."""
+    if api_server is not None and _api_of(api_server) == API_V1:
+        return dict(labels or {})
+    return {**(labels or {}), SERVICE_LABEL: resource_name[:63]}
+
+
+def _api_of(api_server: Any) -> Any:
+    if isinstance(api_server, KubeRayApiServer):
+        return api_server.api
+    return api_server.get("api") if isinstance(api_server, Mapping) else None
 
 
 def require_declared_ray(
