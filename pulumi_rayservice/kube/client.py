@@ -12,6 +12,7 @@ failure. Watches are bounded twice: the server's ``timeoutSeconds`` and a client
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -39,6 +40,9 @@ T = TypeVar("T")
 MAX_MESSAGE = 500
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 MERGE_PATCH = "application/merge-patch+json"
+JSON = "application/json"
+"""Sent as the Content-Type of a create: the client leaves it out, and the KubeRay API server's
+V2 (v1.5+) refuses a body whose Content-Type is not JSON or YAML with 400."""
 DEFAULT_CALL_S = 120.0
 """The deadline of a call made outside any operation (no deadline given to the client)."""
 WATCH_MARGIN_S = 1.0
@@ -103,6 +107,18 @@ class KubeClient:
         self._core: Any = client.CoreV1Api(self._api_client)
         self._events: Any = client.EventsV1Api(self._api_client)
         self._coordination: Any = client.CoordinationV1Api(self._api_client)
+
+    @property
+    def _json_body(self) -> dict[str, Any]:
+        """How to say a create's body is JSON, in this client's generation.
+
+        Newer clients leave the Content-Type out unless told; older ones send it by default and
+        take no ``_headers``.
+        """
+        create = self._custom.create_namespaced_custom_object
+        if "_headers" in inspect.signature(create).parameters:
+            return {"_headers": {"Content-Type": JSON}}
+        return {}
 
     @property
     def can_watch(self) -> bool:
@@ -184,6 +200,7 @@ class KubeClient:
                     kind.plural,
                     dict(body),
                     _request_timeout=timeout,
+                    **self._json_body,
                 ),
             )
         )
