@@ -12,7 +12,9 @@ from .gateway import FakeGatewayController, GatewayRequest
 from .operator import FakeKubeRay, Scenario
 from .registry import Registry, WriteOptions
 from .resources import (
+    CONFIGMAPS,
     EVENTS,
+    EVENTS_V1,
     GATEWAYS,
     HTTPROUTES,
     LEASES,
@@ -26,7 +28,9 @@ from .server import FakeKubeServer, RequestDetail, RequestRecord
 from .status import ApiError
 
 __all__ = [
+    "CONFIGMAPS",
     "EVENTS",
+    "EVENTS_V1",
     "GATEWAYS",
     "HTTPROUTES",
     "LEASES",

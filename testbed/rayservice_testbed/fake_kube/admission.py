@@ -17,8 +17,8 @@ CEL rules (``x-kubernetes-validations``) are not evaluated, and neither is KubeR
 operator-side validation: the real API server does not do the latter either.
 
 The fake is a referee, so it reads the CRDs itself and shares nothing with the package under
-test. For built-in types (Service, Pod, Namespace, Event) it applies the defaults and the few
-validations that matter for this project.
+test. For built-in types (Service, Pod, Namespace, Event, ConfigMap) it applies the defaults and
+the few validations that matter for this project.
 """
 
 from __future__ import annotations
@@ -42,9 +42,17 @@ from jsonschema import FormatChecker
 from openapi_schema_validator import OAS30Validator
 
 from . import status
-from .resources import LEASES, NAMESPACES, PODS, RAYCLUSTERS, SERVICES, ResourceType
+from .resources import (
+    CONFIGMAPS,
+    LEASES,
+    NAMESPACES,
+    PODS,
+    RAYCLUSTERS,
+    SERVICES,
+    ResourceType,
+)
 from .status import Cause
-from .validation import dns1123_label_errors
+from .validation import config_map_key_errors, dns1123_label_errors
 
 CRDS = Path(__file__).with_name("crds")
 CRD_PATH = CRDS / "ray.io_rayclusters.yaml"
@@ -551,6 +559,104 @@ def _lease_validate(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cau
     return causes
 
 
+# ConfigMaps (k8s.io/kubernetes/pkg/apis/core/validation ValidateConfigMap[Update]): the KubeRay API
+# server stores compute templates as ConfigMaps whose values are all strings.
+_CONFIG_MAP_MAX_BYTES = 1024 * 1024  # core.MaxSecretSize, shared by ConfigMaps
+
+
+def _go_json_kind(value: Any) -> str:
+    """How encoding/json names a decoded value in ``cannot unmarshal <kind> into ...``."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _config_map_decode(obj: dict[str, Any]) -> None:
+    """A ConfigMap whose data are not strings cannot be decoded: 400 before any validation."""
+    prefix = 'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal'
+    for key in ("data", "binaryData"):
+        bag = obj.get(key)
+        if bag is None:
+            continue
+        if not isinstance(bag, dict):
+            raise status.bad_request(
+                f"{prefix} {_go_json_kind(bag)} into Go struct field ConfigMap.{key} of type "
+                f"map[string]{'string' if key == 'data' else '[]uint8'}"
+            )
+        for name, value in list(bag.items()):
+            if value is None:
+                bag[name] = ""  # encoding/json leaves a null string at its zero value
+            elif not isinstance(value, str):
+                raise status.bad_request(
+                    f"{prefix} {_go_json_kind(value)} into Go struct field ConfigMap.{key} of "
+                    f"type {'string' if key == 'data' else '[]uint8'}"
+                )
+    immutable = obj.get("immutable")
+    if immutable is not None and not isinstance(immutable, bool):
+        raise status.bad_request(
+            f"{prefix} {_go_json_kind(immutable)} into Go struct field ConfigMap.immutable of "
+            "type bool"
+        )
+
+
+def _config_map_validate(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+    causes: list[Cause] = []
+    data: dict[str, str] = obj.get("data") or {}
+    binary: dict[str, str] = obj.get("binaryData") or {}
+    total = 0
+    for bag, other, path in ((data, binary, "data"), (binary, data, "binaryData")):
+        for key, value in bag.items():
+            for error in config_map_key_errors(key):
+                causes.append(
+                    Cause(
+                        f"{path}[{key}]",
+                        "FieldValueInvalid",
+                        f"Invalid value: {_quote(key)}: {error}",
+                    )
+                )
+            if key in other:
+                twin = "binaryData" if path == "data" else "data"
+                causes.append(
+                    Cause(
+                        f"{path}[{key}]",
+                        "FieldValueInvalid",
+                        f"Invalid value: {_quote(key)}: duplicate of key present in {twin}",
+                    )
+                )
+            total += len(value.encode())
+    if total > _CONFIG_MAP_MAX_BYTES:
+        causes.append(
+            Cause(
+                "",
+                "FieldValueTooLong",
+                f"Too long: may not be more than {_CONFIG_MAP_MAX_BYTES} bytes",
+            )
+        )
+    if old is not None and old.get("immutable") is True:
+        if obj.get("immutable") is not True:
+            causes.append(
+                Cause(
+                    "immutable",
+                    "FieldValueForbidden",
+                    "Forbidden: field is immutable when `immutable` is set",
+                )
+            )
+        for key in ("data", "binaryData"):
+            if (obj.get(key) or {}) != (old.get(key) or {}):
+                causes.append(
+                    Cause(
+                        key,
+                        "FieldValueForbidden",
+                        "Forbidden: field is immutable when `immutable` is set",
+                    )
+                )
+    return causes
+
+
 Defaulter = Callable[[dict[str, Any], "dict[str, Any] | None"], None]
 Validator = Callable[[dict[str, Any], "dict[str, Any] | None"], list[Cause]]
 
@@ -559,8 +665,12 @@ _BUILTIN: dict[str, tuple[Defaulter, Validator]] = {
     PODS.plural: (_pod_defaults, _pod_validate),
     NAMESPACES.plural: (_namespace_defaults, _no_checks),
     LEASES.plural: (lambda obj, old: None, _lease_validate),
+    CONFIGMAPS.plural: (lambda obj, old: None, _config_map_validate),
 }
-_DECODERS: dict[str, Callable[[dict[str, Any]], None]] = {LEASES.plural: _lease_decode}
+_DECODERS: dict[str, Callable[[dict[str, Any]], None]] = {
+    LEASES.plural: _lease_decode,
+    CONFIGMAPS.plural: _config_map_decode,
+}
 
 
 def builtin_decode(rt: ResourceType, obj: dict[str, Any]) -> None:

@@ -154,14 +154,24 @@ def owner_reference(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def head_ports(obj: dict[str, Any]) -> dict[str, int]:
-    """Default head ports, overridden by the head container's named ports (as KubeRay)."""
-    ports = dict(DEFAULT_PORTS)
+    """The head Service's ports, as KubeRay's ``getServicePorts``.
+
+    The head container's ports (an unnamed one named ``<port>-port``) if it declares any, else
+    the defaults; ``metrics`` 8080 added when missing. A cluster that declares ports never gets
+    the defaults it left out: the KubeRay API server's V1 clusters declare ``redis`` and ``head``,
+    not ``gcs-server`` and ``client``.
+    """
     containers = (((obj.get("spec") or {}).get("headGroupSpec") or {}).get("template") or {}).get(
         "spec", {}
     ).get("containers") or []
+    ports: dict[str, int] = {}
     for port in (containers[0].get("ports") or []) if containers else []:
-        if port.get("name") and isinstance(port.get("containerPort"), int):
-            ports[port["name"]] = port["containerPort"]
+        number = port.get("containerPort")
+        if isinstance(number, int) and not isinstance(number, bool):
+            ports[str(port.get("name") or f"{number}-port")] = number
+    if not ports:
+        ports = dict(DEFAULT_PORTS)
+    ports.setdefault("metrics", DEFAULT_PORTS["metrics"])
     return ports
 
 

@@ -16,6 +16,7 @@ needed, otherwise 503 ``no endpoints available for service "x"``.
 from __future__ import annotations
 
 import http.client
+import io
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -111,8 +112,26 @@ def resolve(registry: Registry, endpoints: EndpointsFn, namespace: str, raw_targ
     return target
 
 
+class Sink:
+    """Stands for the client's handler when the upstream answer is to be read and dropped."""
+
+    def __init__(self, handler: BaseHTTPRequestHandler) -> None:
+        self.headers = handler.headers
+        self.client_address = handler.client_address
+        self.wfile = io.BytesIO()
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """Dropped."""
+
+    def send_header(self, key: str, value: str) -> None:
+        """Dropped."""
+
+    def end_headers(self) -> None:
+        """Dropped."""
+
+
 def forward(
-    handler: BaseHTTPRequestHandler,
+    handler: BaseHTTPRequestHandler | Sink,
     target: str,
     *,
     method: str,

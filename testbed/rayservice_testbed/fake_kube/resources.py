@@ -218,6 +218,47 @@ NAMESPACES = ResourceType(
     verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
 )
 
+CONFIGMAPS = ResourceType(
+    group="",
+    version="v1",
+    kind="ConfigMap",
+    plural="configmaps",
+    singular="configmap",
+    name_rule="subdomain",
+    short_names=("cm",),
+)
+
+# The same Events as ``EVENTS``, served as events.k8s.io/v1: one store, two shapes (``regarding``
+# for ``involvedObject``, ``note`` for ``message``...). Field selectors take the events.k8s.io
+# spellings, mapped to the core ones (pkg/apis/events/v1/conversion.go); the core spellings
+# (``involvedObject.name``) are refused there as on a real server.
+EVENTS_V1_FIELD_LABELS: dict[str, str] = {
+    "metadata.name": "metadata.name",
+    "metadata.namespace": "metadata.namespace",
+    "reason": "reason",
+    "regarding.kind": "involvedObject.kind",
+    "regarding.namespace": "involvedObject.namespace",
+    "regarding.name": "involvedObject.name",
+    "regarding.uid": "involvedObject.uid",
+    "regarding.apiVersion": "involvedObject.apiVersion",
+    "regarding.resourceVersion": "involvedObject.resourceVersion",
+    "regarding.fieldPath": "involvedObject.fieldPath",
+    "reportingController": "reportingComponent",
+    "source": "source",
+    "type": "type",
+}
+
+EVENTS_V1 = ResourceType(
+    group="events.k8s.io",
+    version="v1",
+    kind="Event",
+    plural="events",
+    singular="event",
+    name_rule="subdomain",
+    field_labels=frozenset(EVENTS_V1_FIELD_LABELS),
+    short_names=("ev",),
+)
+
 LEASES = ResourceType(
     group="coordination.k8s.io",
     version="v1",
@@ -236,7 +277,9 @@ ALL_TYPES: tuple[ResourceType, ...] = (
     EVENTS,
     NAMESPACES,
     LEASES,
+    CONFIGMAPS,
 )
+"""Every type with a store of its own (``EVENTS_V1`` is a view of ``EVENTS``, not listed)."""
 
 
 def custom_groups() -> tuple[tuple[str, str], ...]:

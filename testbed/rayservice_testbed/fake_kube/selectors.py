@@ -176,7 +176,8 @@ class FieldRequirement:
     negate: bool
 
 
-def _split_unescaped(text: str, sep: str) -> list[str]:
+def split_unescaped(text: str, sep: str) -> list[str]:
+    """``text`` split at each ``sep`` not escaped by a backslash, escapes removed."""
     parts: list[str] = []
     current: list[str] = []
     escaped = False
@@ -200,7 +201,9 @@ def parse_field_selector(text: str | None, supported: frozenset[str]) -> list[Fi
     if not text or not text.strip():
         return []
     requirements = []
-    for part in _split_unescaped(text, ","):
+    for part in split_unescaped(text, ","):
+        if not part.strip():
+            continue  # fields.ParseSelector skips empty terms (``a=b,`` and ``,a=b`` are fine)
         match = re.fullmatch(r"\s*([^=!\s]+)\s*(==|=|!=)\s*(.*?)\s*", part)
         if match is None:
             raise status.bad_request(f"invalid selector: '{text}'; can't understand '{part}'")

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import yaml
 
 from . import proxy, status
+from .events_v1 import core_field_selector, from_events_v1, to_events_v1
 from .faults import FaultRule, Faults, Match, RequestInfo, make_rule
 from .gateway import DEFAULT_GATEWAY_CLASSES, FakeGatewayController, GatewayRequest
 from .http_handler import TrackedHandler
@@ -40,6 +41,8 @@ from .operator import FakeKubeRay, Scenario
 from .registry import DEFAULT_NAMESPACES, Registry, WriteOptions, parse_json
 from .resources import (
     ALL_TYPES,
+    EVENTS,
+    EVENTS_V1,
     NAMESPACES,
     SERVICES,
     ResourceType,
@@ -483,6 +486,7 @@ class _Handler(TrackedHandler):
     fake: FakeKubeServer  # set on the bound subclass
     _log_status: Callable[[int], None]
     _path: str
+    _answer_lost = False
     server_version = "fake-kube"
 
     def _tracked(self) -> tuple[threading.Lock, set[socket.socket]]:
@@ -528,6 +532,9 @@ class _Handler(TrackedHandler):
         if rule is not None and not rule.after_handling:
             self._fail(rule, info)
             return
+        # A proxied request whose answer is to be lost is still carried out upstream (a PUT
+        # that Serve applied), its answer read and dropped, and the fault answered instead.
+        self._answer_lost = rule is not None
         try:
             response = self._dispatch(method, path, query, body, content_type)
         except ApiError as error:
@@ -644,6 +651,8 @@ class _Handler(TrackedHandler):
                     "resources": resources,
                 },
             )
+        if parts[:3] == ["apis", EVENTS_V1.group, EVENTS_V1.version]:
+            return self._events_v1_route(parts[3:], method, params, body, content_type)
         if len(parts) >= 3 and parts[0] == "api" and parts[1] == "v1":
             return self._resource_route(
                 "", "v1", parts[2:], method, params, query, body, content_type
@@ -695,6 +704,74 @@ class _Handler(TrackedHandler):
                 raise _not_served()
             return self._object(rt, namespace, name, method, params, body, content_type, None)
         raise _not_served()
+
+    def _events_v1_route(
+        self, rest: list[str], method: str, params: dict[str, str], body: bytes, content_type: str
+    ) -> _Response | int:
+        """events.k8s.io/v1: the core Event store, converted on every read (see events_v1.py).
+
+        Served: discovery, get, list and watch (namespaced or across namespaces), create and
+        delete. Updates and patches in this shape are not emulated (405).
+        """
+        if not rest:
+            return _json_response(
+                200,
+                {
+                    "kind": "APIResourceList",
+                    "apiVersion": "v1",
+                    "groupVersion": EVENTS_V1.api_version,
+                    "resources": _discovery_resource(EVENTS_V1),
+                },
+            )
+        namespace: str | None = None
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            namespace, rest = rest[1], rest[2:]
+        if rest[0] != EVENTS_V1.plural or len(rest) > 2:
+            raise _not_served()
+        registry = self.fake.registry
+        if len(rest) == 2:
+            if namespace is None:
+                raise _not_served()
+            if method == "GET":
+                return _json_response(200, to_events_v1(registry.get(EVENTS, namespace, rest[1])))
+            if method == "DELETE":
+                code, answer = registry.delete(
+                    EVENTS, namespace, rest[1], self._delete_options(params, body)
+                )
+                return _json_response(code, answer)
+            if method in ("PUT", "PATCH"):
+                raise status.method_not_allowed(
+                    "fake-kube does not emulate updates of events.k8s.io/v1 Events"
+                )
+            raise method_not_allowed_error(method)
+        if method == "GET":
+            selector = core_field_selector(params.get("fieldSelector"))
+            if params.get("watch") in ("true", "1"):
+                return self._watch(
+                    EVENTS, namespace, {**params, "fieldSelector": selector or ""}, to_events_v1
+                )
+            limit = params.get("limit")
+            listed = registry.list(
+                EVENTS,
+                namespace,
+                label_selector=params.get("labelSelector"),
+                field_selector=selector,
+                limit=int(limit) if limit and limit.isdigit() else None,
+                continue_token=params.get("continue"),
+            )
+            listed["kind"] = EVENTS_V1.list_kind
+            listed["apiVersion"] = EVENTS_V1.api_version
+            listed["items"] = [to_events_v1(item) for item in listed["items"]]
+            return _json_response(200, listed)
+        if method == "POST" and namespace is not None:
+            written = registry.create(
+                EVENTS,
+                namespace,
+                from_events_v1(_decode_body(body, content_type)),
+                self._write_options(params),
+            )
+            return _json_response(201, to_events_v1(written.obj), written.warnings)
+        raise method_not_allowed_error(method)
 
     def _write_options(self, params: dict[str, str]) -> WriteOptions:
         agent = self.headers.get("User-Agent", "")
@@ -804,7 +881,14 @@ class _Handler(TrackedHandler):
             return _json_response(code, answer)
         raise method_not_allowed_error(method)
 
-    def _watch(self, rt: ResourceType, namespace: str | None, params: dict[str, str]) -> int:
+    def _watch(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        params: dict[str, str],
+        shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> int:
+        """Stream watch events; ``shape`` converts each object (the events.k8s.io/v1 view)."""
         timeout = params.get("timeoutSeconds")
         events: Iterator[dict[str, Any]] = self.fake.registry.watch(
             rt,
@@ -824,6 +908,8 @@ class _Handler(TrackedHandler):
         self.close_connection = True
         try:
             for event in events:
+                if shape is not None and event.get("type") != "ERROR":
+                    event = {**event, "object": shape(event["object"])}
                 self._chunk(json.dumps(event).encode() + b"\n")
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
@@ -840,6 +926,11 @@ class _Handler(TrackedHandler):
     ) -> int:
         base = proxy.resolve(self.fake.registry, self.fake.endpoints, namespace, target)
         try:
+            if self._answer_lost:
+                proxy.forward(
+                    proxy.Sink(self), base, method=method, path=rest, query=query, body=body
+                )
+                return _Response(0, b"")  # replaced by the fault's answer
             return proxy.forward(
                 self,
                 base,

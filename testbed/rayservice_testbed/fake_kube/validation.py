@@ -42,6 +42,29 @@ _LABEL_VALUE_MSG = (
 )
 
 
+_CONFIG_KEY = r"[-._a-zA-Z0-9]+"
+_CONFIG_KEY_MSG = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. "
+    f"'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '{_CONFIG_KEY}')"
+)
+
+
+def config_map_key_errors(value: str) -> list[str]:
+    """``IsConfigMapKey``: the keys of a ConfigMap's (or Secret's) ``data``."""
+    errors = []
+    if len(value) > 253:
+        errors.append("must be no more than 253 characters")
+    if not re.fullmatch(_CONFIG_KEY, value):
+        errors.append(_CONFIG_KEY_MSG)
+    if value == ".":
+        errors.append("must not be '.'")
+    elif value == "..":
+        errors.append("must not be '..'")
+    elif value.startswith(".."):
+        errors.append("must not start with '..'")
+    return errors
+
+
 def dns1123_subdomain_errors(value: str) -> list[str]:
     errors = []
     if len(value) > 253:
