@@ -35,6 +35,19 @@ class TemporaryError(RayServiceError):
         self.retry_after_s = retry_after_s
         self.attempts = 1
         """How many tries ended in this failure (set by the retry loop)."""
+        self.earlier: list[str] = []
+        """What the tries before the last one met, in order (set by the retry loop)."""
+
+    def tries_seen(self) -> str:
+        """`` (before: HTTP 502 x2)``: what earlier tries met when it differs from the last."""
+        counted: dict[str, int] = {}
+        for problem in self.earlier:
+            if problem != str(self):
+                counted[problem] = counted.get(problem, 0) + 1
+        if not counted:
+            return ""
+        shown = [f"{text} x{n}" if n > 1 else text for text, n in counted.items()]
+        return f" (before: {'; '.join(shown)})"
 
 
 # Ray dashboard / Serve REST API -------------------------------------------------------------

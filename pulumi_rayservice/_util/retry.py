@@ -63,16 +63,21 @@ def with_retries(send: Callable[[float], T], *, policy: RetryPolicy, deadline: D
     """Call ``send(limit_s)`` until it answers, retrying a ``TemporaryError`` within the policy.
 
     ``send`` gets the seconds its try may take and raises ``TemporaryError`` for what may be
-    tried again. The last failure is raised with ``attempts`` set to the number of tries made.
+    tried again. The last failure is raised with ``attempts`` set to the number of tries made
+    and ``earlier`` to what the tries before it met (a message saying only the last would hide
+    a proxy's 502s behind the final timeout).
     """
     delay = policy.initial_s
     attempt = 0
+    seen: list[str] = []
     while True:
         attempt += 1
         try:
             return send(policy.limit(deadline))
         except TemporaryError as failure:
             failure.attempts = attempt
+            failure.earlier = list(seen)
+            seen.append(str(failure))
             asked = failure.retry_after_s
             if asked is not None and math.isfinite(asked):
                 wait = min(policy.max_retry_after_s, max(0.0, asked))

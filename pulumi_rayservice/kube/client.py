@@ -469,7 +469,7 @@ class KubeClient:
             if failure.attempts <= 1:
                 raise
             raise KubeTemporaryError(
-                f"{failure} (after {failure.attempts} attempts)",
+                f"{failure} (after {failure.attempts} attempts){failure.tries_seen()}",
                 status=failure.status,
                 reason=failure.reason,
             ) from None

@@ -279,7 +279,7 @@ class DashboardClient:
                 )
             if reply.status in RETRYABLE_STATUS:
                 raise DashboardUnreachableError(
-                    f"HTTP {reply.status} {_short(reply.text)}".strip(),
+                    self._unavailable(reply),
                     maybe_applied=method != "GET" and reply.status != 429,
                     retry_after_s=retry_after_s(reply.headers),
                 )
@@ -292,10 +292,20 @@ class DashboardClient:
             tries = failure.attempts
             after = f"after {tries} attempts" if tries > 1 else f"to {where}"
             raise DashboardUnreachableError(
-                f"Ray dashboard at {self.description} gave no answer {after}: {failure}",
+                f"Ray dashboard at {self.description} gave no answer {after}: {failure}"
+                + failure.tries_seen(),
                 refused=failure.refused,
                 maybe_applied=failure.maybe_applied,
             ) from None
+
+    def _unavailable(self, reply: HttpReply) -> str:
+        """``HTTP 503 <body>``; an empty 502 of the KubeRay API server says what it means."""
+        if self.api_server is not None and reply.status == 502 and not reply.body.strip():
+            return (
+                "HTTP 502 with no body from the KubeRay API server (its V2 proxy gave up: the "
+                "answer took longer than its 30 s deadline, or the head Service did not answer)"
+            )
+        return f"HTTP {reply.status} {_short(reply.text)}".strip()
 
     def _raise_for_status(self, method: str, path: str, reply: HttpReply) -> None:
         status = reply.status
