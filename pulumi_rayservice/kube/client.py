@@ -403,8 +403,13 @@ class KubeClient:
                 0,
                 (
                     f"list events.k8s.io Events in {namespace}",
-                    lambda timeout: self._events.list_namespaced_event(
-                        namespace, _request_timeout=timeout
+                    # Read as JSON, not the client's model: it refuses the events that core
+                    # clients (KubeRay's recorder) write, whose eventTime is null
+                    # (kubernetes-client/python#1616).
+                    lambda timeout: json.loads(
+                        self._events.list_namespaced_event(
+                            namespace, _request_timeout=timeout, _preload_content=False
+                        ).data
                     ),
                     True,
                 ),
