@@ -12,6 +12,7 @@ inside the cluster would.
 from __future__ import annotations
 
 import runpy
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,22 @@ import pytest
 import requests
 from pulumi.runtime import config as runtime_config
 from rayservice_testbed.fake_kube import RAYCLUSTERS, FakeKubeServer
+from rayservice_testbed.fake_kube.fixtures import sample_cluster_spec
 from rayservice_testbed.fake_kube.resources import find_type
 from rayservice_testbed.harness.program_engine import ProgramEngine
-from rayservice_testbed.harness.provider_host import ProviderHost
+from rayservice_testbed.harness.provider_host import (
+    PROVIDER_KEY,
+    Engine,
+    ProviderHost,
+    provider_input,
+    urn_of,
+)
+from rayservice_testbed.harness.serve_apps import math_app
 from rayservice_testbed.kuberay_apiserver import FakeKubeRayApiServer
+
+from pulumi_rayservice.cluster.provider import RayClusterProvider
+from pulumi_rayservice.kube.annotation_lock import LOCK_ANNOTATION
+from pulumi_rayservice.serve.provider import ServeApplicationProvider
 
 pytestmark = pytest.mark.ray
 
@@ -31,6 +44,8 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "kuberay_apiserver"
 NS = "default"
 CONFIGMAPS = find_type("", "v1", "configmaps")
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
+APP_TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
+CLUSTER_TYPE = "pulumi-python:dynamic/rayservice:RayCluster"
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +202,88 @@ def test_the_example_through_v1_replaces_the_cluster_for_a_scale(
         engine.destroy()
     assert clusters(kube) == {}
     assert kube.registry.find(CONFIGMAPS, NS, "default-template") is None
+
+
+def test_two_stacks_deploying_to_one_cluster_at_once_lose_nothing(
+    kube: FakeKubeServer,
+    apiserver: FakeKubeRayApiServer,
+    no_kubeconfig_host: ProviderHost,
+    app_uris: dict[str, str],
+) -> None:
+    """Two `pulumi up`s (two provider host processes) write one cluster's Serve config at once
+    through V2: the lock in the RayCluster's annotation serializes them, none is lost."""
+    cluster_urn = urn_of(CLUSTER_TYPE, "shared")
+    owner = Engine(no_kubeconfig_host)
+    owner.up(
+        cluster_urn,
+        {
+            "spec": sample_cluster_spec(),
+            "namespace": NS,
+            "resource_name": "shared",
+            "api_server": {"url": apiserver.url},
+            "annotations": {"ray.io/enable-serve-service": "true"},
+            "timeout_s": 240,
+            "owner": "tests/shared",
+            PROVIDER_KEY: provider_input(RayClusterProvider()),
+        },
+    )
+    name = str(owner.state[cluster_urn].outputs["name"])
+    target = owner.state[cluster_urn].outputs["dashboard"]
+    hosts = [ProviderHost(), ProviderHost()]
+    engines = [Engine(host) for host in hosts]
+    wanted: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    apiserver.reset_requests()
+    kube.reset_requests()
+
+    def stack(index: int) -> None:
+        try:
+            for round_ in range(2):
+                for letter in "ab":
+                    app_name = f"s{index}_{letter}"
+                    app = math_app(app_uris["math_app"], name=app_name, route_prefix=f"/{app_name}")
+                    app["deployments"][0]["user_config"] = {"increment": 10 * index + round_}
+                    engines[index].up(
+                        urn_of(APP_TYPE, app_name),
+                        {
+                            "app": app,
+                            "dashboard": target,
+                            "timeout_s": 120,
+                            "owner": f"tests/stack{index}",
+                            PROVIDER_KEY: provider_input(ServeApplicationProvider()),
+                        },
+                    )
+                    wanted[app_name] = app
+        except BaseException as error:  # surfaced below
+            problems.append(f"stack {index}: {error!r}")
+
+    threads = [threading.Thread(target=stack, args=(i,)) for i in range(2)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert problems == []
+        url = f"{kube.url}/api/v1/namespaces/{NS}/services/{name}-head-svc:dashboard/proxy"
+        details = requests.get(
+            f"{url}/api/serve/applications/",
+            headers={"Authorization": f"Bearer {kube.token}"},
+            timeout=30,
+        ).json()["applications"]
+        assert sorted(details) == sorted(wanted)
+        for app_name, app in wanted.items():
+            deployed = details[app_name]["deployed_app_config"]
+            assert deployed["deployments"][0]["user_config"] == app["deployments"][0]["user_config"]
+        # The lock was taken and released in the cluster's annotation, never in a Lease.
+        assert apiserver.matching(path="leases") == []
+        assert len(kube.matching("PATCH", rf"/rayclusters/{name}$", status=200)) >= 2 * 8
+        annotations = clusters(kube)[name]["metadata"].get("annotations") or {}
+        assert LOCK_ANNOTATION not in annotations
+    finally:
+        for engine in engines:
+            for _ in engine.destroy_all():
+                pass
+        for host in hosts:
+            host.close()
+        for _ in owner.destroy_all():
+            pass
