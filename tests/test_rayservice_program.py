@@ -302,3 +302,50 @@ def test_a_declared_ray_that_can_do_it_all_passes() -> None:
     doc["spec"]["rayClusterConfig"]["rayVersion"] = "2.10.0"  # max_ongoing_requests: 2.10
     mocks, _ = run(lambda: rs.RayService.from_manifest(doc))
     assert mocks.of_type(TRAFFIC_TYPE)
+
+
+API_SERVER = rs.KubeRayApiServer(url="http://127.0.0.1:31888")
+
+
+def test_through_the_api_server_there_is_no_service_and_serve_service_is_the_clusters() -> None:
+    def program() -> rs.RayService:
+        return rs.RayService.from_manifest(SAMPLE, namespace="ray", api_server=API_SERVER)
+
+    mocks, outputs = run(program)
+    [cluster] = mocks.of_type(CLUSTER_TYPE)
+    assert mocks.of_type(SERVICE_TYPE) == []
+    assert cluster.inputs["api_server"] == {"url": "http://127.0.0.1:31888", "api": "v2"}
+    assert "kube" not in cluster.inputs
+    assert cluster.inputs["annotations"]["ray.io/enable-serve-service"] == "true"
+    assert outputs["serve_service"] == f"{outputs['cluster_name']}-serve-svc"
+    for app in mocks.of_type(APP_TYPE):
+        assert app.inputs["dashboard"]["api_server"]["url"] == "http://127.0.0.1:31888"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"kube": rs.Kube(kubeconfig="/x")}, "not both"),
+        (
+            {
+                "upgrade": rs.Upgrade(
+                    strategy="NewClusterWithIncrementalUpgrade",
+                    cluster_upgrade_options=rs.ClusterUpgradeOptions(
+                        gateway_class_name="istio", step_size_percent=25, interval_seconds=30
+                    ),
+                )
+            },
+            "Gateway",
+        ),
+        ({"serve_service": {"metadata": {"name": "mine"}}}, "cannot make"),
+        ({"exclude_head_from_serve_service": True}, "cannot make"),
+    ],
+)
+def test_what_the_api_server_cannot_build_is_refused_before_anything(
+    kwargs: dict[str, Any], says: str
+) -> None:
+    spec = rs.ClusterSpec(
+        ray_version="2.52.0", head=rs.HeadGroup(compute=rs.ComputeTemplate(cpu=1, memory=2))
+    )
+    with pytest.raises(ValidationError, match=says):
+        run(lambda: rs.RayService("svc", spec, [], api_server=API_SERVER, **kwargs))

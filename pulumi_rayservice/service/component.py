@@ -244,6 +244,7 @@ class RayService(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         cluster_timeout_s: float = 900,
         app_timeout_s: float = 600,
+        api_server: KubeRayApiServer | Mapping[str, Any] | None = None,
     ) -> RayService:
         """A RayService from a KubeRay ``ray.io/v1`` RayService manifest (path, YAML or dict).
 
@@ -272,6 +273,7 @@ class RayService(pulumi.ComponentResource):
             app_timeout_s=app_timeout_s,
             cluster_labels=parsed.labels,
             cluster_annotations=parsed.annotations,
+            api_server=api_server,
         )
 
     def _serve_service(

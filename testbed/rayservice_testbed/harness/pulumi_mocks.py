@@ -57,14 +57,17 @@ class ResourceMocks(pulumi.runtime.Mocks):
         if args.typ == CLUSTER_TYPE:
             name = outputs.get("name") or f"{args.name}-abcde"
             namespace = outputs.get("namespace", "default")
+            dashboard: dict[str, Any] = {
+                "service": f"{name}-head-svc",
+                "namespace": namespace,
+                "port": "dashboard",
+            }
+            if outputs.get("api_server"):  # as the provider's: through the API server's V2
+                dashboard.update(api_server=outputs["api_server"], cluster=name)
             outputs.update(
                 name=name,
                 head_service=f"{name}-head-svc",
-                dashboard={
-                    "service": f"{name}-head-svc",
-                    "namespace": namespace,
-                    "port": "dashboard",
-                },
+                dashboard=dashboard,
                 revision="rev-1",
             )
         elif args.typ == APP_TYPE:
