@@ -1,7 +1,7 @@
 """One canary secret through every error path and every repr: it never shows, in any form.
 
-The canary is used as the Ray token, as the user token inside kubeconfig content and as the
-Redis password. It holds characters that every encoding changes (``/``, ``+``, ``=``, ``"``), and
+The canary is used as the Ray token, as the user token inside kubeconfig content, as the
+KubeRay API server's token and as the Redis password. It holds characters that every encoding changes (``/``, ``+``, ``=``, ``"``), and
 the marker ``s3cr3t`` is part of each form (as is, repr- and JSON-escaped, URL-encoded), so one
 substring test catches them all, and a text cut in the middle of the secret too.
 
@@ -44,6 +44,7 @@ from pulumi_rayservice._util.secrets import SecretsRedacted, redact, secret_form
 from pulumi_rayservice.cluster.inputs import ClusterInputs
 from pulumi_rayservice.cluster.provider import RayClusterProvider
 from pulumi_rayservice.cluster.spec import GcsFaultTolerance
+from pulumi_rayservice.cluster.template_provider import KubeRayComputeTemplateProvider
 from pulumi_rayservice.errors import RayServiceError
 from pulumi_rayservice.kube.config import api_client, load_client_configuration
 from pulumi_rayservice.kube.transport import KubeProxyTransport
@@ -57,6 +58,7 @@ CANARY = "canary/s3cr3t+7f3a='q\""
 MARK = "s3cr3t"
 APP_TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
 CLUSTER_TYPE = "pulumi-python:dynamic/rayservice:RayCluster"
+TEMPLATE_TYPE = "pulumi-python:dynamic/rayservice:KubeRayComputeTemplate"
 APP = {"name": "canary_app", "import_path": "m:app", "route_prefix": "/canary"}
 
 
@@ -246,6 +248,56 @@ def cluster_call(method: str, server: Callable[[dict[str, str]], str]) -> Call:
     return call
 
 
+def api_cluster_call(method: str, server: Callable[[dict[str, str]], str]) -> Call:
+    """A RayCluster through the KubeRay API server, its security proxy token the canary."""
+
+    def call(host: ProviderHost, where: dict[str, str]) -> None:
+        urn = urn_of(CLUSTER_TYPE, "canary")
+        props = {**cluster_props({}), "api_server": {"url": server(where), "token": CANARY}}
+        props.pop("kube")
+        outputs = {**props, "uid": "0000"}
+        if method == "create":
+            host.create(urn, props)
+        elif method == "read":
+            host.read(urn, "default/canary-cluster", outputs, props)
+        else:
+            host.delete(urn, "default/canary-cluster", outputs)
+
+    return call
+
+
+def template_call(method: str, server: Callable[[dict[str, str]], str]) -> Call:
+    """A compute template on the KubeRay API server, its security proxy token the canary."""
+
+    def call(host: ProviderHost, where: dict[str, str]) -> None:
+        urn = urn_of(TEMPLATE_TYPE, "canary")
+        props = {
+            "template": {"cpu": 1, "memory": 1},
+            "name": "canary",
+            "namespace": "default",
+            "api_server": {"url": server(where), "token": CANARY},
+            PROVIDER_KEY: provider_input(KubeRayComputeTemplateProvider()),
+        }
+        if method == "create":
+            host.create(urn, props)
+        elif method == "read":
+            host.read(urn, "default/canary", props, props)
+        else:
+            host.delete(urn, "default/canary", props)
+
+    return call
+
+
+def by_api_server(key: str) -> Callable[[dict[str, str]], dict[str, Any]]:
+    return lambda where: {
+        "service": "canary-head-svc",
+        "namespace": "default",
+        "port": "dashboard",
+        "api_server": {"url": where[key], "token": CANARY},
+        "cluster": "canary",
+    }
+
+
 def by_url(key: str) -> Callable[[dict[str, str]], dict[str, Any]]:
     return lambda where: {"url": where[key]}
 
@@ -278,7 +330,18 @@ PATHS: list[tuple[str, Call, int]] = [
     ("cluster-read-echo-500", cluster_call("read", lambda w: w["echo"]), 500),
     ("cluster-create-bad-token", cluster_call("create", lambda w: w["fake_kube"]), 0),
     ("cluster-read-bad-token", cluster_call("read", lambda w: w["fake_kube"]), 0),
-]
+    *[(f"serve-{m}-apiserver-echo-401", serve_call(m, by_api_server("echo")), 401)
+      for m in METHODS],
+    ("serve-read-apiserver-echo-404", serve_call("read", by_api_server("echo")), 404),
+    ("serve-read-apiserver-refused", serve_call("read", by_api_server("closed")), 0),
+    *[(f"cluster-{m}-apiserver-echo-401", api_cluster_call(m, lambda w: w["echo"]), 401)
+      for m in ("create", "read", "delete")],
+    ("cluster-create-apiserver-echo-500", api_cluster_call("create", lambda w: w["echo"]), 500),
+    *[(f"template-{m}-apiserver-echo-401", template_call(m, lambda w: w["echo"]), 401)
+      for m in ("create", "read", "delete")],
+    ("template-create-apiserver-echo-409", template_call("create", lambda w: w["echo"]), 409),
+    ("template-read-apiserver-refused", template_call("read", lambda w: w["closed"]), 0),
+]  # fmt: skip
 
 
 @pytest.fixture
