@@ -223,3 +223,43 @@ def test_a_programs_secrets_never_reach_the_summary(
     assert ops & {"update", "replace"}, ops  # the secrets changed: the steps hold old and new
     for secret in (old, new):
         assert secret not in text
+
+
+APISERVER_EXAMPLE = REPO_ROOT / "examples" / "kuberay_apiserver" / "__main__.py"
+
+
+def apiserver_example(**config: Any) -> Callable[[], None]:
+    """``examples/kuberay_apiserver`` with its stack config (an API server nothing listens on)."""
+    base = {
+        "apiServerUrl": "http://127.0.0.1:9",
+        "fruitWorkingDir": "https://example.com/fruit.zip",
+        "mathWorkingDir": "https://example.com/math.zip",
+    }
+    # The engine fixture runs programs as project "fruit-stand": the config is read there.
+    values = {f"fruit-stand:{k}": str(v) for k, v in {**base, **config}.items()}
+
+    def program() -> None:
+        token = runtime_config.CONFIG.set(values)
+        try:
+            runpy.run_path(str(APISERVER_EXAMPLE), run_name="__main__")
+        finally:
+            runtime_config.CONFIG.reset(token)
+
+    return program
+
+
+def test_an_api_server_stack_reads_as_a_kubernetes_one(engine: RecordingEngine) -> None:
+    """A worker scale through V2 is patched in place, through V1 a new cluster, said as for a
+    kubeconfig's stack; the pods sized by a compute template are counted by it."""
+    through_v2, status, _ = reviewed(engine, apiserver_example(), apiserver_example(workers=3))
+    assert status == EXIT_CHANGES_SAFE
+    assert "### RayCluster `test-cluster`: patched in place" in through_v2
+    assert "`spec.workerGroupSpecs[0].replicas`: `1` → `3`" in through_v2
+    assert "asks for 4 pods sized by compute template `default-template`" in through_v2
+    engine.state.clear()
+    through_v1, status, _ = reviewed(
+        engine, apiserver_example(api="v1"), apiserver_example(api="v1", workers=3)
+    )
+    assert status == EXIT_DESTRUCTIVE
+    assert "### RayCluster `test-cluster`: a new cluster" in through_v1
+    assert "while the old one still runs (2 pods sized by compute template" in through_v1

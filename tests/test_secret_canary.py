@@ -1,9 +1,10 @@
 """One canary secret through every error path and every repr: it never shows, in any form.
 
 The canary is used as the Ray token, as the user token inside kubeconfig content, as the
-KubeRay API server's token and as the Redis password. It holds characters that every encoding changes (``/``, ``+``, ``=``, ``"``), and
-the marker ``s3cr3t`` is part of each form (as is, repr- and JSON-escaped, URL-encoded), so one
-substring test catches them all, and a text cut in the middle of the secret too.
+KubeRay API server's token and as the Redis password. It holds characters that every encoding
+changes (``/``, ``+``, ``=``, ``"``), and the marker ``s3cr3t`` is part of each form (as is,
+repr- and JSON-escaped, URL-encoded), so one substring test catches them all, and a text cut in
+the middle of the secret too.
 
 Paths driven, without a network beyond 127.0.0.1:
 - the public models: ``repr``/``str`` and their validation errors;

@@ -56,22 +56,36 @@ class Capacity:
     memory_bytes: float = 0.0
     pods: int = 0
     unknown: bool = False
+    templated: tuple[tuple[str, int], ...] = ()
+    """(compute template, pods) for groups sized by a KubeRay API server template: their
+    resources live on the server, so they are not in the numbers."""
 
     def __add__(self, other: Capacity) -> Capacity:
+        pods: dict[str, int] = dict(self.templated)
+        for name, count in other.templated:
+            pods[name] = pods.get(name, 0) + count
         return Capacity(
             self.cpus + other.cpus,
             self.gpus + other.gpus,
             self.memory_bytes + other.memory_bytes,
             self.pods + other.pods,
             self.unknown or other.unknown,
+            tuple(sorted(pods.items())),
         )
 
     def describe(self) -> str:
-        """``"6 CPUs, 0 GPUs, 12 GiB memory (3 pods)"``."""
-        text = (
-            f"{self.cpus:g} CPUs, {self.gpus:g} GPUs, {self.memory_bytes / 2**30:.4g} GiB memory "
-            f"({self.pods} pods)"
+        """``"6 CPUs, 0 GPUs, 12 GiB memory (3 pods)"``, and the pods sized by templates."""
+        sized = sum(count for _, count in self.templated)
+        parts = []
+        if self.pods > sized or not self.templated:
+            parts.append(
+                f"{self.cpus:g} CPUs, {self.gpus:g} GPUs, {self.memory_bytes / 2**30:.4g} GiB "
+                f"memory ({self.pods - sized} pods)"
+            )
+        parts.extend(
+            f"{count} pods sized by compute template `{name}`" for name, count in self.templated
         )
+        text = " and ".join(parts)
         return text + (" at least; some values known after apply" if self.unknown else "")
 
 
@@ -86,6 +100,9 @@ def _pod_capacity(group: Any, count: int) -> Capacity:
     containers = _mapping(_mapping(group.get("template")).get("spec")).get("containers")
     if not isinstance(containers, list) or not containers or not isinstance(containers[0], Mapping):
         return Capacity(pods=count, unknown=True)
+    template = group.get("computeTemplate")
+    if isinstance(template, str) and template:
+        return Capacity(pods=count, templated=((template, count),))
     resources = _mapping(containers[0].get("resources"))
     wanted = {**_mapping(resources.get("limits")), **_mapping(resources.get("requests"))}
     unknown = any(is_unknown(v) for v in wanted.values())
