@@ -474,3 +474,32 @@ def test_a_stored_target_that_is_no_url_makes_diff_replace_not_raise() -> None:
     diff = provider.diff("a@x", olds, news)
 
     assert "dashboard" in diff.replaces
+
+
+# The KubeRay API server ---------------------------------------------------------------------------
+
+TEMPLATE_ANSWER = (200, {"name": "t", "namespace": "ray", "cpu": 2, "memory": 4}, {})
+
+
+def test_the_api_servers_ca_is_trusted_as_pem_text_or_a_file_and_a_wrong_one_is_not(
+    tmp_path: Path,
+) -> None:
+    from pulumi_rayservice.kube.apiserver import ApiServerTarget
+    from pulumi_rayservice.kube.apiserver_v1 import ApiServerV1Client
+
+    certs = make_certs(tmp_path / "server", ip=True, legacy=True)  # kubectl's trust, on 3.13 too
+    other = make_certs(tmp_path / "other", ip=True)
+    with scripted_server(then=TEMPLATE_ANSWER, tls=server_context(certs)) as server:
+        for ca in ({"ca_data": certs.ca.read_text()}, {"ca_file": str(certs.ca)}):
+            target = ApiServerTarget.from_input({"url": server.url, "token": "tok-1", **ca})
+            with ApiServerV1Client(target, retry=FAST) as v1:
+                assert v1.get_template("ray", "t") == TEMPLATE_ANSWER[1]
+        wrong = ApiServerTarget.from_input({"url": server.url, "ca_file": str(other.ca)})
+        before = server.connections
+        with ApiServerV1Client(wrong, retry=FAST) as v1, pytest.raises(KubeTLSError) as caught:
+            v1.get_template("ray", "t")
+        assert server.connections == before + 1  # never retried
+        assert "certificate_authority" in str(caught.value)
+        skipping = ApiServerTarget.from_input({"url": server.url, "insecure_skip_tls_verify": True})
+        with ApiServerV1Client(skipping, retry=FAST) as v1:
+            assert v1.get_template("ray", "t") == TEMPLATE_ANSWER[1]
