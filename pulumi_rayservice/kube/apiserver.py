@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .._util.inputs import Failure, check_flag, check_secret_text, secret_text_problem
 from .._util.text import clip
+from .._util.urls import http_url_problem
 from .._util.yaml_loader import looks_like_text, read_text_file
 from ..errors import KubeConfigError
 
@@ -76,28 +77,7 @@ APISERVER_KEYS: tuple[str, ...] = tuple(ApiServerInput.__annotations__)
 
 def url_problem(url: Any) -> str | None:
     """Why ``url`` cannot be the API server's base URL, or None. Never quotes credentials."""
-    from urllib.parse import urlsplit
-
-    if not isinstance(url, str):
-        return f"got {type(url).__name__}; must be a URL such as http://localhost:31888"
-    shown = clip(repr(url), 100)
-    if any(c.isspace() or not c.isprintable() for c in url):
-        return f"got {shown}; must not hold whitespace or control characters"
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return f"got {shown}; not a URL with a valid host and port"
-    if parts.username is not None or parts.password is not None:
-        return "must not carry credentials in the URL; give token= instead (kept secret)"
-    if parts.scheme not in ("http", "https") or not host:
-        return f"got {shown}; must be an http:// or https:// URL such as http://localhost:31888"
-    if port == 0 or (port is None and parts.netloc.endswith(":")):
-        return f"got {shown}; the port must be a number 1..65535 (or left out)"
-    if parts.query or parts.fragment:
-        return f"got {shown}; must not have a query or fragment"
-    return None
+    return http_url_problem(url, example="http://localhost:31888")
 
 
 class KubeRayApiServer(BaseModel):

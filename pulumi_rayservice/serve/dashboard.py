@@ -24,12 +24,10 @@ namespace, Service and port; the token is a credential, not identity.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypedDict
-from urllib.parse import urlsplit
 
 import pulumi
 from pulumi.output import Unknown
@@ -37,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from .._util.inputs import check_secret_text, kube_problems, secret_text_problem
 from .._util.k8s_names import dns1035_label_problem, dns1123_label_problem, port_problem
-from .._util.text import clip
+from .._util.urls import http_url_problem
 from ..kube.apiserver import (
     ApiServerInput,
     ApiServerTarget,
@@ -79,34 +77,7 @@ DASHBOARD_KEYS: tuple[str, ...] = tuple(DashboardInput.__annotations__)
 
 def url_problem(url: Any) -> str | None:
     """Why ``url`` cannot be a dashboard URL, or None. Never raises; never shows credentials."""
-    if not isinstance(url, str):
-        return f"got {type(url).__name__}; must be a string URL such as http://127.0.0.1:8265"
-    shown = _shown_url(url)
-    if any(c.isspace() or not c.isprintable() for c in url):
-        return f"got {shown}; must not hold whitespace or control characters"
-    try:
-        parts = urlsplit(url)
-        hostname = parts.hostname
-    except ValueError:
-        return f"got {shown}; not a URL (unbalanced [ ] around an IPv6 address?)"
-    if parts.username is not None or parts.password is not None:
-        return "must not carry credentials in the URL; give token= instead (kept secret)"
-    if parts.scheme not in ("http", "https") or not hostname:
-        return f"got {shown}; must be an http:// or https:// URL such as http://127.0.0.1:8265"
-    try:
-        port = parts.port
-    except ValueError:
-        port = 0
-    if port == 0 or (port is None and parts.netloc.endswith(":")):
-        return f"got {shown}; the port must be a number 1..65535 (or left out)"
-    if parts.query or parts.fragment:
-        return f"got {shown}; must not have a query or fragment"
-    return None
-
-
-def _shown_url(url: str) -> str:
-    """``url`` for a message: user and password blanked, cut short."""
-    return clip(repr(re.sub(r"(?<=//)[^/@]*@", "***@", url)), 100)
+    return http_url_problem(url, example="http://127.0.0.1:8265")
 
 
 VALUE_PROBLEMS: dict[str, Callable[[Any], str | None]] = {
