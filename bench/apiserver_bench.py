@@ -41,7 +41,7 @@ from rayservice_testbed.harness.provider_host import (
     urn_of,
 )
 from rayservice_testbed.harness.serve_apps import math_app, zip_app
-from rayservice_testbed.kuberay_apiserver import FakeKubeRayApiServer
+from rayservice_testbed.kuberay_apiserver import ALL_PROXY_VERBS, FakeKubeRayApiServer
 from rayservice_testbed.measure import (
     expect,
     heading,
@@ -133,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     with (
         tempfile.TemporaryDirectory() as tmp,
         FakeKubeServer(operator=True, ray_heads=True) as kube,
-        FakeKubeRayApiServer(kube, release="v1.7") as apiserver,
+        FakeKubeRayApiServer(
+            kube, release="v1.7", service_proxy_verbs=ALL_PROXY_VERBS
+        ) as apiserver,
     ):
         ways = Ways(kube, apiserver, kube.write_kubeconfig(Path(tmp) / "kubeconfig"))
         uri = zip_app(EXAMPLES / "math_app" / "app", Path(tmp) / "math_app.zip")

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 import requests
 from pulumi.runtime import config as runtime_config
@@ -32,8 +33,9 @@ from rayservice_testbed.harness.provider_host import (
     urn_of,
 )
 from rayservice_testbed.harness.serve_apps import math_app
-from rayservice_testbed.kuberay_apiserver import FakeKubeRayApiServer
+from rayservice_testbed.kuberay_apiserver import ALL_PROXY_VERBS, FakeKubeRayApiServer
 
+import pulumi_rayservice as rs
 from pulumi_rayservice.cluster.provider import RayClusterProvider
 from pulumi_rayservice.kube.annotation_lock import LOCK_ANNOTATION
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
@@ -57,7 +59,7 @@ def kube() -> Iterator[FakeKubeServer]:
 
 @pytest.fixture(scope="module")
 def apiserver(kube: FakeKubeServer) -> Iterator[FakeKubeRayApiServer]:
-    with FakeKubeRayApiServer(kube, release="v1.7") as server:
+    with FakeKubeRayApiServer(kube, release="v1.7", service_proxy_verbs=ALL_PROXY_VERBS) as server:
         yield server
 
 
@@ -287,3 +289,49 @@ def test_two_stacks_deploying_to_one_cluster_at_once_lose_nothing(
             host.close()
         for _ in owner.destroy_all():
             pass
+
+
+def test_a_rayservice_through_the_api_server_moves_its_serve_service_with_a_new_cluster(
+    kube: FakeKubeServer,
+    apiserver: FakeKubeRayApiServer,
+    no_kubeconfig_host: ProviderHost,
+    app_uris: dict[str, str],
+) -> None:
+    """No Service can be made through V2: serve_service is the active cluster's own, and a
+    cluster-level change moves it (new cluster and apps first, the old ones deleted after)."""
+    image = {"value": "rayproject/ray:2.52.0"}
+    outputs: dict[str, str] = {}
+
+    def program() -> None:
+        spec = sample_cluster_spec()
+        spec["headGroupSpec"]["template"]["spec"]["containers"][0]["image"] = image["value"]
+        app = math_app(app_uris["math_app"])
+        service = rs.RayService(
+            "calc",
+            spec,
+            [app],
+            namespace=NS,
+            api_server=rs.KubeRayApiServer(url=apiserver.url),
+            upgrade=rs.Upgrade(strategy="NewCluster", drain_s=0),
+        )
+        pulumi.Output.all(service.cluster_name, service.serve_service).apply(
+            lambda v: outputs.update(cluster=v[0], serve_service=v[1])
+        )
+
+    engine = ProgramEngine(no_kubeconfig_host)
+    try:
+        run = engine.up(program)
+        assert run.failure is None, run.failure
+        first = outputs["cluster"]
+        assert outputs["serve_service"] == f"{first}-serve-svc"
+        assert ask(kube, first, "/calc", ["ADD", 1]) == "200 4"
+        image["value"] = "rayproject/ray:2.53.0"
+        run = engine.up(program)
+        assert run.failure is None, run.failure
+        second = outputs["cluster"]
+        assert second != first and outputs["serve_service"] == f"{second}-serve-svc"
+        assert list(clusters(kube)) == [second]
+        assert ask(kube, second, "/calc", ["ADD", 1]) == "200 4"
+    finally:
+        engine.destroy()
+    assert clusters(kube) == {}

@@ -26,7 +26,7 @@ from rayservice_testbed.harness.provider_host import (
     urn_of,
 )
 from rayservice_testbed.harness.serve_apps import math_app, serve_details
-from rayservice_testbed.kuberay_apiserver import FakeKubeRayApiServer
+from rayservice_testbed.kuberay_apiserver import ALL_PROXY_VERBS, FakeKubeRayApiServer
 
 from pulumi_rayservice.cluster.provider import RayClusterProvider
 from pulumi_rayservice.serve.provider import ServeApplicationProvider
@@ -38,6 +38,8 @@ APP_TYPE = "pulumi-python:dynamic/rayservice:ServeApplication"
 CLUSTER_TYPE = "pulumi-python:dynamic/rayservice:RayCluster"
 TOKEN = "proxy-tok-5e1b9"
 SERVE_PUT = ("PUT", r"/proxy/api/serve/applications/$")
+GRANTED: dict[str, Any] = {"service_proxy_verbs": ALL_PROXY_VERBS}
+"""A service account granted writes through the service proxy (Helm's grants only reads)."""
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +53,11 @@ def kube() -> Iterator[FakeKubeServer]:
 def apiservers(kube: FakeKubeServer) -> Iterator[dict[str, FakeKubeRayApiServer]]:
     """Servers of each kind in front of the same fake Kubernetes."""
     servers = {
-        "v1.7": FakeKubeRayApiServer(kube, release="v1.7", v2_deadline_s=2.0),
-        "v1.4": FakeKubeRayApiServer(kube, release="v1.4"),
+        "v1.7": FakeKubeRayApiServer(kube, release="v1.7", v2_deadline_s=2.0, **GRANTED),
+        "v1.4": FakeKubeRayApiServer(kube, release="v1.4", **GRANTED),
         "secured": FakeKubeRayApiServer(kube, release="v1.6", token=TOKEN),
         "no-v2": FakeKubeRayApiServer(kube, release="v1.7", enable_v2=False),
+        "helm-rbac": FakeKubeRayApiServer(kube, release="v1.7"),
     }
     for server in servers.values():
         server.start()
@@ -215,3 +218,19 @@ def test_a_service_v2_does_not_proxy_and_a_server_without_v2_are_named(
     with pytest.raises(ProviderError) as no_v2:
         engine.up(urn, app_inputs(apiservers["no-v2"], cluster, app, timeout_s=10))
     assert "does not serve V2" in no_v2.value.message
+
+
+def test_a_deploy_refused_by_the_api_servers_rbac_says_what_to_grant(
+    apiservers: dict[str, FakeKubeRayApiServer],
+    cluster: str,
+    provider_host: ProviderHost,
+    app_uris: dict[str, str],
+) -> None:
+    """KubeRay's Helm chart lets the API server's account only read through the service proxy:
+    Serve's PUT is refused by Kubernetes, and the error says which grant is missing."""
+    engine = Engine(provider_host)
+    app = math_app(app_uris["math_app"], name="unwritable", route_prefix="/unwritable")
+    with pytest.raises(ProviderError) as caught:
+        engine.up(urn_of(APP_TYPE, "unwritable"), app_inputs(apiservers["helm-rbac"], cluster, app))
+    message = caught.value.message
+    assert "403" in message and "Grant update on services/proxy (namespace default)" in message

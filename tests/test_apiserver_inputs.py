@@ -145,6 +145,21 @@ def test_the_api_servers_own_refusals_are_told_apart(
         assert TOKEN not in found
 
 
+def test_a_404_that_is_not_kubernetes_is_never_taken_for_gone() -> None:
+    """An ingress's 404 page in front of V2, or the V1 gateway's bare Not Found: a refresh must
+    not drop a resource from state because a route is not served."""
+    from pulumi_rayservice.errors import KubeNotFoundError
+    from pulumi_rayservice.kube.apiserver_v1 import _convert
+
+    target = ApiServerTarget.from_input(SERVER)
+    assert apiserver_refusal(404, "404 page not found", target, kubernetes_path=True)
+    assert apiserver_refusal(404, "404 page not found", target) is None  # a dashboard's own 404
+    not_served = _convert("GET x", 404, '{"code":5,"message":"Not Found"}', target)
+    assert not isinstance(not_served, KubeNotFoundError)
+    gone = _convert("GET x", 404, '{"code":5,"message":"cluster x not found"}', target)
+    assert isinstance(gone, KubeNotFoundError)
+
+
 def test_a_dashboard_through_the_api_server_names_its_cluster() -> None:
     server = KubeRayApiServer(url="http://127.0.0.1:31888")
     dashboard = Dashboard.api_server_proxy("test-cluster", api_server=server)

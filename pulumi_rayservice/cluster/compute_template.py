@@ -296,7 +296,8 @@ def _keyed_groups(spec: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     head = spec.get("headGroupSpec")
     if isinstance(head, dict):
         found.append(("head", head))
-    for group in spec.get("workerGroupSpecs") or []:
+    groups = spec.get("workerGroupSpecs")
+    for group in groups if isinstance(groups, list) else []:  # (or anything, unchecked yet)
         if isinstance(group, dict):
             found.append((f"worker:{group.get('groupName')}", group))
     return found

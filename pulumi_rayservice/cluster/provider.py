@@ -496,9 +496,10 @@ def _target_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
     ):
         try:
             parsed = ClusterInputs.parse({**inputs, "name": inputs.get("name") or "x"})
-        except (KeyError, TypeError, ValueError):
-            return failures
-        failures.extend(v1_cluster.message(parsed)[1])
+            failures.extend(v1_cluster.message(parsed)[1])
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            # Values of the wrong type: the schema check names them; V1 cannot read them.
+            failures.append(("spec", f"V1's Cluster message cannot be built from it ({error})"))
     return failures
 
 

@@ -223,7 +223,9 @@ class ApiServerTarget:
         return f"the KubeRay API server at {self.url}"
 
 
-def apiserver_refusal(status: int, body: str, target: ApiServerTarget) -> str | None:
+def apiserver_refusal(
+    status: int, body: str, target: ApiServerTarget, *, kubernetes_path: bool = False
+) -> str | None:
     """What an answer made by the KubeRay API server itself (not passed on) means, or None.
 
     - 401 ``Unauthorized`` as plain text: the security proxy refused the token.
@@ -232,6 +234,10 @@ def apiserver_refusal(status: int, body: str, target: ApiServerTarget) -> str | 
       refused it: V2 does not work behind the security proxy.
     - 404 as the gateway's ``{"code": 5, ...}``: the path is not served, so V2 is off or the
       server is older than v1.4; never "the object is gone".
+    - on a Kubernetes path (``kubernetes_path``), any other 404 that is not a Kubernetes
+      ``Status`` (an ingress's "404 page not found"): not an answer about the object either.
+    - 403 as a Kubernetes ``Status`` on a write through the service proxy is said by the
+      caller, which knows the verb (:data:`PROXY_WRITE_HINT`).
     """
     text = body.strip()
     if status == 401 and text == "Unauthorized":
@@ -240,7 +246,7 @@ def apiserver_refusal(status: int, body: str, target: ApiServerTarget) -> str | 
             f"401 from {target.describe()}'s security proxy: {given}; set "
             "KubeRayApiServer(token=...) to the proxy's token (sent as Authorization, no Bearer)"
         )
-    if status in (401, 403) and _is_status(text) and target.token:
+    if status == 401 and _is_status(text) and target.token:
         return (
             f"{status} from Kubernetes behind {target.describe()}: V2 passed the security "
             "proxy's token on to Kubernetes, which refused it (V2 forwards an Authorization "
@@ -254,7 +260,21 @@ def apiserver_refusal(status: int, body: str, target: ApiServerTarget) -> str | 
             "run with --enable-api-server-v2=false). Clusters can use api='v1'; a dashboard "
             "needs V2: reach it with a kube= target or a URL instead"
         )
+    if status == 404 and kubernetes_path and not _is_status(text):
+        return (
+            f"404 from {target.describe()} that is not Kubernetes' answer ({clip(text, 80)!r}): "
+            "is the URL the API server itself (not an ingress path in front of it)?"
+        )
     return None
+
+
+PROXY_WRITE_HINT = (
+    "the KubeRay API server's service account may not write through the service proxy: "
+    "KubeRay's Helm chart grants it only get, list and watch on services/proxy, and a Serve "
+    "deploy is a PUT (verb update). Grant update on services/proxy (namespace {namespace}) to "
+    "the API server's service account"
+)
+"""What a 403 ``Status`` on a write through V2's service proxy means (its RBAC)."""
 
 
 def _is_status(text: str) -> bool:

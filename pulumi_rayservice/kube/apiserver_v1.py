@@ -181,6 +181,14 @@ def _convert(what: str, status: int, text: str, target: ApiServerTarget) -> Kube
     if isinstance(body, dict):
         message = str(body.get("message") or message)
         code = body.get("code")
+    if status == 404 and (code is None or message.strip() == "Not Found"):
+        # The gateway's own answer for a route it does not serve (or a proxy's in front of
+        # it): nothing about the object, which must not be taken for gone.
+        return KubeError(
+            f"{what}: 404 {clip(message, 80)!r}: {target.describe()} does not serve this V1 "
+            "route (is the URL the API server itself?)",
+            status=status,
+        )
     shown = f"{what}: {status} {clip(message, MAX_MESSAGE)}".rstrip()
     if code is not None:
         shown += f" (grpc code {code})"

@@ -498,7 +498,7 @@ def _convert(what: str, error: Any, api_server: ApiServerTarget | None = None) -
     """
     status = int(error.status or 0)
     if api_server is not None:
-        own = apiserver_refusal(status, str(error.body or ""), api_server)
+        own = apiserver_refusal(status, str(error.body or ""), api_server, kubernetes_path=True)
         if own is not None:
             return KubeError(f"{what}: {own}", status=status, reason=str(error.reason or ""))
     if status == 0 and any(marker in str(error.reason or "") for marker in EOF_MARKERS):

@@ -37,7 +37,11 @@ INPUT_KEYS = (
     "owner", "resource_name", "timeout_s",
 )  # fmt: skip
 INPUT_DEFAULTS: dict[str, Any] = {"serve_port": 8000, "timeout_s": DEFAULT_TIMEOUT_S}
-SECRET_PATHS = (("kube", "content"), ("dashboard", "kube", "content"))
+SECRET_PATHS = (
+    ("kube", "content"),
+    ("dashboard", "kube", "content"),
+    ("dashboard", "api_server", "token"),
+)
 
 
 def secrets_in(props: Mapping[str, Any]) -> list[str]:

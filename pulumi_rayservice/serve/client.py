@@ -38,9 +38,11 @@ from ..errors import (
     DashboardGoneError,
     DashboardTLSError,
     DashboardUnreachableError,
+    RayServiceError,
     ServeConfigRejectedError,
 )
-from ..kube.apiserver import ApiServerTarget, apiserver_refusal
+from ..kube.apiserver import PROXY_WRITE_HINT, ApiServerTarget, apiserver_refusal
+from ..kube.client import RAY_CLUSTER, KubeClient
 from ..kube.config import api_client
 from ..kube.transport import (
     DirectTransport,
@@ -78,6 +80,10 @@ class DashboardClient:
     deadline: Deadline | None = None
     api_server: ApiServerTarget | None = field(default=None, repr=False)
     """The KubeRay API server in front, whose own refusals are told apart from the dashboard's."""
+    api_namespace: str | None = None
+    """The namespace of the head Service behind the KubeRay API server (for its messages)."""
+    api_cluster: str | None = None
+    """The RayCluster behind the head Service (to tell an unproxied Service from a gone one)."""
 
     @classmethod
     def for_target(
@@ -119,6 +125,8 @@ class DashboardClient:
             description=target.describe(),
             deadline=deadline,
             api_server=api_server,
+            api_namespace=target.namespace if api_server else None,
+            api_cluster=target.cluster_name if api_server else None,
         )
 
     def close(self) -> None:
@@ -346,15 +354,40 @@ class DashboardClient:
         own = apiserver_refusal(reply.status, reply.text, self.api_server)
         if own is not None and reply.status in (401, 403):
             raise DashboardAuthError(f"{where}: {own}")
+        if reply.status == 403 and where.split(" ", 1)[0] != "GET":
+            namespace = self.api_namespace or "the cluster's namespace"
+            raise DashboardAuthError(
+                f"{where}: 403 {_short(reply.text)}; "
+                + PROXY_WRITE_HINT.format(namespace=namespace)
+            )
         if own is not None:
             raise DashboardError(f"{where}: {own}")
         if reply.status == 404 and reply.text.strip() == KUBERAY_SERVICE_NOT_FOUND:
-            raise DashboardGoneError(
+            said = (
                 f"{where}: 404 {KUBERAY_SERVICE_NOT_FOUND!r} from {self.api_server.describe()}: "
                 "its V2 proxy serves only Services labelled app.kubernetes.io/name=kuberay (a "
                 "RayCluster's own <cluster>-head-svc, not a serve Service or a RayService's "
-                "Services), and this one is not such a Service or no longer exists"
+                "Services)"
             )
+            if self._cluster_gone():
+                raise DashboardGoneError(f"{said}; RayCluster {self.api_cluster} is gone too")
+            raise DashboardError(f"{said}, and this Service is not such a Service")
+
+    def _cluster_gone(self) -> bool:
+        """Whether the RayCluster behind the target is gone (read through V2; unsure: no).
+
+        V2 answers "kuberay service not found" alike for a Service it does not proxy and for
+        one that does not exist: only the cluster's absence proves the apps gone with it.
+        """
+        if self.api_server is None or not self.api_cluster or not self.api_namespace:
+            return False
+        try:
+            with KubeClient(
+                None, deadline=Deadline(CLUSTER_LOOK_S), api_server=self.api_server
+            ) as kube:
+                return kube.get(RAY_CLUSTER, self.api_namespace, self.api_cluster) is None
+        except RayServiceError:
+            return False
 
     def _json(self, reply: HttpReply) -> dict[str, Any]:
         try:
@@ -370,6 +403,8 @@ class DashboardClient:
         return data
 
 
+CLUSTER_LOOK_S = 10.0
+"""The most a look at whether the cluster behind an unproxied Service still exists may take."""
 KUBERAY_SERVICE_NOT_FOUND = "kuberay service not found"
 """What the KubeRay API server's V2 answers for a Service it does not proxy."""
 

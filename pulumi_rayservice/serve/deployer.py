@@ -40,6 +40,7 @@ from .._util.polling import Backoff, Deadline
 from ..errors import (
     AppOwnershipError,
     ConcurrentWriterError,
+    DashboardAuthError,
     DashboardError,
     DashboardUnreachableError,
     ImperativeAppsError,
@@ -475,8 +476,8 @@ class ServeDeployer:
         """
         try:
             self.client.put_applications(body, deadline=deadline)
-        except ServeConfigRejectedError:
-            raise  # Serve's schema check refused it: nothing changed
+        except (ServeConfigRejectedError, DashboardAuthError):
+            raise  # refused (Serve's schema check, or an authorization): nothing changed
         except DashboardUnreachableError as error:
             if not error.maybe_applied:
                 raise  # never reached Serve

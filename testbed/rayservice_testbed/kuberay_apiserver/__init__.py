@@ -9,8 +9,11 @@ to Kubernetes with the release's retries, buffering, compute-template middleware
 
 from .releases import RELEASES, Release, parse_release
 from .server import FakeKubeRayApiServer, RequestDetail, RequestRecord
+from .v2_proxy import ALL_PROXY_VERBS, HELM_PROXY_VERBS
 
 __all__ = [
+    "ALL_PROXY_VERBS",
+    "HELM_PROXY_VERBS",
     "RELEASES",
     "FakeKubeRayApiServer",
     "Release",

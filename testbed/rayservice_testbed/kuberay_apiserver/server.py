@@ -43,7 +43,7 @@ from .protojson import Flavor
 from .releases import Release, parse_release
 from .upstream import Upstreams
 from .v1_gateway import Gateway
-from .v2_proxy import V2, Incoming
+from .v2_proxy import HELM_PROXY_VERBS, V2, Incoming
 
 
 class RequestRecord(NamedTuple):
@@ -109,6 +109,7 @@ class FakeKubeRayApiServer:
         token: str | None = None,
         enable_v2: bool = True,
         v2_deadline_s: float = 30.0,
+        service_proxy_verbs: frozenset[str] = HELM_PROXY_VERBS,
     ) -> None:
         """Create the stand-in (not started).
 
@@ -118,6 +119,10 @@ class FakeKubeRayApiServer:
             token: Put the security proxy in front, with this token.
             enable_v2: Serve V2 (else only V1 and ``/healthz``).
             v2_deadline_s: V2's deadline per request, for tests that cannot wait 30 s.
+            service_proxy_verbs: What its service account may do on ``services/proxy``, as
+                Kubernetes authorizes V2's forwarded requests: KubeRay's Helm chart grants
+                get, list and watch (so a Serve PUT is refused with 403);
+                ``ALL_PROXY_VERBS`` for a platform team that granted the rest.
 
         """
         self.kube = kube
@@ -140,6 +145,7 @@ class FakeKubeRayApiServer:
             self._client,
             deadline_s=v2_deadline_s,
             wait=self._stop.wait,
+            proxy_verbs=service_proxy_verbs,
         )
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None

@@ -30,6 +30,7 @@ before it is sent (a watch arrives only when it ends).
 from __future__ import annotations
 
 import http.client
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -63,6 +64,36 @@ MAX_BACKOFF_S = 10.0
 TEMPLATED_KINDS = ("rayclusters", "rayjobs", "rayservices")
 KUBERAY_SERVICE_LABEL = "app.kubernetes.io/name=kuberay"
 _VALID_SCHEMES = ("", "http", "https")
+
+
+HELM_PROXY_VERBS = frozenset({"get", "list", "watch"})
+"""What KubeRay's Helm chart grants the API server's service account on ``services/proxy``
+(``helm-chart/kuberay-apiserver/templates/rbac/cluster_role.yaml``, ``-service-access``)."""
+ALL_PROXY_VERBS = frozenset({"get", "list", "watch", "create", "update", "patch", "delete"})
+"""A service account a platform team granted every verb on ``services/proxy``."""
+VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
+         "DELETE": "delete"}  # fmt: skip
+"""The verb Kubernetes authorizes a request of each method as (a proxy subresource)."""
+SERVICE_ACCOUNT = "system:serviceaccount:ray-system:kuberay-apiserver"
+
+
+def forbidden_proxy(verb: str, namespace: str, service: str) -> Reply:
+    """Kubernetes' 403 ``Status`` for a verb the service account lacks on ``services/proxy``."""
+    message = (
+        f'services "{service}" is forbidden: User "{SERVICE_ACCOUNT}" cannot {verb} resource '
+        f'"services/proxy" in API group "" in the namespace "{namespace}"'
+    )
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": "Forbidden",
+        "details": {"name": service, "kind": "services"},
+        "code": 403,
+    }
+    return Reply(403, [("Content-Type", "application/json")], json.dumps(body).encode())
 
 
 def backoff(attempt: int) -> float:
@@ -137,8 +168,10 @@ class V2:
         *,
         deadline_s: float,
         wait: Callable[[float], bool],
+        proxy_verbs: frozenset[str] = HELM_PROXY_VERBS,
     ) -> None:
         self.release = release
+        self.proxy_verbs = proxy_verbs
         self.upstreams = upstreams
         self.kube = kube
         self.deadline_s = deadline_s
@@ -217,6 +250,10 @@ class V2:
             return go_http_error(500, "failed to list kuberay services")
         if not listed.get("items"):
             return go_http_error(404, "kuberay service not found")
+        verb = VERBS.get(request.method, request.method.lower())
+        if verb not in self.proxy_verbs and request.header("Authorization") is None:
+            # Kubernetes authorizes the forwarded request as the API server's service account.
+            return forbidden_proxy(verb, namespace, parsed[1])
         return self.forward(request)
 
     # -- forwarding ------------------------------------------------------------------------------
