@@ -90,6 +90,13 @@ class DashboardGoneError(DashboardError):
     """The dashboard's host or head Service no longer exists (so neither do its apps)."""
 
 
+class ApiServerRefusedError(DashboardError):
+    """The KubeRay API server itself refused a dashboard request; a retry fails the same way.
+
+    It serves no V2, or does not proxy that Service.
+    """
+
+
 class DashboardAuthError(DashboardError):
     """The dashboard refused our credentials (401: token missing, 403: token wrong)."""
 

@@ -10,6 +10,7 @@ serves the ray.io objects' events only).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -249,3 +250,32 @@ def test_v1_never_sees_a_cluster_it_did_not_make(
         for _ in engine.destroy_all():
             pass
         kube.registry.delete(RAYCLUSTERS, NS, name)
+
+
+def test_a_v1_cluster_on_a_server_without_v2_fails_at_once_unless_told_not_to_wait(
+    kube: FakeKubeServer, provider_host: ProviderHost
+) -> None:
+    """Clusters are what V1 is for on a server without V2; its dashboard has no way in there."""
+    with FakeKubeRayApiServer(kube, release="v1.7", enable_v2=False) as v1_only:
+        template = unique_name("tpl")
+        engine = Engine(provider_host)
+        try:
+            engine.up(urn_of(TEMPLATE_TYPE, template), template_inputs(v1_only, template))
+            spec = cluster_inputs(v1_only, template)["spec"]
+            spec["headGroupSpec"]["rayStartParams"] = {"dashboard-host": "0.0.0.0"}
+            spec["workerGroupSpecs"][0]["minReplicas"] = 1
+            inputs = {
+                **cluster_inputs(v1_only, template),
+                "spec": spec,
+                "api_server": {"url": v1_only.url, "api": "v1"},
+                "timeout_s": 120,
+            }
+            started = time.monotonic()
+            with pytest.raises(ProviderError, match="does not serve V2") as caught:
+                engine.up(urn_of(CLUSTER_TYPE, "v1only"), {**inputs, "wait_for_dashboard": True})
+            assert time.monotonic() - started < 30  # not the 120 s timeout
+            assert "wait_for_dashboard=False" in caught.value.message
+            engine.up(urn_of(CLUSTER_TYPE, "v1only"), inputs)  # the cluster alone: ready
+        finally:
+            for _ in engine.destroy_all():
+                pass

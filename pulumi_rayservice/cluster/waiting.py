@@ -21,7 +21,13 @@ from __future__ import annotations
 from .._util.polling import CLEANUP_TIMEOUT_S, Backoff, Deadline
 from .._util.retry import RetryPolicy
 from .._util.secrets import log_info
-from ..errors import ClusterDeleteTimeoutError, ClusterNotReadyError, RayServiceError
+from ..errors import (
+    ApiServerRefusedError,
+    ClusterDeleteTimeoutError,
+    ClusterNotReadyError,
+    DashboardAuthError,
+    RayServiceError,
+)
 from ..kube.client import GONE, RAY_CLUSTER, KubeClient, WatchUnavailable
 from ..kube.objects import RawObject, meta
 from ..serve.client import DashboardClient
@@ -171,6 +177,16 @@ class _DashboardProbe:
                     deadline=self._deadline,
                 )
             self._client.version()
+        except (ApiServerRefusedError, DashboardAuthError) as error:
+            if self._inputs.api_server is None:
+                return str(error)
+            # The KubeRay API server refuses for good (no V2, its RBAC, its token): waiting
+            # until the timeout would only hide it.
+            raise ClusterNotReadyError(
+                f"RayCluster {self._inputs.resource_id}: the dashboard cannot be reached through "
+                f"the KubeRay API server ({error}); wait_for_dashboard=False waits for the "
+                "cluster alone"
+            ) from None
         except RayServiceError as error:
             return str(error)
         return None

@@ -33,6 +33,7 @@ from .._util.text import clip
 from .._util.tls import strict_mode_hint
 from .._version import __version__
 from ..errors import (
+    ApiServerRefusedError,
     DashboardAuthError,
     DashboardError,
     DashboardGoneError,
@@ -361,7 +362,7 @@ class DashboardClient:
                 + PROXY_WRITE_HINT.format(namespace=namespace)
             )
         if own is not None:
-            raise DashboardError(f"{where}: {own}")
+            raise ApiServerRefusedError(f"{where}: {own}")
         if reply.status == 404 and reply.text.strip() == KUBERAY_SERVICE_NOT_FOUND:
             said = (
                 f"{where}: 404 {KUBERAY_SERVICE_NOT_FOUND!r} from {self.api_server.describe()}: "
@@ -371,7 +372,7 @@ class DashboardClient:
             )
             if self._cluster_gone():
                 raise DashboardGoneError(f"{said}; RayCluster {self.api_cluster} is gone too")
-            raise DashboardError(f"{said}, and this Service is not such a Service")
+            raise ApiServerRefusedError(f"{said}, and this Service is not such a Service")
 
     def _cluster_gone(self) -> bool:
         """Whether the RayCluster behind the target is gone (read through V2; unsure: no).
