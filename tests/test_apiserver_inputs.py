@@ -247,17 +247,26 @@ def test_a_template_resource_names_its_bad_field(changes: dict[str, Any], field:
     assert field in [f for f, _ in failures], failures
 
 
-def test_any_template_change_is_a_replacement_and_a_new_token_is_none() -> None:
+def test_a_template_change_is_a_replacement_and_a_new_way_to_it_an_update() -> None:
     provider = KubeRayComputeTemplateProvider()
     olds = {
         "template": {"cpu": 2, "memory": 4},
         "name": "t",
         "api_server": {**SERVER, "token": "a"},
     }
-    same = provider.diff("t", olds, {**olds, "api_server": {**SERVER, "token": "b"}})
-    assert not same.changes
+    token = provider.diff("t", olds, {**olds, "api_server": {**SERVER, "token": "b"}})
+    assert token.changes and not token.replaces  # the outputs must carry the new token
+    moved = provider.diff("t", olds, {**olds, "api_server": {"url": "https://kuberay.example"}})
+    assert moved.changes and not moved.replaces  # a replacement would delete its clusters first
     bigger = provider.diff("t", olds, {**olds, "template": {"cpu": 4, "memory": 4}})
     assert bigger.replaces == ["template"] and bigger.delete_before_replace
+
+
+def test_a_new_api_server_token_updates_a_cluster_in_place() -> None:
+    olds = {"spec": _spec_naming("t"), "name": "c-abcde", "auto_named": True,
+            "resource_name": "c", "api_server": {**SERVER, "token": "old"}}  # fmt: skip
+    diff = RayClusterProvider().diff("id", olds, {**olds, "api_server": {**SERVER, "token": "new"}})
+    assert diff.changes and not diff.replaces
 
 
 # compute templates: into a group and back -----------------------------------------------------

@@ -279,3 +279,25 @@ def test_a_v1_cluster_on_a_server_without_v2_fails_at_once_unless_told_not_to_wa
         finally:
             for _ in engine.destroy_all():
                 pass
+
+
+def test_a_new_way_to_a_template_is_an_update_that_keeps_every_output(
+    kube: FakeKubeServer, apiserver: FakeKubeRayApiServer, provider_host: ProviderHost
+) -> None:
+    name = unique_name("tpl")
+    urn = urn_of(TEMPLATE_TYPE, name)
+    engine = Engine(provider_host)
+    try:
+        engine.up(urn, template_inputs(apiserver, name))
+        assert engine.up(urn, {**template_inputs(apiserver, name), "timeout_s": 300}).op == "update"
+        assert engine.state[urn].outputs["name"] == name
+        assert engine.state[urn].outputs["stored"]["cpu"] == 2
+        with FakeKubeRayApiServer(kube, release="v1.7") as other_door:  # same cluster, new URL
+            step = engine.up(urn, template_inputs(other_door, name))
+            assert step.op == "update" and engine.state[urn].outputs["name"] == name
+            assert configmap(kube, name) is not None
+            engine.up(urn, template_inputs(apiserver, name))
+    finally:
+        for _ in engine.destroy_all():
+            pass
+    assert configmap(kube, name) is None

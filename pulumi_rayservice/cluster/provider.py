@@ -410,22 +410,18 @@ def _api_of(props: Mapping[str, Any]) -> str | None:
 
 
 def _kube_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
-    """Whether the way to the cluster changed (the kubeconfig, or the KubeRay API server).
+    """Whether the way to the cluster changed: the kubeconfig, or the KubeRay API server.
 
-    The API server's token is a credential, not a way: a new token alone is no change.
+    An update, never a replacement: the cluster is the same. A new API server token counts too,
+    so that the outputs (the ``dashboard`` the apps use) carry the new one, not a revoked one.
     """
-    new, new_server = news.get("kube"), _without_token(news.get("api_server"))
+    new, new_server = news.get("kube"), news.get("api_server")
     if contains_unknown(new) or contains_unknown(new_server):
         return True
     kube_changed: bool = canonical(olds.get("kube") or None) != canonical(new or None)
-    old_server = canonical(_without_token(olds.get("api_server")))
-    return kube_changed or old_server != canonical(new_server)
-
-
-def _without_token(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: v for k, v in value.items() if k != "token"} or None
-    return value or None
+    return kube_changed or canonical(olds.get("api_server") or None) != canonical(
+        new_server or None
+    )
 
 
 def _with_templates(

@@ -7,8 +7,11 @@ a fixed name (clusters name it): the old one is deleted before the new one is ma
 - check: the template by ``rs.ComputeTemplate``'s rules and then by what V1 can carry
   (:func:`.compute_template.v1_message`): a fraction of a CPU or memory that is not a whole number
   of one unit is refused naming the field, never rounded by the server. Nothing is sent.
-- diff: pure; a change of the template, its name, namespace or server is a replacement (the token
-  is a credential: a new one is no change).
+- diff: pure; a change of the template, its name or namespace is a replacement. A new URL of the
+  server or a new token is an update (the template is the same; a replacement would first delete
+  every cluster that takes its name), as is a new ``timeout_s``.
+- update: the template is read where the inputs now say; one that is missing there is created
+  (the URL named another server), one with other content is refused.
 - create: POST, then read the answer back: a server before v1.5 knows no ``memory_unit`` and would
   hold ``512Mi`` as 512 Gi, so such a template is deleted again and the error says so. A template
   of that name that already exists is refused: V1 templates carry no owner, so it cannot be told
@@ -24,7 +27,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider
+from pulumi.dynamic import (
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
 from pulumi.output import Unknown
 from pydantic import ValidationError
 
@@ -91,12 +101,10 @@ class KubeRayComputeTemplateProvider(ResourceProvider):
         """Pure: any change to the template is a replacement (V1 has no update)."""
         olds, news = strip_provider(olds), strip_provider(news)
         replaces = changed_inputs(olds, news, REPLACE_KEYS, {"namespace": "default"})
-        old_server, new_server = olds.get("api_server"), news.get("api_server")
-        if contains_unknown(new_server) or _url(old_server) != _url(new_server):
-            replaces.append("api_server")
         changed = list(replaces)
-        if changed_inputs(olds, news, ("timeout_s",), {"timeout_s": DEFAULT_TIMEOUT_S}):
-            changed.append("timeout_s")
+        changed += changed_inputs(
+            olds, news, ("api_server", "timeout_s"), {"timeout_s": DEFAULT_TIMEOUT_S}
+        )
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=True)
 
     @redacting(_secrets)
@@ -128,6 +136,27 @@ class KubeRayComputeTemplateProvider(ResourceProvider):
                     "memory in whole Gi for this server"
                 )
         return CreateResult(f"{namespace}/{name}", _outputs(props, stored))
+
+    @redacting(_secrets)
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """The same template, reached anew: read where the inputs say; made there if missing."""
+        target = ApiServerTarget.from_input(news["api_server"])
+        namespace, name = str(news.get("namespace") or "default"), str(news["name"])
+        message = _message(news)
+        with (
+            SecretsRedacted(_secrets(news)),
+            ApiServerV1Client(target, deadline=Deadline(_timeout(news))) as v1,
+        ):
+            stored = v1.get_template(namespace, name)
+            if stored is None:
+                stored = v1.create_template(namespace, message)
+            elif not _same_template(stored, message):
+                raise ComputeTemplateConflictError(
+                    f"compute template {namespace}/{name} on {target.describe()} holds other "
+                    "resources than this one; nothing was changed (a URL that now names another "
+                    "server, where a template of that name is someone else's?)"
+                )
+        return UpdateResult(_outputs(news, stored))
 
     @redacting(_secrets)
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -269,8 +298,20 @@ def _outputs(props: Mapping[str, Any], stored: Mapping[str, Any]) -> dict[str, A
     return wrap_secret_paths(outputs, SECRET_PATHS)
 
 
-def _url(server: Any) -> Any:
-    return canonical(server.get("url")) if isinstance(server, Mapping) else None
+def _same_template(stored: Mapping[str, Any], message: Mapping[str, Any]) -> bool:
+    """Whether a V1 answer holds the resources of ``message`` (answers leave zeros out)."""
+    return _as_written(stored, {}) == _as_written(
+        {
+            "cpu": message.get("cpu"),
+            "memory": message.get("memory"),
+            "memoryUnit": message.get("memory_unit"),
+            "gpu": message.get("gpu"),
+            "gpuAccelerator": message.get("gpu_accelerator"),
+            "extendedResources": message.get("extended_resources"),
+            "tolerations": message.get("tolerations"),
+        },
+        {},
+    )
 
 
 def _timeout(props: Mapping[str, Any]) -> float:
