@@ -128,6 +128,19 @@ def test_another_dashboard_is_a_replacement_beside_the_old_one(engine: Engine) -
     assert step.diff.replaces == ["dashboard"] and not step.diff.delete_before_replace
 
 
+def test_the_same_service_behind_another_api_server_url_is_deleted_first(engine: Engine) -> None:
+    """Maybe the same cluster reached anew (an ingress in front of the KubeRay API server): the
+    new app created first would meet itself and its old twin's delete would remove it."""
+    head = {"service": "c-head-svc", "namespace": "ray", "port": "dashboard", "cluster": "c"}
+    old = {**head, "api_server": {"url": "http://127.0.0.1:31888"}}
+    new = {**head, "api_server": {"url": "https://kuberay.example.com"}}
+    diff = engine.host.diff(URN, "x", outputs(dashboard=old), inputs(dashboard=new))
+    assert diff.replaces == ["dashboard"] and diff.delete_before_replace
+    elsewhere = {**new, "service": "d-head-svc", "cluster": "d"}
+    diff = engine.host.diff(URN, "x", outputs(dashboard=old), inputs(dashboard=elsewhere))
+    assert diff.replaces == ["dashboard"] and not diff.delete_before_replace
+
+
 def test_unknown_dashboard_is_a_replacement(engine: Engine) -> None:
     step = engine.preview(URN, inputs(dashboard=UNKNOWN))
     assert step.op == "replace" and step.diff is not None and "dashboard" in step.diff.replaces

@@ -44,7 +44,7 @@ from ..kube.apiserver import (
     api_server_to_input,
 )
 from ..kube.config import Kube, api_server_of, kube_to_input
-from .identity import proxy_identity, same_cluster, url_identity
+from .identity import proxy_identity, proxy_port, same_cluster, url_identity
 
 DEFAULT_PROXY_PORT = "dashboard"
 """The head Service's dashboard port, as KubeRay names it."""
@@ -374,6 +374,25 @@ def same_target(old_outputs: Mapping[str, Any], new_dashboard: Mapping[str, Any]
     if not isinstance(old_dashboard, Mapping) or check_dashboard(old_dashboard):
         return False  # unreadable: count it as another cluster
     return same_cluster(dashboard_identity(old_dashboard), new.key)
+
+
+def same_service(old_outputs: Mapping[str, Any], new_dashboard: Mapping[str, Any]) -> bool:
+    """Whether both name the same head Service (namespace, name, port) behind a proxy.
+
+    Behind two API server URLs that is maybe one cluster, maybe two: what cannot be told apart
+    must not be handled as two.
+    """
+    old_dashboard = old_outputs.get("dashboard")
+    if not isinstance(old_dashboard, Mapping) or check_dashboard(old_dashboard):
+        return False
+    old, new = DashboardTarget.from_input(old_dashboard), DashboardTarget.from_input(new_dashboard)
+    if old.url is not None or new.url is not None:
+        return False
+    return (old.namespace, old.service, proxy_port(old.port)) == (
+        new.namespace,
+        new.service,
+        proxy_port(new.port),
+    )
 
 
 def check_dashboard(raw: Any, field: str = "dashboard") -> list[tuple[str, str]]:

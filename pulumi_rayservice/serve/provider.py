@@ -59,7 +59,7 @@ from ..errors import (
     RayServiceError,
 )
 from .client import DashboardClient
-from .dashboard import check_dashboard, same_target
+from .dashboard import check_dashboard, same_service, same_target
 from .deployer import ServeDeployer
 from .inputs import (
     APP_KEYS,
@@ -186,6 +186,15 @@ class ServeApplicationProvider(ResourceProvider):
             and isinstance(new_app, Mapping)
             and not contains_unknown(new_app.get("route_prefix"))
             and route_prefix_of(new_app) == route_prefix_of(old_app)
+        )
+        # The same Service behind another API server URL (an ingress, a new address) may be the
+        # same cluster: created first, the new app would meet itself and write nothing, and the
+        # old one's delete would then remove it. Deleted first, it is deployed again either way.
+        delete_first = delete_first or (
+            not same_cluster
+            and isinstance(new_dashboard, Mapping)
+            and not contains_unknown(new_dashboard)
+            and same_service(olds, new_dashboard)
         )
         return DiffResult(
             changes=bool(changed),
