@@ -131,7 +131,7 @@ def test_a_template_of_that_name_that_exists_is_refused_and_left_as_it_was(
     try:
         with pytest.raises(ProviderError, match="already exists") as caught:
             Engine(provider_host).up(urn_of(TEMPLATE_TYPE, name), template_inputs(apiserver, name))
-        assert "pulumi import" in caught.value.message
+        assert "choose another name, or delete it first" in caught.value.message
         stored = configmap(kube, name)
         assert stored is not None and stored["data"]["cpu"] == "8"
     finally:
@@ -301,3 +301,36 @@ def test_a_new_way_to_a_template_is_an_update_that_keeps_every_output(
         for _ in engine.destroy_all():
             pass
     assert configmap(kube, name) is None
+
+
+def test_a_template_is_kept_while_a_v1_cluster_of_ours_names_it(
+    kube: FakeKubeServer, apiserver: FakeKubeRayApiServer, provider_host: ProviderHost
+) -> None:
+    """A V1 cluster carries the API server's labels, not ours: it is ours by the annotation."""
+    template = unique_name("tpl")
+    engine = Engine(provider_host)
+    cluster_urn = urn_of(CLUSTER_TYPE, "v1named")
+    try:
+        engine.up(urn_of(TEMPLATE_TYPE, template), template_inputs(apiserver, template))
+        spec = cluster_inputs(apiserver, template)["spec"]
+        spec["headGroupSpec"]["rayStartParams"] = {"dashboard-host": "0.0.0.0"}
+        spec["workerGroupSpecs"][0]["minReplicas"] = 1
+        engine.up(
+            cluster_urn,
+            {
+                **cluster_inputs(apiserver, template),
+                "spec": spec,
+                "resource_name": "v1named",
+                "api_server": {"url": apiserver.url, "api": "v1"},
+            },
+        )
+        with pytest.raises(ProviderError, match="still named by RayCluster"):
+            engine.destroy(urn_of(TEMPLATE_TYPE, template))
+    finally:
+        engine.destroy(cluster_urn)
+        Engine(provider_host).host.delete(
+            urn_of(TEMPLATE_TYPE, template),
+            f"{NS}/{template}",
+            template_inputs(apiserver, template),
+        )
+    assert configmap(kube, template) is None

@@ -503,3 +503,31 @@ def test_the_api_servers_ca_is_trusted_as_pem_text_or_a_file_and_a_wrong_one_is_
         skipping = ApiServerTarget.from_input({"url": server.url, "insecure_skip_tls_verify": True})
         with ApiServerV1Client(skipping, retry=FAST) as v1:
             assert v1.get_template("ray", "t") == TEMPLATE_ANSWER[1]
+
+
+def test_a_template_post_whose_answer_was_lost_is_sent_once_and_settled_by_reading(
+    tmp_path: Path,
+) -> None:
+    from pulumi_rayservice.cluster.template_provider import KubeRayComputeTemplateProvider
+
+    stored = {"name": "t", "namespace": "ray", "cpu": 2, "memory": 4, "memoryUnit": "Gi"}
+    props = {
+        "template": {"cpu": 2, "memory": 4},
+        "name": "t",
+        "namespace": "ray",
+        "timeout_s": 10,
+    }
+    # The POST landed but its answer was a 503: it is not sent again; what is there is ours.
+    with scripted_server([(503, {}, {}), (200, stored, {})]) as server:
+        result = KubeRayComputeTemplateProvider().create(
+            {**props, "api_server": {"url": server.url}}
+        )
+        assert [line.split()[0] for line in server.lines] == ["POST", "GET"]
+    assert result.outs["stored"]["cpu"] == 2
+    # What is there is not what was sent: said, not taken.
+    other = [(503, {}, {}), (200, {**stored, "cpu": 8}, {})]
+    with (
+        scripted_server(other) as server,
+        pytest.raises(KubeTemporaryError, match="may have been created"),
+    ):
+        KubeRayComputeTemplateProvider().create({**props, "api_server": {"url": server.url}})

@@ -47,6 +47,7 @@ from ..errors import (
     ComputeTemplateConflictError,
     KubeConflictError,
     KubeError,
+    KubeTemporaryError,
     UnsupportedApiServerError,
 )
 from ..kube.apiserver import ApiServerTarget, api_server_problems, api_server_secrets
@@ -54,7 +55,7 @@ from ..kube.apiserver_v1 import ApiServerV1Client
 from ..kube.client import RAY_CLUSTER, KubeClient
 from ..kube.objects import meta
 from .compute_template import COMPUTE_TEMPLATE_ANNOTATION, v1_message
-from .inputs import MANAGED_BY, MANAGED_BY_LABEL
+from .inputs import MANAGED_BY, MANAGED_BY_LABEL, STACK_ANNOTATION
 from .spec import ComputeTemplate
 
 __all__ = ["KubeRayComputeTemplateProvider"]
@@ -119,12 +120,21 @@ class KubeRayComputeTemplateProvider(ResourceProvider):
         ):
             try:
                 stored = v1.create_template(namespace, message)
+            except KubeTemporaryError as error:
+                # No answer: the POST may have landed. What is there now is ours only if it is
+                # exactly what was sent; anything else is said as it is.
+                found = v1.get_template(namespace, name)
+                if found is None or not _same_template(found, message):
+                    raise error.told(
+                        "The template may have been created; run `pulumi up` again"
+                    ) from None
+                stored = found
             except KubeConflictError:
                 raise ComputeTemplateConflictError(
                     f"a compute template named {name!r} already exists in namespace "
                     f"{namespace} on {target.describe()}; nothing was changed. V1 templates "
-                    "carry no owner, so it cannot be told whether this stack made it: take it "
-                    "over with `pulumi import`, choose another name, or delete it first"
+                    "carry no owner, so it cannot be told whether this stack made it: choose "
+                    "another name, or delete it first"
                 ) from None
             unit = str(message.get("memory_unit") or "Gi")
             if unit != "Gi" and not stored.get("memoryUnit"):
@@ -204,7 +214,10 @@ def _refuse_while_named(
         if name not in _templates_named(cluster):
             continue
         labels = meta(cluster).get("labels") or {}
-        mine = labels.get(MANAGED_BY_LABEL) == MANAGED_BY
+        annotations = meta(cluster).get("annotations") or {}
+        # Ours through V2 by label; through V1 (whose clusters carry the API server's labels)
+        # by the stack's annotation.
+        mine = labels.get(MANAGED_BY_LABEL) == MANAGED_BY or STACK_ANNOTATION in annotations
         (ours if mine else others).append(str(meta(cluster).get("name")))
     if ours:
         raise ComputeTemplateConflictError(

@@ -14,6 +14,7 @@ kubernetes client's urllib3 pool with the server's CA, and the security proxy's 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -80,8 +81,12 @@ class ApiServerV1Client:
             return None
 
     def create_template(self, namespace: str, template: Mapping[str, Any]) -> dict[str, Any]:
-        """POST a template (the body is the template itself); 409 when the name is taken."""
-        return self._call("POST", _templates(namespace), template)
+        """POST a template (the body is the template itself), once; 409 when the name is taken.
+
+        Not retried: a POST whose answer was lost may have landed, and its retry would meet its
+        own template as a 409. The caller reads what is there.
+        """
+        return self._call("POST", _templates(namespace), template, once=True)
 
     def delete_template(self, namespace: str, name: str) -> bool:
         """DELETE the template; False when it was already gone."""
@@ -105,8 +110,8 @@ class ApiServerV1Client:
             return None
 
     def create_cluster(self, namespace: str, cluster: Mapping[str, Any]) -> dict[str, Any]:
-        """POST a cluster (the body is the Cluster). A taken name is a 500 from V1, not 409."""
-        return self._call("POST", _clusters(namespace), cluster)
+        """POST a cluster (the body is the Cluster), once. A taken name is a 500 from V1."""
+        return self._call("POST", _clusters(namespace), cluster, once=True)
 
     def delete_cluster(self, namespace: str, name: str) -> bool:
         """DELETE the cluster; False when it was already gone."""
@@ -119,9 +124,14 @@ class ApiServerV1Client:
     # the one place failures are converted ---------------------------------------------------
 
     def _call(
-        self, method: str, path: str, body: Mapping[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        once: bool = False,
     ) -> dict[str, Any]:
-        """Send under the retry policy, every try ending by the deadline; the answer's JSON."""
+        """Send under the retry policy (``once``: one try), each ending by the deadline."""
         deadline = self.deadline or Deadline(DEFAULT_CALL_S)
         url = f"{self.target.url}{path}"
         what = f"{method} {path} on {self.target.describe()}"
@@ -130,7 +140,7 @@ class ApiServerV1Client:
         if body is not None:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body, allow_nan=False).encode()
-        policy = self.retry
+        policy = dataclasses.replace(self.retry, attempts=1) if once else self.retry
 
         def send(limit_s: float) -> dict[str, Any]:
             if limit_s <= 0:
