@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from rayservice_testbed.fake_kube import RAYCLUSTERS, FakeKubeServer
 from rayservice_testbed.fake_kube.fixtures import raycluster, unique_name
 from rayservice_testbed.fake_kube.operator import Scenario
@@ -334,3 +335,33 @@ def test_a_template_is_kept_while_a_v1_cluster_of_ours_names_it(
             template_inputs(apiserver, template),
         )
     assert configmap(kube, template) is None
+
+
+def test_a_patch_is_refused_when_the_template_was_replaced_under_its_name(
+    kube: FakeKubeServer, apiserver: FakeKubeRayApiServer, provider_host: ProviderHost
+) -> None:
+    template = unique_name("tpl")
+    engine = Engine(provider_host)
+    cluster_urn = urn_of(CLUSTER_TYPE, "resized")
+    try:
+        engine.up(urn_of(TEMPLATE_TYPE, template), template_inputs(apiserver, template))
+        inputs = {**cluster_inputs(apiserver, template), "resource_name": "resized"}
+        engine.up(cluster_urn, inputs)
+        name = engine.state[cluster_urn].outputs["name"]
+        before = kube.registry.find(RAYCLUSTERS, NS, name)
+        # Someone replaces the template on the server under the same name, bigger.
+        base = f"{apiserver.url}/apis/v1/namespaces/{NS}/compute_templates"
+        assert requests.delete(f"{base}/{template}", timeout=10).status_code == 200
+        bigger = {"name": template, "namespace": NS, "cpu": 4, "memory": 8}
+        assert requests.post(base, json=bigger, timeout=10).status_code == 200
+        spec = inputs["spec"]
+        spec["workerGroupSpecs"][0]["replicas"] = 2
+        with pytest.raises(ProviderError, match="now hold other resources"):
+            engine.up(cluster_urn, {**inputs, "spec": spec})
+        after = kube.registry.find(RAYCLUSTERS, NS, name)
+        assert before is not None and after is not None
+        assert after["spec"] == before["spec"]  # nothing was changed
+    finally:
+        engine.destroy(cluster_urn)
+        for _ in engine.destroy_all():
+            pass

@@ -27,11 +27,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._util.k8s_names import dns1123_subdomain_problem
+from .._util.normalize import canonical
 from .spec import DEFAULT_GPU_RESOURCE, ComputeTemplate
 
 __all__ = [
     "COMPUTE_TEMPLATE_ANNOTATION",
     "COMPUTE_TEMPLATE_KEY",
+    "changed_since",
     "contract",
     "expand",
     "template_names",
@@ -183,6 +185,39 @@ def expand(spec: Mapping[str, Any], templates: Mapping[str, Mapping[str, Any]]) 
         if isinstance(name, str):
             _apply(group, templates[name], name, role)
     return expanded
+
+
+def changed_since(
+    live: Mapping[str, Any], desired: Mapping[str, Any], templates: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """Templates that now write other resources than a live group made from them holds.
+
+    A template replaced on the server under the same name: a patch of the group would give the
+    new resources to new pods only, beside old ones of the old size.
+    """
+    expanded = {key: group for key, group in _keyed_groups(expand(desired, templates))}
+    wanted = {key: group for key, group in _keyed_groups(desired)}
+    changed: list[str] = []
+    for key, group in _keyed_groups(live):
+        name = (wanted.get(key) or {}).get(COMPUTE_TEMPLATE_KEY)
+        if not isinstance(name, str) or key not in expanded:
+            continue
+        metadata = (group.get("template") or {}).get("metadata") or {}
+        if (metadata.get("annotations") or {}).get(COMPUTE_TEMPLATE_ANNOTATION) != name:
+            continue
+        if _sizing(group) != _sizing(expanded[key]) and name not in changed:
+            changed.append(name)
+    return changed
+
+
+def _sizing(group: Mapping[str, Any]) -> Any:
+    """What a template decides of a group's pods: each container's resources, the tolerations."""
+    pod_spec = (group.get("template") or {}).get("spec") or {}
+    containers = pod_spec.get("containers") or []
+    return canonical(
+        [[c.get("resources") for c in containers if isinstance(c, Mapping)],
+         pod_spec.get("tolerations")]
+    )  # fmt: skip
 
 
 def contract(

@@ -68,6 +68,7 @@ from ..errors import (
     ClusterGoneError,
     ClusterNotReadyError,
     ClusterOwnershipError,
+    ComputeTemplateConflictError,
     ComputeTemplateMissingError,
     KubeConflictError,
     KubeError,
@@ -79,7 +80,13 @@ from ..kube.client import RAY_CLUSTER, KubeClient
 from ..kube.objects import RawObject, meta
 from . import readiness, redis_password, v1_cluster
 from .changes import Change, as_written, classify, patch_spec, revision
-from .compute_template import contract, template_names, template_problems, without_template_keys
+from .compute_template import (
+    changed_since,
+    contract,
+    template_names,
+    template_problems,
+    without_template_keys,
+)
 from .crd_schema import validate_cluster_spec
 from .inputs import (
     DEFAULT_TIMEOUT_S,
@@ -289,6 +296,7 @@ class RayClusterProvider(ResourceProvider):
                         "and `pulumi up` to create it again"
                     )
                 _require_same_object(inputs, olds, live)
+                _require_same_templates(inputs, live)
                 try:
                     patched = kube.merge_patch(
                         RAY_CLUSTER, inputs.namespace, inputs.name,
@@ -422,6 +430,21 @@ def _kube_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
     return kube_changed or canonical(olds.get("api_server") or None) != canonical(
         new_server or None
     )
+
+
+def _require_same_templates(inputs: ClusterInputs, live: RawObject) -> None:
+    """Refuse to patch groups whose template now writes other resources than their pods hold."""
+    if not inputs.templates:
+        return
+    changed = changed_since(live.get("spec") or {}, inputs.spec, inputs.templates)
+    if changed:
+        raise ComputeTemplateConflictError(
+            f"RayCluster {inputs.resource_id}: compute template(s) {', '.join(changed)} now hold "
+            "other resources than the cluster's pods were made with (replaced on the server "
+            "under the same name?); a patch would give them to new pods only. Nothing was "
+            "changed: put the template back, or make a new cluster (a change KubeRay makes one "
+            "for, such as the image)"
+        )
 
 
 def _with_templates(
