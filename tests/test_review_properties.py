@@ -8,6 +8,7 @@ neither output ever holds a secret's value.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -142,7 +143,9 @@ def test_under_the_comment_limit_and_no_secret_in_either_output(
     markdown, status = summarize(document)
     as_json, json_status = summarize(document, output="json")
     assert len(markdown) < COMMENT_LIMIT
-    assert markdown.count("<details>") == markdown.count("</details>")
+    # The HTML of the comment balances; a key named "<details>" quoted as inline code is text.
+    html = re.sub(r"`[^`\n]*`", "``", markdown)
+    assert html.count("<details>") == html.count("</details>")
     destructive = {"delete", "replace", "create-replacement", "delete-replaced"}
     expected = 2 if any(step["op"] in destructive for step in document["steps"]) else 0
     assert status == expected
