@@ -1501,6 +1501,7 @@ def test_stop_ends_a_request_waiting_on_kubernetes(kuberay_apiserver: FakeKubeRa
 
 
 @pytest.mark.ray
+@pytest.mark.testbed_process  # a Ray head per cluster: not in the quick lane
 def test_v2_reaches_a_real_dashboard_through_the_head_service(
     kuberay_apiserver_ray: FakeKubeRayApiServer,
 ) -> None:
