@@ -87,6 +87,16 @@ def cluster_inputs(server: FakeKubeRayApiServer, template: str, **extra: Any) ->
     }
 
 
+def v1_cluster_inputs(server: FakeKubeRayApiServer, template: str, **extra: Any) -> dict[str, Any]:
+    """``cluster_inputs`` as V1 can carry them (head start params, minimum = replicas)."""
+    inputs = cluster_inputs(server, template, **extra)
+    spec = inputs["spec"]
+    spec["headGroupSpec"]["rayStartParams"] = {"dashboard-host": "0.0.0.0"}
+    spec["workerGroupSpecs"][0]["minReplicas"] = 1
+    inputs["api_server"] = {"url": server.url, "api": "v1"}
+    return inputs
+
+
 def configmap(kube: FakeKubeServer, name: str) -> dict[str, Any] | None:
     return kube.registry.find(CONFIGMAPS, NS, name)
 
@@ -234,14 +244,7 @@ def test_v1_never_sees_a_cluster_it_did_not_make(
     engine = Engine(provider_host)
     try:
         engine.up(urn_of(TEMPLATE_TYPE, template), template_inputs(apiserver, template))
-        spec = cluster_inputs(apiserver, template)["spec"]
-        spec["headGroupSpec"]["rayStartParams"] = {"dashboard-host": "0.0.0.0"}
-        spec["workerGroupSpecs"][0]["minReplicas"] = 1
-        inputs = {
-            **cluster_inputs(apiserver, template, name=name),
-            "spec": spec,
-            "api_server": {"url": apiserver.url, "api": "v1"},
-        }
+        inputs = v1_cluster_inputs(apiserver, template, name=name)
         with pytest.raises(ProviderError) as caught:
             engine.up(urn_of(CLUSTER_TYPE, "v1"), inputs)
         assert "500" in caught.value.message, caught.value.message
@@ -262,15 +265,7 @@ def test_a_v1_cluster_on_a_server_without_v2_fails_at_once_unless_told_not_to_wa
         engine = Engine(provider_host)
         try:
             engine.up(urn_of(TEMPLATE_TYPE, template), template_inputs(v1_only, template))
-            spec = cluster_inputs(v1_only, template)["spec"]
-            spec["headGroupSpec"]["rayStartParams"] = {"dashboard-host": "0.0.0.0"}
-            spec["workerGroupSpecs"][0]["minReplicas"] = 1
-            inputs = {
-                **cluster_inputs(v1_only, template),
-                "spec": spec,
-                "api_server": {"url": v1_only.url, "api": "v1"},
-                "timeout_s": 120,
-            }
+            inputs = v1_cluster_inputs(v1_only, template, timeout_s=120)
             started = time.monotonic()
             with pytest.raises(ProviderError, match="does not serve V2") as caught:
                 engine.up(urn_of(CLUSTER_TYPE, "v1only"), {**inputs, "wait_for_dashboard": True})
@@ -313,18 +308,7 @@ def test_a_template_is_kept_while_a_v1_cluster_of_ours_names_it(
     cluster_urn = urn_of(CLUSTER_TYPE, "v1named")
     try:
         engine.up(urn_of(TEMPLATE_TYPE, template), template_inputs(apiserver, template))
-        spec = cluster_inputs(apiserver, template)["spec"]
-        spec["headGroupSpec"]["rayStartParams"] = {"dashboard-host": "0.0.0.0"}
-        spec["workerGroupSpecs"][0]["minReplicas"] = 1
-        engine.up(
-            cluster_urn,
-            {
-                **cluster_inputs(apiserver, template),
-                "spec": spec,
-                "resource_name": "v1named",
-                "api_server": {"url": apiserver.url, "api": "v1"},
-            },
-        )
+        engine.up(cluster_urn, v1_cluster_inputs(apiserver, template, resource_name="v1named"))
         with pytest.raises(ProviderError, match="still named by RayCluster"):
             engine.destroy(urn_of(TEMPLATE_TYPE, template))
     finally:
