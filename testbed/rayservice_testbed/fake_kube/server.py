@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import secrets
 import socket
 import threading
@@ -32,6 +31,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
+from ..request_log import RequestLog
 from . import proxy, status
 from .events_v1 import core_field_selector, from_events_v1, to_events_v1
 from .faults import FaultRule, Faults, Match, RequestInfo, make_rule
@@ -165,7 +165,7 @@ def _discovery_resource(rt: ResourceType) -> list[dict[str, Any]]:
     return entries
 
 
-class FakeKubeServer:
+class FakeKubeServer(RequestLog[RequestRecord]):
     """A fake Kubernetes API server on ``127.0.0.1:<free port>``; use as a context manager.
 
     Attributes:
@@ -219,9 +219,7 @@ class FakeKubeServer:
                 self.registry, self.endpoints, classes=gateway_classes
             )
         self.faults = Faults()
-        self.requests: list[RequestRecord] = []
-        self.request_details: list[RequestDetail] = []
-        self._log_lock = threading.Lock()
+        self._start_log()
         self._connections: set[socket.socket] = set()
         self._static_endpoints: dict[tuple[str, str], dict[str, str | None]] = {}
         self._stop = threading.Event()
@@ -410,47 +408,7 @@ class FakeKubeServer:
         self.faults.clear()
 
     # ---------------------------------------------------------------------------------------
-    # Request log
-
-    def _log(self, detail: RequestDetail) -> None:
-        with self._log_lock:
-            self.requests.append(detail.record)
-            self.request_details.append(detail)
-
-    def reset_requests(self) -> None:
-        """Forget the requests logged so far."""
-        with self._log_lock:
-            self.requests.clear()
-            self.request_details.clear()
-
-    def matching(
-        self,
-        method: str | None = None,
-        path: str | None = None,
-        *,
-        status: int | None = None,
-        proxy: bool = True,
-    ) -> list[RequestRecord]:
-        """Logged requests by method, path regex (searched), status; ``proxy=False`` skips
-        requests through the service proxy.
-        """
-        pattern = re.compile(path) if path else None
-        with self._log_lock:
-            records = list(self.requests)
-        return [
-            r
-            for r in records
-            if (method is None or r.method == method)
-            and (pattern is None or pattern.search(r.path))
-            and (status is None or r.status == status)
-            and (proxy or "/proxy" not in r.path)
-        ]
-
-    def count(
-        self, method: str | None = None, path: str | None = None, *, status: int | None = None
-    ) -> int:
-        """How many logged requests match."""
-        return len(self.matching(method, path, status=status))
+    # Request log (``requests``, ``matching``, ``count``, ``reset_requests``: RequestLog)
 
     def writes(self, path: str | None = None, *, proxy: bool = True) -> list[RequestRecord]:
         """Logged POST/PUT/PATCH/DELETE requests."""
@@ -923,7 +881,7 @@ class _Handler(TrackedHandler):
 
     def _proxy(
         self, namespace: str, target: str, rest: str, method: str, query: str, body: bytes
-    ) -> int:
+    ) -> _Response | int:
         base = proxy.resolve(self.fake.registry, self.fake.endpoints, namespace, target)
         try:
             if self._answer_lost:

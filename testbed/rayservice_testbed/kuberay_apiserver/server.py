@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import re
 import socket
 import threading
 import time
@@ -37,6 +36,7 @@ from rayservice_testbed.fake_kube.http_handler import TrackedHandler
 from rayservice_testbed.fake_kube.proxy import read_body
 from rayservice_testbed.fake_kube.server import FakeKubeServer
 
+from ..request_log import RequestLog
 from .errors import GoPanic, Reply, go_http_error, unauthorized
 from .kube import KubeClient
 from .protojson import Flavor
@@ -85,7 +85,7 @@ def clean_path(path: str) -> str:
     return cleaned
 
 
-class FakeKubeRayApiServer:
+class FakeKubeRayApiServer(RequestLog[RequestRecord]):
     """A stand-in KubeRay API server on ``127.0.0.1:<free port>``; use as a context manager.
 
     Attributes:
@@ -131,9 +131,7 @@ class FakeKubeRayApiServer:
         self.enable_v2 = enable_v2
         self.v2_deadline_s = v2_deadline_s
         self.flavor = Flavor(spaced=random.random() < 0.5)
-        self.requests: list[RequestRecord] = []
-        self.request_details: list[RequestDetail] = []
-        self._lock = threading.Lock()
+        self._start_log()
         self._connections: set[socket.socket] = set()
         self._stop = threading.Event()
         self._upstreams = Upstreams(kube.url)
@@ -174,7 +172,7 @@ class FakeKubeRayApiServer:
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
-        with self._lock:
+        with self._log_lock:
             connections = list(self._connections)
         for connection in connections:
             with contextlib.suppress(OSError):
@@ -196,40 +194,6 @@ class FakeKubeRayApiServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    # -- request log ------------------------------------------------------------------------------
-
-    def _log(self, detail: RequestDetail) -> None:
-        with self._lock:
-            self.requests.append(detail.record)
-            self.request_details.append(detail)
-
-    def reset_requests(self) -> None:
-        """Forget the requests logged so far."""
-        with self._lock:
-            self.requests.clear()
-            self.request_details.clear()
-
-    def matching(
-        self, method: str | None = None, path: str | None = None, *, status: int | None = None
-    ) -> list[RequestRecord]:
-        """Logged requests by method, path regex (searched) and status."""
-        pattern = re.compile(path) if path else None
-        with self._lock:
-            records = list(self.requests)
-        return [
-            r
-            for r in records
-            if (method is None or r.method == method)
-            and (pattern is None or pattern.search(r.path))
-            and (status is None or r.status == status)
-        ]
-
-    def count(
-        self, method: str | None = None, path: str | None = None, *, status: int | None = None
-    ) -> int:
-        """How many logged requests match."""
-        return len(self.matching(method, path, status=status))
 
     # -- the top mux ------------------------------------------------------------------------------
 
@@ -262,7 +226,7 @@ class _Handler(TrackedHandler):
     server_version = "kuberay-apiserver"
 
     def _tracked(self) -> tuple[threading.Lock, set[socket.socket]]:
-        return self.stand_in._lock, self.stand_in._connections
+        return self.stand_in._log_lock, self.stand_in._connections
 
     def send_response(self, code: int, message: str | None = None) -> None:
         """A status line and ``Date``: Go's server sends no ``Server`` header."""
