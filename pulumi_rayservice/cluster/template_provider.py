@@ -15,7 +15,8 @@ a fixed name (clusters name it): the old one is deleted before the new one is ma
 - create: POST, then read the answer back: a server before v1.5 knows no ``memory_unit`` and would
   hold ``512Mi`` as 512 Gi, so such a template is deleted again and the error says so. A template
   of that name that already exists is refused: V1 templates carry no owner, so it cannot be told
-  whether this stack made it (``pulumi import`` takes it over).
+  whether this stack made it. A POST is sent once; a lost answer is settled by reading back (a
+  template exactly as sent is ours).
 - read: the template as the server answers; gone -> ''.
 - delete: refused while a RayCluster this package manages still names it (KubeRay deletes a
   template under a cluster without a word, and the cluster's next create or patch through the
